@@ -1,0 +1,1 @@
+"""The back office: FastAPI app, services, tables, migrations and CLI."""

@@ -1,0 +1,1 @@
+"""HTTP API of the back office, versioned under /api/v1."""

@@ -1,0 +1,86 @@
+"""Typed dependencies of the routes: settings, database session, current user, role checks."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from backoffice.core.config import Settings
+from backoffice.core.crypto import PinCipher
+from backoffice.core.security import TokenError, decode_access_token
+from backoffice.domain.roles import Role, allows
+from backoffice.models import User
+from backoffice.services import users
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_pin_cipher(settings: SettingsDep) -> PinCipher:
+    return PinCipher.from_settings(settings)
+
+
+PinCipherDep = Annotated[PinCipher, Depends(get_pin_cipher)]
+
+
+def get_current_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
+) -> User:
+    unauthenticated = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail={"code": "not_authenticated", "message": "log in first"},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if not token:
+        raise unauthenticated
+    try:
+        claims = decode_access_token(token, settings)
+    except TokenError as exc:
+        unauthenticated.detail = {"code": "not_authenticated", "message": str(exc)}
+        raise unauthenticated from exc
+    user = users.get_user(session, claims.get("sub", ""))
+    if user is None or not user.is_active:
+        raise unauthenticated
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets through admins and the given roles, 403 for anyone else."""
+    allowed = frozenset(roles)
+
+    def check(user: CurrentUser) -> User:
+        if not allows(Role(user.role), allowed):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail={
+                    "code": "forbidden",
+                    "message": f"role {user.role} may not do this; needs "
+                    + " or ".join(sorted({"admin", *allowed})),
+                },
+            )
+        return user
+
+    return check
+
+
+BillingClerk = Annotated[User, Depends(require(Role.billing))]
+StockReader = Annotated[User, Depends(require(Role.billing, Role.sales_centre, Role.manager))]
+Admin = Annotated[User, Depends(require())]
+AuditReader = Annotated[User, Depends(require(Role.manager))]

@@ -1,0 +1,57 @@
+"""Every error leaves the API as {"code": ..., "message": ...} with a stable code."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from backoffice.services.errors import (
+    Conflict,
+    ImportFileError,
+    ImportRejected,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+)
+
+_STATUS = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    ImportFileError: 422,
+    ImportRejected: 422,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        body: dict[str, object] = {"code": exc.code, "message": exc.message}
+        if isinstance(exc, ImportFileError):
+            body.update(file=exc.file, line=exc.line, column=exc.column)
+        if isinstance(exc, ImportRejected) and exc.report is not None:
+            body["report"] = exc.report.model_dump(mode="json")  # type: ignore[attr-defined]
+        return JSONResponse(body, status_code=_STATUS.get(type(exc), 400))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict):
+            body = exc.detail
+        else:
+            body = {"code": f"http_{exc.status_code}", "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "", "message": "invalid request"}
+        return JSONResponse(
+            {
+                "code": "invalid_request",
+                "message": f"{first['field']}: {first['message']}",
+                "details": problems,
+            },
+            status_code=422,
+        )

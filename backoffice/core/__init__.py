@@ -1,0 +1,1 @@
+"""Settings, security and crypto of the back office."""

@@ -1,0 +1,1 @@
+"""Pure domain rules of the back office: no ORM, no web framework."""

@@ -1,0 +1,22 @@
+"""Roles of back-office users and who may do what."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    billing = "billing"
+    sales_centre = "sales_centre"
+    manager = "manager"
+    dealer_manager = "dealer_manager"
+    clerk = "clerk"
+
+
+# The billing centre's work; admins may do everything anyway.
+BILLING = frozenset({Role.billing})
+STOCK_READERS = frozenset({Role.billing, Role.sales_centre, Role.manager})
+AUDIT_READERS = frozenset({Role.manager})
+
+
+def allows(role: Role, allowed: frozenset[Role]) -> bool:
+    return role is Role.admin or role in allowed

@@ -1,0 +1,215 @@
+"""Tables of users, audit, grading, numbers, SIM cards, top-up cards, documents and imports."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backoffice.models.types import UTCDateTime, utcnow
+
+
+def _utc_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    full_name: str = Field(default="", max_length=128)
+    role: str = Field(max_length=32)
+    password_hash: str = Field(max_length=256)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: triggers in the migration refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    actor: str = Field(max_length=96)
+    entity_type: str = Field(max_length=32)
+    entity_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    item_count: int = 1
+    document_id: str | None = Field(default=None, max_length=36)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class NumberGrade(SQLModel, table=True):
+    __tablename__ = "number_grade"
+
+    code: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=64)
+    rank: int  # 1 is the most valuable; lists sort by it
+    selection_fee_fen: int = 0
+    prestore_fen: int = 0
+    min_monthly_fen: int = 0
+    lockin_months: int = 0
+
+
+class GradingRule(SQLModel, table=True):
+    __tablename__ = "grading_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    position: int = Field(index=True)
+    name: str = Field(max_length=64)
+    pattern: str = Field(max_length=64)
+    grade_code: str = Field(foreign_key="number_grade.code", max_length=16)
+    active: bool = True
+
+
+class NumberBatch(SQLModel, table=True):
+    """A generated segment or an imported file of numbers; the unit of release."""
+
+    __tablename__ = "number_batch"
+
+    id: str = Field(primary_key=True, max_length=36)
+    code: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    source: str = Field(max_length=16)  # segment | file
+    source_name: str = Field(default="", max_length=255)
+    first_msisdn: str = Field(max_length=11)
+    last_msisdn: str = Field(max_length=11)
+    item_count: int
+    created_by: str = Field(max_length=96)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    release_document_id: str | None = Field(default=None, max_length=36)
+
+
+class MobileNumber(SQLModel, table=True):
+    __tablename__ = "mobile_number"
+    __table_args__ = (
+        Index("ix_number_status_grade", "status", "grade_code", "msisdn"),
+        Index("ix_number_batch", "batch_id"),
+        Index("ix_number_rev", "msisdn_rev"),
+    )
+
+    msisdn: str = Field(primary_key=True, max_length=11)
+    # Reversed digits so that "ends with" searches are index range scans.
+    msisdn_rev: str = Field(max_length=11)
+    batch_id: str = Field(foreign_key="number_batch.id", max_length=36)
+    grade_code: str = Field(foreign_key="number_grade.code", max_length=16)
+    status: str = Field(max_length=16)
+    held_from: str | None = Field(default=None, max_length=16)
+    iccid: str | None = Field(default=None, max_length=20, sa_column_kwargs={"unique": True})
+    version: int = 1
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class SimBatch(SQLModel, table=True):
+    __tablename__ = "sim_batch"
+
+    id: str = Field(primary_key=True, max_length=36)
+    code: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    source_name: str = Field(default="", max_length=255)
+    item_count: int
+    created_by: str = Field(max_length=96)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class SimCard(SQLModel, table=True):
+    __tablename__ = "sim_card"
+    __table_args__ = (Index("ix_sim_batch", "batch_id"),)
+
+    iccid: str = Field(primary_key=True, max_length=20)
+    imsi: str = Field(max_length=15, sa_column_kwargs={"unique": True})
+    batch_id: str = Field(foreign_key="sim_batch.id", max_length=36)
+    status: str = Field(max_length=16)
+    msisdn: str | None = Field(default=None, max_length=11, sa_column_kwargs={"unique": True})
+    version: int = 1
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class VoucherBatch(SQLModel, table=True):
+    __tablename__ = "voucher_batch"
+
+    id: str = Field(primary_key=True, max_length=36)
+    code: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    source: str = Field(max_length=16)  # generated | file
+    source_name: str = Field(default="", max_length=255)
+    face_value_fen: int
+    dealer_price_fen: int
+    expires_on: date
+    first_serial: str = Field(max_length=17)
+    last_serial: str = Field(max_length=17)
+    item_count: int
+    created_by: str = Field(max_length=96)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    release_document_id: str | None = Field(default=None, max_length=36)
+
+
+class Voucher(SQLModel, table=True):
+    __tablename__ = "voucher"
+    __table_args__ = (Index("ix_voucher_batch", "batch_id"), Index("ix_voucher_status", "status"))
+
+    serial: str = Field(primary_key=True, max_length=17)
+    batch_id: str = Field(foreign_key="voucher_batch.id", max_length=36)
+    face_value_fen: int
+    # AES-GCM ciphertext; the PIN itself is never returned by any route.
+    pin_cipher: str = Field(sa_column=Column(String(96), nullable=False))
+    status: str = Field(max_length=16)
+    held_from: str | None = Field(default=None, max_length=16)
+    version: int = 1
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class StockDocument(SQLModel, table=True):
+    __tablename__ = "stock_document"
+
+    id: str = Field(primary_key=True, max_length=36)
+    number: str = Field(max_length=17, sa_column_kwargs={"unique": True})
+    kind: str = Field(max_length=2)
+    status: str = Field(max_length=16)
+    created_by: str = Field(max_length=96)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class StockDocumentLine(SQLModel, table=True):
+    __tablename__ = "stock_document_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(foreign_key="stock_document.id", max_length=36, index=True)
+    item_kind: str = Field(max_length=16)  # number | sim | voucher
+    batch_id: str = Field(max_length=36)
+    first_item: str = Field(max_length=20)
+    last_item: str = Field(max_length=20)
+    item_count: int
+
+
+class DocumentCounter(SQLModel, table=True):
+    """Last sequence number handed out per document kind and day."""
+
+    __tablename__ = "document_counter"
+    __table_args__ = (UniqueConstraint("kind", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=2)
+    day: date
+    last_seq: int = 0
+
+
+class ImportJob(SQLModel, table=True):
+    """One import attempt, kept with its error report and its rejected rows for download."""
+
+    __tablename__ = "import_job"
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=16)  # numbers | sims | pairs | vouchers
+    file_name: str = Field(max_length=255)
+    outcome: str = Field(max_length=16)  # imported | partial | rejected
+    total_rows: int
+    accepted_rows: int
+    rejected_rows: int
+    batch_id: str | None = Field(default=None, max_length=36)
+    errors_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    rejected_csv: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_by: str = Field(max_length=96)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())

@@ -1,0 +1,1 @@
+"""Counter hardware: scanners, receipt printers, cash drawers, customer displays."""

@@ -1,0 +1,1 @@
+"""The counter terminal: Textual app, local store, outbox and sync client."""

@@ -1,0 +1,1 @@
+"""Contracts, enums, lifecycles, barcode codecs and money shared by terminal and back office."""

@@ -1,0 +1,233 @@
+"""The HTTP API: authentication, roles, the billing centre's flow, error bodies."""
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backoffice.domain.roles import Role
+from tests.backoffice.helpers import csv_bytes, iccid
+
+Login = Callable[[Role], dict[str, str]]
+
+BILLING_ROUTES = [
+    (
+        "post",
+        "/api/v1/number-batches/segment",
+        {"json": {"prefix": "1390575", "start": 0, "end": 9}},
+    ),
+    ("post", "/api/v1/releases", {"json": {"item_kind": "numbers", "batch": "x"}}),
+    ("post", "/api/v1/sim-pairings/in-order", {"json": {"number_batch": "a", "sim_batch": "b"}}),
+    (
+        "post",
+        "/api/v1/voucher-batches/generate",
+        {
+            "json": {
+                "face_value_fen": 5000,
+                "dealer_price_fen": 4850,
+                "expires_on": "2028-12-31",
+                "first_serial": "10575000000000001",
+                "count": 1,
+            }
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), BILLING_ROUTES)
+def test_anonymous_gets_401(client: TestClient, method: str, path: str, kwargs: dict) -> None:
+    reply = getattr(client, method)(path, **kwargs)
+    assert reply.status_code == 401
+    assert reply.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), BILLING_ROUTES)
+def test_clerk_gets_403_on_billing_routes(
+    client: TestClient, login: Login, method: str, path: str, kwargs: dict
+) -> None:
+    reply = getattr(client, method)(path, headers=login(Role.clerk), **kwargs)
+    assert reply.status_code == 403
+    assert reply.json()["code"] == "forbidden"
+
+
+def test_every_api_route_requires_authentication(client: TestClient) -> None:
+    open_routes = {"/api/v1/auth/token"}
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/v1") or path in open_routes:
+            continue
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            concrete = path.replace("{", "").replace("}", "")
+            reply = client.request(method, concrete)
+            assert reply.status_code == 401, f"{method} {path} answered {reply.status_code}"
+
+
+def test_bad_password_and_forged_token(client: TestClient, login: Login) -> None:
+    login(Role.billing)
+    reply = client.post("/api/v1/auth/token", data={"username": "billing1", "password": "nope"})
+    assert reply.status_code == 401 and reply.json()["code"] == "bad_credentials"
+    forged = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}
+    assert client.get("/api/v1/users/me", headers=forged).status_code == 401
+
+
+def test_admin_creates_users_and_only_admin(client: TestClient, login: Login) -> None:
+    body = {
+        "username": "wangfang",
+        "password": "s3cret-pass",
+        "role": "billing",
+        "full_name": "王芳",
+    }
+    assert client.post("/api/v1/users", json=body, headers=login(Role.billing)).status_code == 403
+    reply = client.post("/api/v1/users", json=body, headers=login(Role.admin))
+    assert reply.status_code == 201, reply.text
+    assert "password" not in reply.text and reply.json()["full_name"] == "王芳"
+    again = client.post("/api/v1/users", json=body, headers=login(Role.admin))
+    assert again.status_code == 409 and again.json()["code"] == "username_taken"
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "wangfang", "password": "s3cret-pass"}
+    ).json()
+    me = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert me.json()["role"] == "billing"
+
+
+def test_billing_flow_over_http(client: TestClient, login: Login) -> None:
+    billing = login(Role.billing)
+    reply = client.post(
+        "/api/v1/number-batches/segment",
+        headers=billing,
+        json={"prefix": "1390575", "start": 0, "end": 9999, "code": "SEG-1"},
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["grade_counts"]["G1"] > 0
+
+    number = client.get("/api/v1/numbers/13905758888", headers=billing).json()
+    assert number["grade_code"] != "STD" and number["status"] == "imported"
+
+    sims_file = csv_bytes("iccid,imsi", *(f"{iccid(n)},46000571{n:07d}" for n in range(10_000)))
+    reply = client.post(
+        "/api/v1/sim-batches/import",
+        headers=billing,
+        files={"file": ("sims.csv", sims_file, "text/csv")},
+        data={"code": "SIM-1"},
+    )
+    assert reply.status_code == 201, reply.text
+    reply = client.post(
+        "/api/v1/sim-pairings/in-order",
+        headers=billing,
+        json={"number_batch": "SEG-1", "sim_batch": "SIM-1"},
+    )
+    assert reply.json()["paired"] == 10_000
+
+    cards = csv_bytes("serial,pin", "10575000000000001,1234567890123456789")
+    reply = client.post(
+        "/api/v1/voucher-batches/import",
+        headers=billing,
+        files={"file": ("cards.csv", cards, "text/csv")},
+        data={
+            "face_value_fen": "5000",
+            "dealer_price_fen": "4850",
+            "expires_on": "2028-12-31",
+            "code": "CARD-1",
+        },
+    )
+    assert reply.status_code == 201, reply.text
+
+    for kind, batch in (("numbers", "SEG-1"), ("vouchers", "CARD-1")):
+        reply = client.post(
+            "/api/v1/releases", headers=billing, json={"item_kind": kind, "batch": batch}
+        )
+        assert reply.status_code == 201, reply.text
+        document = reply.json()["number"]
+        assert client.get(f"/api/v1/releases/{document}", headers=billing).json()["kind"] == "RL"
+
+    sales = login(Role.sales_centre)
+    page = client.get(
+        "/api/v1/numbers", params={"pattern": "*88", "status": "available"}, headers=sales
+    ).json()
+    assert len(page["items"]) == 50 and page["next_after"]
+    assert all(n["msisdn"].endswith("88") and n["iccid"] for n in page["items"])
+    card = client.get("/api/v1/vouchers/10575000000000001", headers=sales).json()
+    assert card["status"] == "in_warehouse" and "pin" not in card
+
+    audit = client.get(
+        "/api/v1/audit", params={"entity_type": "number_batch"}, headers=login(Role.manager)
+    ).json()
+    assert {e["action"] for e in audit} == {"generate", "release"}
+
+
+def test_import_rejection_over_http_has_report_and_download(
+    client: TestClient, login: Login
+) -> None:
+    billing = login(Role.billing)
+    data = csv_bytes("msisdn", "13812345678", "bad")
+    reply = client.post(
+        "/api/v1/number-batches/import",
+        headers=billing,
+        files={"file": ("n.csv", data, "text/csv")},
+    )
+    assert reply.status_code == 422
+    body = reply.json()
+    assert body["code"] == "import_rejected"
+    assert body["report"]["errors"][0] == {
+        "line": 3,
+        "column": "msisdn",
+        "value": "bad",
+        "reason": body["report"]["errors"][0]["reason"],
+    }
+    download = client.get(body["report"]["rejected_rows_url"], headers=billing)
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == 'attachment; filename="n-rejected.csv"'
+    assert "bad,3,msisdn:" in download.content.decode("utf-8-sig")
+
+    reply = client.post(
+        "/api/v1/number-batches/import",
+        headers=billing,
+        files={"file": ("n.csv", data, "text/csv")},
+        data={"skip_bad_rows": "true"},
+    )
+    assert reply.status_code == 201 and reply.json()["outcome"] == "partial"
+
+
+def test_unknown_column_error_body_names_the_place(client: TestClient, login: Login) -> None:
+    reply = client.post(
+        "/api/v1/number-batches/import",
+        headers=login(Role.billing),
+        files={"file": ("n.csv", csv_bytes("phone", "13812345678"), "text/csv")},
+    )
+    assert reply.status_code == 422
+    assert reply.json()["code"] == "import_file_invalid"
+    assert (reply.json()["line"], reply.json()["column"]) == (1, "phone")
+
+
+def test_validation_errors_use_the_error_shape(client: TestClient, login: Login) -> None:
+    reply = client.post(
+        "/api/v1/number-batches/segment",
+        headers=login(Role.billing),
+        json={"prefix": "13a", "start": 0, "end": 9},
+    )
+    assert reply.status_code == 422
+    assert reply.json()["code"] == "invalid_request"
+    assert reply.json()["message"].startswith("body.prefix")
+
+
+def test_unknown_batch_is_404(client: TestClient, login: Login) -> None:
+    reply = client.post(
+        "/api/v1/releases",
+        headers=login(Role.billing),
+        json={"item_kind": "numbers", "batch": "NOPE"},
+    )
+    assert reply.status_code == 404 and reply.json() == {
+        "code": "not_found",
+        "message": "number batch 'NOPE' not found",
+    }
+
+
+def test_openapi_is_served(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/numbers" in spec["paths"]
+    assert spec["paths"]["/api/v1/numbers"]["get"]["operationId"] == "numbers-search_numbers"
+    docs = client.get("/docs").text
+    assert "/static/swagger/swagger-ui-bundle.js" in docs and "cdn" not in docs
+    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
