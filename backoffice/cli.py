@@ -59,21 +59,23 @@ def main(
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def _session(rejected_out: Path | None = None) -> Iterator[Session]:
+    """A session whose service errors end the command; a refused import still writes its bad
+    rows to `rejected_out`, so the clerk can fix them and import again."""
     engine = make_engine(get_settings().database_url)
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield session
     except ServiceError as exc:
-        _fail(exc)
+        _fail(exc, rejected_out)
     finally:
         engine.dispose()
 
 
-def _fail(exc: ServiceError) -> None:
+def _fail(exc: ServiceError, rejected_out: Path | None = None) -> None:
     errors.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
     if isinstance(exc, ImportRejected) and isinstance(exc.report, ImportReport):
-        _print_report(exc.report)
+        _print_report(exc.report, rejected_out)
     raise typer.Exit(1)
 
 
@@ -214,7 +216,7 @@ def import_numbers(
     rejected_out: RejectedOpt = None,
 ) -> None:
     """Import numbers from a file (column msisdn / 号码) and grade them."""
-    with _session() as session, _progress("numbers", None) as tick:
+    with _session(rejected_out) as session, _progress("numbers", None) as tick:
         report = numbers.import_numbers(
             session,
             file.read_bytes(),
@@ -238,7 +240,7 @@ def import_sims(
     rejected_out: RejectedOpt = None,
 ) -> None:
     """Import a batch of SIM cards from a file (columns iccid, imsi)."""
-    with _session() as session, _progress("SIM cards", None) as tick:
+    with _session(rejected_out) as session, _progress("SIM cards", None) as tick:
         report = sims.import_sims(
             session,
             file.read_bytes(),
@@ -265,7 +267,7 @@ def pair_sims(
     rejected_out: RejectedOpt = None,
 ) -> None:
     """Pair numbers with SIM cards: from a file of pairs, or --numbers B --sims S in order."""
-    with _session() as session:
+    with _session(rejected_out) as session:
         actor = _billing_actor(ctx, session)
         if file is not None:
             report = sims.import_pairs(
@@ -306,7 +308,7 @@ def import_vouchers(
 ) -> None:
     """Import top-up cards (columns serial, pin); PINs are stored encrypted."""
     terms = _parse_terms(face_value, dealer_price, expires, code)
-    with _session() as session, _progress("cards", None) as tick:
+    with _session(rejected_out) as session, _progress("cards", None) as tick:
         report = vouchers.import_vouchers(
             session,
             file.read_bytes(),

@@ -1,6 +1,6 @@
 """SIM card batches and pairing numbers with SIM cards."""
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from backoffice.contracts import ImportReport, PairingResult
@@ -113,7 +113,8 @@ def _apply_pairs(session: Session, pairs: list[tuple[str, str]]) -> None:
         update(MobileNumber)
         .where(col(MobileNumber.msisdn) == bindparam("m"))
         .where(col(MobileNumber.iccid).is_(None))
-        .where(col(MobileNumber.status).in_(PAIRABLE_NUMBER))
+        # An OR of equalities, not IN: expanding IN parameters cannot go through executemany.
+        .where(or_(*(MobileNumber.status == status for status in PAIRABLE_NUMBER)))
         .values(iccid=bindparam("i"), version=MobileNumber.version + 1),
         [{"m": m, "i": i} for m, i in pairs],
     )
@@ -226,7 +227,8 @@ def pair_in_order(session: Session, number_batch: str, sim_batch: str, actor: st
         select(MobileNumber.msisdn)
         .where(MobileNumber.batch_id == numbers_of.id)
         .where(col(MobileNumber.iccid).is_(None))
-        .where(col(MobileNumber.status).in_(PAIRABLE_NUMBER))
+        # An OR of equalities, not IN: expanding IN parameters cannot go through executemany.
+        .where(or_(*(MobileNumber.status == status for status in PAIRABLE_NUMBER)))
         .order_by(col(MobileNumber.msisdn))
     ).all()
     iccids = session.exec(

@@ -95,7 +95,8 @@ def test_cli_import_rejects_bad_file_and_writes_rejected_rows(cli_env, tmp_path:
     result = _run("import-numbers", str(bad), "--rejected-out", str(out))
     assert result.exit_code == 1
     assert "numbers.csv: 1 of 2 rows are bad; nothing was imported" in result.output
-    assert "1381234567,3,msisdn:" in out.read_text(encoding="utf-8-sig")
+    rejected = out.read_text(encoding="utf-8-sig")
+    assert '\n1381234567,3,"msisdn: must be 11 digits, got 10"\n' in rejected
 
 
 def test_cli_refuses_an_actor_without_the_billing_role(cli_env) -> None:  # type: ignore[no-untyped-def]

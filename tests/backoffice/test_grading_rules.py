@@ -69,7 +69,8 @@ def test_regex_rule_matches_from_the_first_digit() -> None:
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
-        ("AX!", "character '!' at position 3"),
+        ("AB!", "character '!' at position 3"),
+        ("AX1", "character 'X' at position 2"),
         ("", "empty pattern"),
         ("+2", "a run must be 3 to 10 digits long"),
         ("123456789012", "longer than a number"),
