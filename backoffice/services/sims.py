@@ -212,10 +212,15 @@ def import_pairs(
 
 
 def _lookup(session: Session, model: type, key, values: list[str]) -> dict:  # type: ignore[no-untyped-def]
+    """Plain rows by key. Not ORM objects: the pairing writes with bulk UPDATEs, which would
+    leave such objects stale in the session."""
     found = {}
+    table = model.__table__  # type: ignore[attr-defined]
     for i in range(0, len(values), 500):
-        for item in session.exec(select(model).where(key.in_(values[i : i + 500]))):
-            found[getattr(item, key.key)] = item
+        for row in session.connection().execute(
+            select(table).where(key.in_(values[i : i + 500]))
+        ):
+            found[getattr(row, key.key)] = row
     return found
 
 
@@ -227,8 +232,7 @@ def pair_in_order(session: Session, number_batch: str, sim_batch: str, actor: st
         select(MobileNumber.msisdn)
         .where(MobileNumber.batch_id == numbers_of.id)
         .where(col(MobileNumber.iccid).is_(None))
-        # An OR of equalities, not IN: expanding IN parameters cannot go through executemany.
-        .where(or_(*(MobileNumber.status == status for status in PAIRABLE_NUMBER)))
+        .where(col(MobileNumber.status).in_(PAIRABLE_NUMBER))
         .order_by(col(MobileNumber.msisdn))
     ).all()
     iccids = session.exec(
