@@ -141,19 +141,10 @@ def import_numbers(
 ) -> ImportReport:
     table = read_table(data, file, NUMBER_COLUMNS, encoding)
     checker = RowChecker(table)
-    parsed: dict[int, str] = {}
-    first_line: dict[str, int] = {}
-    for row in table.rows:
-        if not checker.shape_ok(row):
-            continue
-        msisdn = checker.parse(row, "msisdn", parse_msisdn)
-        if msisdn is None:
-            continue
-        if msisdn in first_line:
-            checker.reject(row, "msisdn", f"duplicate of line {first_line[msisdn]}")
-            continue
-        first_line[msisdn] = row.line
-        parsed[row.line] = msisdn
+    parsed = {
+        line: msisdn
+        for line, (msisdn,) in checker.parse_rows({"msisdn": parse_msisdn}, ["msisdn"]).items()
+    }
     stored = existing_keys(session, MobileNumber.msisdn, sorted(parsed.values()))
     for row in table.rows:
         if parsed.get(row.line) in stored:

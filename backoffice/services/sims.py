@@ -38,26 +38,9 @@ def import_sims(
 ) -> ImportReport:
     table = read_table(data, file, SIM_COLUMNS, encoding)
     checker = RowChecker(table)
-    parsed: dict[int, tuple[str, str]] = {}
-    seen_iccid: dict[str, int] = {}
-    seen_imsi: dict[str, int] = {}
-    for row in table.rows:
-        if not checker.shape_ok(row):
-            continue
-        iccid = checker.parse(row, "iccid", parse_iccid)
-        imsi = checker.parse(row, "imsi", parse_imsi)
-        if iccid is None or imsi is None:
-            continue
-        if iccid in seen_iccid:
-            checker.reject(row, "iccid", f"duplicate of line {seen_iccid[iccid]}")
-            continue
-        if imsi in seen_imsi:
-            checker.reject(row, "imsi", f"duplicate of line {seen_imsi[imsi]}")
-            continue
-        seen_iccid[iccid], seen_imsi[imsi] = row.line, row.line
-        parsed[row.line] = (iccid, imsi)
-    stored_iccids = existing_keys(session, SimCard.iccid, sorted(seen_iccid))
-    stored_imsis = existing_keys(session, SimCard.imsi, sorted(seen_imsi))
+    parsed = checker.parse_rows({"iccid": parse_iccid, "imsi": parse_imsi}, ["iccid", "imsi"])
+    stored_iccids = existing_keys(session, SimCard.iccid, sorted(i for i, _ in parsed.values()))
+    stored_imsis = existing_keys(session, SimCard.imsi, sorted(m for _, m in parsed.values()))
     for row in table.rows:
         if row.line not in parsed:
             continue
@@ -145,26 +128,11 @@ def import_pairs(
 ) -> ImportReport:
     table = read_table(data, file, PAIR_COLUMNS, encoding)
     checker = RowChecker(table)
-    parsed: dict[int, tuple[str, str]] = {}
-    seen_m: dict[str, int] = {}
-    seen_i: dict[str, int] = {}
-    for row in table.rows:
-        if not checker.shape_ok(row):
-            continue
-        msisdn = checker.parse(row, "msisdn", parse_msisdn)
-        iccid = checker.parse(row, "iccid", parse_iccid)
-        if msisdn is None or iccid is None:
-            continue
-        if msisdn in seen_m:
-            checker.reject(row, "msisdn", f"duplicate of line {seen_m[msisdn]}")
-            continue
-        if iccid in seen_i:
-            checker.reject(row, "iccid", f"duplicate of line {seen_i[iccid]}")
-            continue
-        seen_m[msisdn], seen_i[iccid] = row.line, row.line
-        parsed[row.line] = (msisdn, iccid)
-    numbers = _lookup(session, MobileNumber, MobileNumber.msisdn, list(seen_m))
-    sims = _lookup(session, SimCard, SimCard.iccid, list(seen_i))
+    parsed = checker.parse_rows(
+        {"msisdn": parse_msisdn, "iccid": parse_iccid}, ["msisdn", "iccid"]
+    )
+    numbers = _lookup(session, MobileNumber, MobileNumber.msisdn, [m for m, _ in parsed.values()])
+    sims = _lookup(session, SimCard, SimCard.iccid, [i for _, i in parsed.values()])
     for row in table.rows:
         if row.line not in parsed:
             continue

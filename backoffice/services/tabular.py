@@ -3,7 +3,7 @@
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePath
 
@@ -208,6 +208,30 @@ class RowChecker:
             return False
         return True
 
+    def parse_rows(
+        self, parsers: Mapping[str, Callable[[str], str]], unique: Sequence[str] = ()
+    ) -> dict[int, tuple[str, ...]]:
+        """Each well-formed row's values parsed column by column, in `parsers` order, by line.
+        A row whose value in a `unique` column repeats an earlier line's is rejected."""
+        parsed: dict[int, tuple[str, ...]] = {}
+        first_seen: dict[str, dict[str, int]] = {column: {} for column in unique}
+        for row in self.table.rows:
+            if not self.shape_ok(row):
+                continue
+            values = [self.parse(row, column, parser) for column, parser in parsers.items()]
+            if any(value is None for value in values):
+                continue
+            record = dict(zip(parsers, values, strict=True))
+            repeated = next((c for c in unique if record[c] in first_seen[c]), None)
+            if repeated is not None:
+                earlier = first_seen[repeated][record[repeated]]  # type: ignore[index]
+                self.reject(row, repeated, f"duplicate of line {earlier}")
+                continue
+            for column in unique:
+                first_seen[column][record[column]] = row.line  # type: ignore[index]
+            parsed[row.line] = tuple(values)  # type: ignore[arg-type]
+        return parsed
+
     def is_bad(self, row: Row) -> bool:
         return row.line in self._bad_lines
 
@@ -225,15 +249,6 @@ class RowChecker:
             if row.line in reasons:
                 writer.writerow([*row.raw, row.line, "; ".join(reasons[row.line])])
         return out.getvalue()
-
-
-def find_duplicates(checker: RowChecker, column: str, keys: Sequence[tuple[Row, str]]) -> None:
-    first_seen: dict[str, int] = {}
-    for row, key in keys:
-        if key in first_seen:
-            checker.reject(row, column, f"duplicate of line {first_seen[key]}")
-        else:
-            first_seen[key] = row.line
 
 
 def finish_import(

@@ -105,21 +105,10 @@ def import_vouchers(
         ensure_code_free(session, VoucherBatch, terms.code)
     table = read_table(data, file, VOUCHER_COLUMNS, encoding)
     checker = RowChecker(table)
-    parsed: dict[int, tuple[str, str]] = {}
-    seen: dict[str, int] = {}
-    for row in table.rows:
-        if not checker.shape_ok(row):
-            continue
-        serial = checker.parse(row, "serial", parse_voucher_serial)
-        pin = checker.parse(row, "pin", parse_voucher_pin)
-        if serial is None or pin is None:
-            continue
-        if serial in seen:
-            checker.reject(row, "serial", f"duplicate of line {seen[serial]}")
-            continue
-        seen[serial] = row.line
-        parsed[row.line] = (serial, pin)
-    stored = existing_keys(session, Voucher.serial, sorted(seen))
+    parsed = checker.parse_rows(
+        {"serial": parse_voucher_serial, "pin": parse_voucher_pin}, ["serial"]
+    )
+    stored = existing_keys(session, Voucher.serial, sorted(s for s, _ in parsed.values()))
     for row in table.rows:
         if row.line in parsed and parsed[row.line][0] in stored:
             checker.reject(row, "serial", "already in the system")
