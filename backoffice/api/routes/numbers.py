@@ -15,6 +15,8 @@ from backoffice.contracts import (
 from backoffice.services import numbers
 
 router = APIRouter(tags=["numbers"])
+# Imports are plain `def` routes: grading and writing a large file takes seconds, and FastAPI
+# runs such routes in its thread pool instead of blocking the event loop.
 
 
 @router.post("/number-batches/segment", status_code=status.HTTP_201_CREATED)
@@ -25,7 +27,7 @@ def generate_segment(
 
 
 @router.post("/number-batches/import", status_code=status.HTTP_201_CREATED)
-async def import_numbers(
+def import_numbers(
     session: SessionDep,
     clerk: BillingClerk,
     file: Annotated[UploadFile, File(description="CSV or XLSX with a column msisdn (号码)")],
@@ -33,7 +35,7 @@ async def import_numbers(
     encoding: Annotated[str, Form()] = "utf-8",
     code: Annotated[str | None, Form()] = None,
 ) -> ImportReport:
-    data = await file.read()
+    data = file.file.read()
     return numbers.import_numbers(
         session,
         data,

@@ -18,7 +18,7 @@ router = APIRouter(tags=["sims"])
 
 
 @router.post("/sim-batches/import", status_code=status.HTTP_201_CREATED)
-async def import_sims(
+def import_sims(
     session: SessionDep,
     clerk: BillingClerk,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns iccid, imsi")],
@@ -28,7 +28,7 @@ async def import_sims(
 ) -> ImportReport:
     return sims.import_sims(
         session,
-        await file.read(),
+        file.file.read(),
         file.filename or "upload.csv",
         clerk.username,
         skip_bad_rows=skip_bad_rows,
@@ -43,7 +43,7 @@ def list_sim_batches(session: SessionDep, _: StockReader) -> list[SimBatchPublic
 
 
 @router.post("/sim-pairings/import")
-async def import_pairs(
+def import_pairs(
     session: SessionDep,
     clerk: BillingClerk,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns msisdn, iccid")],
@@ -52,7 +52,7 @@ async def import_pairs(
 ) -> ImportReport:
     return sims.import_pairs(
         session,
-        await file.read(),
+        file.file.read(),
         file.filename or "upload.csv",
         clerk.username,
         skip_bad_rows=skip_bad_rows,

@@ -20,7 +20,7 @@ router = APIRouter(tags=["vouchers"])
 
 
 @router.post("/voucher-batches/import", status_code=status.HTTP_201_CREATED)
-async def import_vouchers(
+def import_vouchers(
     session: SessionDep,
     clerk: BillingClerk,
     cipher: PinCipherDep,
@@ -40,7 +40,7 @@ async def import_vouchers(
     )
     return vouchers.import_vouchers(
         session,
-        await file.read(),
+        file.file.read(),
         file.filename or "upload.csv",
         terms,
         cipher,
