@@ -1,5 +1,325 @@
 """`haoka-pos`: the counter terminal's command line."""
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from devices.config import (
+    ConfigError,
+    DevicesConfig,
+    EvdevScannerConfig,
+    SerialScannerConfig,
+    load_config,
+)
+from devices.discovery import configured_drivers, is_pinned, standard_interfaces
+from devices.display import SerialDisplay
+from devices.manager import DeviceManager, ManagedDevice
+from devices.ports import CashDrawer, DeviceKind, DeviceStatus, ScanSource, StatusCallback
+from devices.printer import (
+    EscposPrinter,
+    PrinterUnavailable,
+    SerialDrawer,
+    encode_receipt,
+    open_printer,
+    test_receipt,
+)
+from devices.scanner import EvdevScanner, SerialScanner
+from shared.ids import new_id
 
 app = typer.Typer(help="HaoKa counter terminal.", no_args_is_help=True)
+devices_app = typer.Typer(
+    help="Counter hardware: what is attached, and a check of each device.", no_args_is_help=True
+)
+app.add_typer(devices_app, name="devices")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="devices TOML file pinning the scanner, printer, drawer and display",
+        envvar="HAOKA_DEVICES_CONFIG",
+    ),
+]
+
+
+def _console() -> Console:
+    console = Console()
+    # Piped or captured output gets room for device paths instead of the 80-column default.
+    return console if console.is_terminal else Console(width=160)
+
+
+def _load(path: Path | None) -> DevicesConfig:
+    if path is None:
+        return DevicesConfig()
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+# --- devices list ---------------------------------------------------------------------------
+
+_CONFIGURED_KINDS = ("scanner", "printer", "drawer", "display")
+
+
+def _configured_target(config: DevicesConfig, kind: str) -> str | None:
+    if kind == "scanner":
+        if isinstance(config.scanner, SerialScannerConfig):
+            return config.scanner.port
+        if isinstance(config.scanner, EvdevScannerConfig):
+            return str(config.scanner.match)
+        return None
+    if kind == "printer":
+        return config.printer.target if config.printer is not None else None
+    if kind == "drawer":
+        if config.drawer is None:
+            return None
+        return config.drawer.port or "via the printer"
+    return config.display.port if config.display is not None else None
+
+
+def _printer_state(config: DevicesConfig) -> str:
+    assert config.printer is not None
+    try:
+        printer = open_printer(config.printer)
+    except (PrinterUnavailable, ValueError) as error:
+        return f"unavailable: {error}"
+    try:
+        status = printer.status()
+    finally:
+        printer.close()
+    return f"{status.state.value} {status.detail}".strip()
+
+
+def _row_status(managed: ManagedDevice, config: DevicesConfig) -> str:
+    driver = managed.driver
+    if driver is None:
+        return "not claimed"
+    if not is_pinned(driver):
+        return "found, not configured"
+    if driver.kind == DeviceKind.printer:
+        return _printer_state(config)
+    return "present"
+
+
+@devices_app.command("list")
+def devices_list(
+    config: ConfigOption = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="also list devices no driver claims")
+    ] = False,
+) -> None:
+    """Shows the devices found and their status, configured ones first."""
+    settings = _load(config)
+    manager = DeviceManager(
+        standard_interfaces(settings), configured_drivers(settings), lambda status: None
+    )
+    manager.scan()
+    devices = sorted(
+        manager.devices.values(),
+        key=lambda m: (m.driver is None, -(m.driver.priority if m.driver else 0), m.identifier),
+    )
+    table = Table(title="Counter devices")
+    for column in ("kind", "device", "found by", "name", "status"):
+        table.add_column(column)
+    claimed_kinds = set()
+    for managed in devices:
+        if managed.driver is None and not show_all:
+            continue
+        kind = managed.driver.kind.value if managed.driver is not None else "-"
+        if managed.driver is not None and is_pinned(managed.driver):
+            claimed_kinds.add(kind)
+        device = managed.device
+        table.add_row(
+            kind,
+            Text(device.path or device.identifier),
+            device.interface,
+            Text(device.name),
+            Text(_row_status(managed, settings)),
+        )
+    for kind in _CONFIGURED_KINDS:
+        target = _configured_target(settings, kind)
+        if target is None or kind in claimed_kinds:
+            continue
+        if kind == "drawer" and settings.drawer is not None and settings.drawer.via == "printer":
+            state = "via printer" if "printer" in claimed_kinds else "printer not found"
+            table.add_row(kind, Text(target), "config", "", state)
+        else:
+            table.add_row(kind, Text(target), "config", "", "not found")
+    console = _console()
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("No counter devices found. Pin them in a devices file with --config.")
+
+
+# --- devices test ---------------------------------------------------------------------------
+
+Outcome = Literal["ok", "failed", "skipped"]
+_MARKS = {"ok": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
+
+
+@dataclass
+class _Report:
+    console: Console
+    failed: bool = False
+
+    def step(self, name: str, outcome: Outcome, message: str) -> None:
+        self.failed = self.failed or outcome == "failed"
+        line = Text.from_markup(f"{_MARKS[outcome]} ")
+        line.append(f"{name}: {message}")
+        self.console.print(line)
+
+
+@contextlib.contextmanager
+def _opened_printer(config: DevicesConfig, report: _Report) -> Iterator[EscposPrinter | None]:
+    if config.printer is None:
+        report.step("printer", "skipped", "no [printer] in the devices file")
+        yield None
+        return
+    try:
+        printer = open_printer(config.printer)
+    except (PrinterUnavailable, ValueError) as error:
+        report.step("printer", "failed", str(error))
+        yield None
+        return
+    try:
+        yield printer
+    finally:
+        printer.close()
+
+
+def _test_printer(config: DevicesConfig, printer: EscposPrinter, report: _Report) -> None:
+    assert config.printer is not None
+    status = printer.status()
+    payload = encode_receipt(test_receipt(), config.printer.profile, config.printer.chinese)
+    result = printer.print_bytes(f"test-{new_id()}", payload)
+    state = f"{status.state.value} {status.detail}".strip()
+    if result.ok:
+        report.step("printer", "ok", f"test receipt printed ({state})")
+    else:
+        report.step("printer", "failed", f"{result.message} ({state})")
+
+
+def _test_drawer(config: DevicesConfig, printer: EscposPrinter | None, report: _Report) -> None:
+    drawer_config = config.drawer
+    if drawer_config is None:
+        report.step("drawer", "skipped", "no [drawer] in the devices file")
+        return
+    drawer: CashDrawer
+    if drawer_config.via == "printer":
+        if printer is None:
+            report.step("drawer", "failed", "it opens through the printer, which is not available")
+            return
+        drawer = printer
+    else:
+        assert drawer_config.port is not None
+        try:
+            drawer = SerialDrawer(drawer_config.port, baudrate=drawer_config.baudrate)
+        except PrinterUnavailable as error:
+            report.step("drawer", "failed", str(error))
+            return
+    try:
+        result = drawer.kick(f"test-{new_id()}")
+    finally:
+        if isinstance(drawer, SerialDrawer):
+            drawer.close()
+    report.step("drawer", "ok" if result.ok else "failed", result.message or "kicked")
+
+
+def _test_display(config: DevicesConfig, report: _Report) -> None:
+    settings = config.display
+    if settings is None:
+        report.step("display", "skipped", "no [display] in the devices file")
+        return
+    display = SerialDisplay(
+        settings.port,
+        baudrate=settings.baudrate,
+        command_set=settings.command_set,
+        fallback=settings.fallback,
+        currency=settings.currency,
+        brightness=settings.brightness,
+    )
+    try:
+        result = display.show(["HaoKa display test", "0123456789 ABCDEFGHI"])
+    finally:
+        display.close()
+    if result.ok:
+        report.step("display", "ok", f"test lines written ({settings.command_set})")
+    else:
+        report.step("display", "failed", result.message)
+
+
+def _scanner(config: DevicesConfig, on_status: StatusCallback) -> ScanSource | None:
+    settings = config.scanner
+    if isinstance(settings, SerialScannerConfig):
+        return SerialScanner(
+            settings.port,
+            baudrate=settings.baudrate,
+            suffix=settings.suffix,
+            double_scan_window=settings.double_scan_window,
+            on_status=on_status,
+        )
+    if isinstance(settings, EvdevScannerConfig):
+        return EvdevScanner(
+            settings.match,
+            grab=settings.grab,
+            double_scan_window=settings.double_scan_window,
+            on_status=on_status,
+        )
+    return None
+
+
+def _test_scanner(config: DevicesConfig, timeout: float, report: _Report) -> None:
+    # The reader retries quietly; its last failure explains a timeout.
+    lost: list[DeviceStatus] = []
+    scanner = _scanner(config, lost.append)
+    if scanner is None:
+        report.step("scanner", "skipped", "no [scanner] in the devices file")
+        return
+    report.console.print(
+        f"waiting up to {timeout:g} s for a scan on {scanner.name} ...", markup=False
+    )
+    try:
+        event = scanner.read(timeout)
+    finally:
+        scanner.close()
+    if event is None:
+        why = next((s.detail for s in reversed(lost) if not s.connected), "")
+        report.step(
+            "scanner", "failed", f"no scan within {timeout:g} s" + (f" ({why})" if why else "")
+        )
+    elif event.code is not None:
+        report.step("scanner", "ok", f"scanned {event.code.kind.value} {event.code.value}")
+    else:
+        # The scanner works; the code it read is just not one of ours.
+        report.step("scanner", "ok", f"read {event.raw!r}, not a valid code: {event.error}")
+
+
+@devices_app.command("test")
+def devices_test(
+    config: ConfigOption = None,
+    scan_timeout: Annotated[
+        float, typer.Option("--scan-timeout", help="seconds to wait for a scan")
+    ] = 15.0,
+) -> None:
+    """Prints a test receipt, kicks the drawer, writes to the display and waits for a scan."""
+    settings = _load(config)
+    report = _Report(_console())
+    with _opened_printer(settings, report) as printer:
+        if printer is not None:
+            _test_printer(settings, printer, report)
+        _test_drawer(settings, printer, report)
+    _test_display(settings, report)
+    _test_scanner(settings, scan_timeout, report)
+    if report.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""The ESC/POS command language: builders, Chinese text, status bytes, a decoder."""

@@ -1,0 +1,1 @@
+"""Simulated counter devices for demos and tests: printer, scanner and customer display."""
