@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-hardware bench lint clean
+.PHONY: demo test bench lint clean
 
 $(STAMP): pyproject.toml scripts/debian-packages.sh
 	scripts/debian-packages.sh
@@ -23,9 +23,6 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
-
-test-hardware: $(STAMP)
-	$(BIN)/pytest -m hardware $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
