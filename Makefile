@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml scripts/debian-packages.sh
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The back office on SQLite with demo data, beside a simulated counter (printer, display,
+# scanner); Ctrl-C stops both.
 demo: $(STAMP)
+	@trap 'kill 0' EXIT; \
+	$(BIN)/python -m devices.simulators.counter --dir var/demo/counter & \
 	$(BIN)/haoka-office demo
 
 lint: $(STAMP)

@@ -63,7 +63,7 @@ class SimulatedPrinter:
         self.saved: list[Path] = []
         self._interpreter = EscposInterpreter(strict=False)
         self._lock = threading.Lock()
-        self._received_receipt = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)
 
     # --- the wire ------------------------------------------------------------------------
 
@@ -85,6 +85,7 @@ class SimulatedPrinter:
                 elif isinstance(event, DrawerKick):
                     self.drawer_kicks.append(event)
                     self._set(drawer_pin3_high=True)  # the drawer springs open
+                    self._changed.notify_all()
                 else:
                     self._finish(event)
             return bytes(answer)
@@ -98,13 +99,19 @@ class SimulatedPrinter:
             text_path.write_text(receipt.to_text(self.profile.columns), encoding="utf-8")
             receipt.to_image(self.profile.dots).save(image_path)
             self.saved += [text_path, image_path]
-        self._received_receipt.notify_all()
+        self._changed.notify_all()
 
     def wait_for_receipts(self, count: int, timeout: float = 5.0) -> list[PrintedReceipt]:
         """Blocks until `count` receipts have been cut (or timeout), then returns them all."""
-        with self._received_receipt:
-            self._received_receipt.wait_for(lambda: len(self.receipts) >= count, timeout)
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.receipts) >= count, timeout)
             return list(self.receipts)
+
+    def wait_for_kicks(self, count: int, timeout: float = 5.0) -> list[DrawerKick]:
+        """Blocks until `count` drawer kicks have arrived (or timeout), then returns them all."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.drawer_kicks) >= count, timeout)
+            return list(self.drawer_kicks)
 
     # --- what an operator does to it ----------------------------------------------------
 

@@ -3,56 +3,27 @@ a pty pole display and a pty serial scanner."""
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from devices.simulators.display import DisplaySimulator
-from devices.simulators.printer import PrinterSimulator
+from devices.simulators.counter import SimulatedCounter
 from devices.simulators.serial_scanner import SerialScannerSimulator
 from pos_terminal.cli import app
 
 
-@dataclass
-class Counter:
-    config: Path
-    scanner: SerialScannerSimulator
-    display: DisplaySimulator
-    printer: PrinterSimulator
-
-
 @pytest.fixture
-def counter(tmp_path: Path) -> Iterator[Counter]:
-    with (
-        SerialScannerSimulator("CRLF", link=tmp_path / "ttyScanner") as scanner,
-        DisplaySimulator("cd5220", link=tmp_path / "ttyDisplay") as display,
-        PrinterSimulator(port=0) as printer,
-    ):
-        config = tmp_path / "devices.toml"
-        config.write_text(
-            f"""
-[scanner]
-type = "serial"
-port = "{scanner.port}"
-suffix = "CRLF"
-
-[printer]
-transport = "network"
-target = "{printer.target}"
-status_timeout = 0.5
-
-[drawer]
-via = "printer"
-pin = 5
-
-[display]
-port = "{display.port}"
-command_set = "cd5220"
-"""
-        )
-        yield Counter(config, scanner, display, printer)
+def counter(tmp_path: Path) -> Iterator[SimulatedCounter]:
+    with SimulatedCounter(
+        tmp_path,
+        control_port=None,
+        display_commands="cd5220",
+        scanner_suffix="CRLF",
+        drawer_pin=5,
+        status_timeout=0.5,
+    ) as counter:
+        yield counter
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -71,7 +42,7 @@ def rows(output: str) -> dict[str, list[str]]:
     return table
 
 
-def test_list_shows_every_configured_device_and_its_status(counter: Counter) -> None:
+def test_list_shows_every_configured_device_and_its_status(counter: SimulatedCounter) -> None:
     code, output = run("list", "--config", str(counter.config))
     assert code == 0, output
     table = rows(output)
@@ -81,7 +52,7 @@ def test_list_shows_every_configured_device_and_its_status(counter: Counter) -> 
     assert table["drawer"] == ["via the printer", "config", "", "via printer"]
 
 
-def test_list_reports_paper_out_and_devices_that_are_gone(counter: Counter) -> None:
+def test_list_reports_paper_out_and_devices_that_are_gone(counter: SimulatedCounter) -> None:
     counter.printer.control("paper-out")
     counter.scanner.unplug()
     code, output = run("list", "--config", str(counter.config))
@@ -92,7 +63,7 @@ def test_list_reports_paper_out_and_devices_that_are_gone(counter: Counter) -> N
 
 
 def test_list_takes_the_config_from_the_environment(
-    counter: Counter, monkeypatch: pytest.MonkeyPatch
+    counter: SimulatedCounter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HAOKA_DEVICES_CONFIG", str(counter.config))
     code, output = run("list")
@@ -115,7 +86,7 @@ def keep_scanning(
     return stop, thread
 
 
-def test_test_prints_kicks_shows_and_reads_a_scan(counter: Counter) -> None:
+def test_test_prints_kicks_shows_and_reads_a_scan(counter: SimulatedCounter) -> None:
     stop, thread = keep_scanning(counter.scanner, "89860012345678901238")
     try:
         code, output = run("test", "--config", str(counter.config), "--scan-timeout", "5")
@@ -129,12 +100,12 @@ def test_test_prints_kicks_shows_and_reads_a_scan(counter: Counter) -> None:
     assert "ok scanner: scanned iccid 89860012345678901238" in output
     [receipt] = counter.printer.printer.wait_for_receipts(1)
     assert any("HaoKa" in line for line in receipt.lines)
-    assert [kick.pin for kick in counter.printer.printer.drawer_kicks] == [5]
+    assert [kick.pin for kick in counter.printer.printer.wait_for_kicks(1)] == [5]
     assert counter.display.lines == ["HaoKa display test  ", "0123456789 ABCDEFGHI"]
     assert counter.display.screen.unknown == []
 
 
-def test_test_reports_each_failure_and_exits_non_zero(counter: Counter) -> None:
+def test_test_reports_each_failure_and_exits_non_zero(counter: SimulatedCounter) -> None:
     counter.printer.control("paper-out")
     counter.display.close()
     code, output = run("test", "--config", str(counter.config), "--scan-timeout", "0.3")
@@ -146,7 +117,7 @@ def test_test_reports_each_failure_and_exits_non_zero(counter: Counter) -> None:
     assert counter.printer.printer.receipts == []
 
 
-def test_test_reports_an_unreadable_code_as_a_working_scanner(counter: Counter) -> None:
+def test_test_reports_an_unreadable_code_as_a_working_scanner(counter: SimulatedCounter) -> None:
     stop, thread = keep_scanning(counter.scanner, "HELLO")
     try:
         code, output = run("test", "--config", str(counter.config), "--scan-timeout", "5")
