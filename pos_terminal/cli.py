@@ -19,9 +19,9 @@ from devices.config import (
     load_config,
 )
 from devices.discovery import configured_drivers, is_pinned, standard_interfaces
-from devices.display import SerialDisplay
+from devices.factory import open_display, open_drawer, open_scanner
 from devices.manager import DeviceManager, ManagedDevice
-from devices.ports import CashDrawer, DeviceKind, DeviceStatus, ScanSource, StatusCallback
+from devices.ports import DeviceKind, DeviceStatus
 from devices.printer import (
     EscposPrinter,
     PrinterUnavailable,
@@ -30,7 +30,6 @@ from devices.printer import (
     open_printer,
     test_receipt,
 )
-from devices.scanner import EvdevScanner, SerialScanner
 from shared.ids import new_id
 
 app = typer.Typer(help="HaoKa counter terminal.", no_args_is_help=True)
@@ -215,19 +214,14 @@ def _test_drawer(config: DevicesConfig, printer: EscposPrinter | None, report: _
     if drawer_config is None:
         report.step("drawer", "skipped", "no [drawer] in the devices file")
         return
-    drawer: CashDrawer
-    if drawer_config.via == "printer":
-        if printer is None:
-            report.step("drawer", "failed", "it opens through the printer, which is not available")
-            return
-        drawer = printer
-    else:
-        assert drawer_config.port is not None
-        try:
-            drawer = SerialDrawer(drawer_config.port, baudrate=drawer_config.baudrate)
-        except PrinterUnavailable as error:
-            report.step("drawer", "failed", str(error))
-            return
+    try:
+        drawer = open_drawer(config, printer)
+    except PrinterUnavailable as error:
+        report.step("drawer", "failed", str(error))
+        return
+    if drawer is None:
+        report.step("drawer", "failed", "it opens through the printer, which is not available")
+        return
     try:
         result = drawer.kick(f"test-{new_id()}")
     finally:
@@ -241,14 +235,7 @@ def _test_display(config: DevicesConfig, report: _Report) -> None:
     if settings is None:
         report.step("display", "skipped", "no [display] in the devices file")
         return
-    display = SerialDisplay(
-        settings.port,
-        baudrate=settings.baudrate,
-        command_set=settings.command_set,
-        fallback=settings.fallback,
-        currency=settings.currency,
-        brightness=settings.brightness,
-    )
+    display = open_display(settings)
     try:
         result = display.show(["HaoKa display test", "0123456789 ABCDEFGHI"])
     finally:
@@ -259,30 +246,10 @@ def _test_display(config: DevicesConfig, report: _Report) -> None:
         report.step("display", "failed", result.message)
 
 
-def _scanner(config: DevicesConfig, on_status: StatusCallback) -> ScanSource | None:
-    settings = config.scanner
-    if isinstance(settings, SerialScannerConfig):
-        return SerialScanner(
-            settings.port,
-            baudrate=settings.baudrate,
-            suffix=settings.suffix,
-            double_scan_window=settings.double_scan_window,
-            on_status=on_status,
-        )
-    if isinstance(settings, EvdevScannerConfig):
-        return EvdevScanner(
-            settings.match,
-            grab=settings.grab,
-            double_scan_window=settings.double_scan_window,
-            on_status=on_status,
-        )
-    return None
-
-
 def _test_scanner(config: DevicesConfig, timeout: float, report: _Report) -> None:
     # The reader retries quietly; its last failure explains a timeout.
     lost: list[DeviceStatus] = []
-    scanner = _scanner(config, lost.append)
+    scanner = open_scanner(config, lost.append)
     if scanner is None:
         report.step("scanner", "skipped", "no [scanner] in the devices file")
         return
