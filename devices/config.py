@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from devices.display.encoding import COMMAND_SETS, CommandSet
-from devices.printer.config import PrinterConfig
+from devices.printer.config import PrinterConfig, parse_host_port
 from devices.scanner.decode import SUFFIX_BYTES, Suffix
 from devices.scanner.evdev_scanner import EvdevMatch
 
 _USB_ID = re.compile(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}")
 _MISSING: Any = object()
+_MAX_STATUS_TIMEOUT = 10.0
 
 
 class ConfigError(ValueError):
@@ -134,12 +135,15 @@ class _Section:
             raise self.error(key, f"must be {low} to {high}, got {value}")
         return value
 
-    def seconds(self, key: str, default: float) -> float:
+    def seconds(self, key: str, default: float, at_most: float | None = None) -> float:
+        """A duration; with `at_most`, a wait that must also be above zero and that short."""
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"must be a number of seconds, got {_kind(value)}")
         if value < 0:
             raise self.error(key, f"must not be negative, got {value}")
+        if at_most is not None and not 0 < value <= at_most:
+            raise self.error(key, f"must be above 0 and at most {at_most:g} s, got {value}")
         return float(value)
 
     def flag(self, key: str, default: bool) -> bool:
@@ -204,9 +208,10 @@ def _printer(section: _Section) -> PrinterConfig:
     if transport == "usb" and not _USB_ID.fullmatch(target):
         raise section.error("target", f"a USB printer is vendor:product in hex, got {target!r}")
     if transport == "network":
-        _, sep, port = target.rpartition(":")
-        if sep and not (port.isdigit() and 0 < int(port) < 65536):
-            raise section.error("target", f"must be host or host:port, got {target!r}")
+        try:
+            parse_host_port(target)
+        except ValueError:
+            raise section.error("target", f"must be host or host:port, got {target!r}") from None
     config = PrinterConfig(
         transport=transport,
         target=target,
@@ -214,7 +219,8 @@ def _printer(section: _Section) -> PrinterConfig:
         chinese=section.text("chinese", "native", ("native", "raster")),
         baudrate=section.integer("baudrate", 19200, 300, 921600),
         drawer_pin=section.integer("drawer_pin", 2, 2, 5),
-        status_timeout=section.seconds("status_timeout", 1.0),
+        # A status query runs before every job: a long wait would hang the sale it prints.
+        status_timeout=section.seconds("status_timeout", 1.0, at_most=_MAX_STATUS_TIMEOUT),
     )
     if config.drawer_pin not in (2, 5):
         raise section.error("drawer_pin", f"must be 2 or 5, got {config.drawer_pin}")

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from devices.config import DevicesConfig, SerialScannerConfig
 from devices.ports import DeviceKind
+from devices.printer.config import parse_host_port
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +169,6 @@ class EvdevInterface:
         }
 
 
-def split_host_port(target: str, default_port: int = 9100) -> tuple[str, int]:
-    """ "192.168.1.50:9100" -> ("192.168.1.50", 9100); the port defaults to raw printing's."""
-    host, sep, port = target.rpartition(":")
-    if not sep:
-        return target, default_port
-    return host, int(port)
-
-
 @dataclass
 class NetworkPrinterInterface:
     """Configured network printers, listed while their TCP port accepts a connection."""
@@ -188,7 +181,7 @@ class NetworkPrinterInterface:
         found: dict[str, FoundDevice] = {}
         for target in self.targets:
             try:
-                with socket.create_connection(split_host_port(target), timeout=self.timeout):
+                with socket.create_connection(parse_host_port(target), timeout=self.timeout):
                     pass
             except (OSError, ValueError):
                 continue

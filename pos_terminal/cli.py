@@ -21,7 +21,7 @@ from devices.config import (
 from devices.discovery import configured_drivers, is_pinned, standard_interfaces
 from devices.factory import open_display, open_drawer, open_scanner
 from devices.manager import DeviceManager, ManagedDevice
-from devices.ports import DeviceKind, DeviceStatus
+from devices.ports import DeviceKind, DeviceStatus, PrinterState, PrinterStatus
 from devices.printer import (
     EscposPrinter,
     PrinterUnavailable,
@@ -86,28 +86,35 @@ def _configured_target(config: DevicesConfig, kind: str) -> str | None:
     return config.display.port if config.display is not None else None
 
 
-def _printer_state(config: DevicesConfig) -> str:
+def _printer_status(config: DevicesConfig) -> PrinterStatus:
     assert config.printer is not None
     try:
         printer = open_printer(config.printer)
     except (PrinterUnavailable, ValueError) as error:
-        return f"unavailable: {error}"
+        return PrinterStatus(PrinterState.offline, detail=f"unavailable: {error}")
     try:
-        status = printer.status()
+        return printer.status()
     finally:
         printer.close()
-    return f"{status.state.value} {status.detail}".strip()
 
 
-def _row_status(managed: ManagedDevice, config: DevicesConfig) -> str:
+def _row_status(managed: ManagedDevice, printer: PrinterStatus | None) -> str:
     driver = managed.driver
     if driver is None:
         return "not claimed"
     if not is_pinned(driver):
         return "found, not configured"
-    if driver.kind == DeviceKind.printer:
-        return _printer_state(config)
+    if driver.kind == DeviceKind.printer and printer is not None:
+        return f"{printer.state.value} {printer.detail}".strip()
     return "present"
+
+
+def _drawer_via_printer(printer: PrinterStatus | None) -> str:
+    """The drawer row when the drawer hangs on the printer: its sensor, read with DLE EOT 1."""
+    if printer is None:
+        return "printer not found"
+    sensor = {True: ", open", False: ", closed", None: ""}[printer.drawer_open]
+    return f"via printer{sensor}"
 
 
 @devices_app.command("list")
@@ -131,27 +138,30 @@ def devices_list(
     for column in ("kind", "device", "found by", "name", "status"):
         table.add_column(column)
     claimed_kinds = set()
+    # Asked once, for the printer's row and for the drawer on its kick connector.
+    printer: PrinterStatus | None = None
     for managed in devices:
         if managed.driver is None and not show_all:
             continue
         kind = managed.driver.kind.value if managed.driver is not None else "-"
         if managed.driver is not None and is_pinned(managed.driver):
             claimed_kinds.add(kind)
+            if kind == DeviceKind.printer:
+                printer = _printer_status(settings)
         device = managed.device
         table.add_row(
             kind,
             Text(device.path or device.identifier),
             device.interface,
             Text(device.name),
-            Text(_row_status(managed, settings)),
+            Text(_row_status(managed, printer)),
         )
     for kind in _CONFIGURED_KINDS:
         target = _configured_target(settings, kind)
         if target is None or kind in claimed_kinds:
             continue
         if kind == "drawer" and settings.drawer is not None and settings.drawer.via == "printer":
-            state = "via printer" if "printer" in claimed_kinds else "printer not found"
-            table.add_row(kind, Text(target), "config", "", state)
+            table.add_row(kind, Text(target), "config", "", _drawer_via_printer(printer))
         else:
             table.add_row(kind, Text(target), "config", "", "not found")
     console = _console()
@@ -224,10 +234,13 @@ def _test_drawer(config: DevicesConfig, printer: EscposPrinter | None, report: _
         return
     try:
         result = drawer.kick(f"test-{new_id()}")
+        # Read after the kick: a drawer that sprang open shows its sensor works too.
+        sensor = drawer.is_open() if result.ok else None
     finally:
         if isinstance(drawer, SerialDrawer):
             drawer.close()
-    report.step("drawer", "ok" if result.ok else "failed", result.message or "kicked")
+    seen = {True: "sensor: open", False: "sensor: closed", None: "no sensor reading"}[sensor]
+    report.step("drawer", "ok" if result.ok else "failed", f"{result.message or 'kicked'}; {seen}")
 
 
 def _test_display(config: DevicesConfig, report: _Report) -> None:

@@ -13,6 +13,7 @@ from backoffice.core.security import TokenError, decode_access_token
 from backoffice.domain.roles import Role, allows
 from backoffice.models import User
 from backoffice.services import users
+from backoffice.services.dealers import TerminalContext, authenticate_terminal
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -84,3 +85,31 @@ BillingClerk = Annotated[User, Depends(require(Role.billing))]
 StockReader = Annotated[User, Depends(require(Role.billing, Role.sales_centre, Role.manager))]
 Admin = Annotated[User, Depends(require())]
 AuditReader = Annotated[User, Depends(require(Role.manager))]
+
+
+SalesCentre = Annotated[User, Depends(require(Role.sales_centre))]
+ChannelReader = Annotated[
+    User, Depends(require(Role.sales_centre, Role.manager, Role.dealer_manager))
+]
+ChargingSystem = Annotated[User, Depends(require(Role.charging))]
+
+
+def dealer_scope(user: User) -> str | None:
+    """The only dealer whose data a user may see; None for the operator's own staff.
+    Dealer staff not attached to a dealer see nothing rather than everything."""
+    if user.dealer_id is None and Role(user.role) in (Role.dealer_manager, Role.clerk):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail={"code": "no_dealer", "message": f"user {user.username} has no dealer"},
+        )
+    return user.dealer_id
+
+
+def get_terminal(
+    session: SessionDep, token: Annotated[str | None, Depends(oauth2)]
+) -> TerminalContext:
+    """The terminal whose device credential came as the bearer token."""
+    return authenticate_terminal(session, token)
+
+
+TerminalDep = Annotated[TerminalContext, Depends(get_terminal)]

@@ -7,11 +7,13 @@ from starlette.exceptions import HTTPException
 
 from backoffice.services.errors import (
     Conflict,
+    Forbidden,
     ImportFileError,
     ImportRejected,
     InvalidInput,
     NotFound,
     ServiceError,
+    Unauthenticated,
 )
 
 _STATUS = {
@@ -20,6 +22,8 @@ _STATUS = {
     InvalidInput: 422,
     ImportFileError: 422,
     ImportRejected: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
 }
 
 

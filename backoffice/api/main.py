@@ -13,6 +13,7 @@ from backoffice.api.errors import install_error_handlers
 from backoffice.api.routes import (
     audit,
     auth,
+    channel,
     grading,
     imports,
     numbers,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, users, grading, numbers, sims, vouchers, releases, imports, audit):
         api.include_router(module.router)
+    api.include_router(channel.router)
     app.include_router(api)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")

@@ -21,6 +21,17 @@ class Settings(BaseSettings):
     pin_key: str | None = None
     token_minutes: int = 30
     search_page_max: int = 500
+    # Dealer channel and terminal sync.
+    return_window_days: int = 7
+    reservation_minutes: int = 30
+    # A terminal may sell at an old price list version until a newer one has been in force
+    # this long (it may have been offline and not pulled it yet).
+    price_list_grace_hours: int = 24
+    # Pulls overlap by this much so that a transaction committing late is not missed.
+    sync_cursor_overlap_seconds: int = 120
+    activation_webhook_url: str | None = None
+    activation_webhook_secret: str | None = None
+    activation_max_attempts: int = 12
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,8 @@ class Role(StrEnum):
     manager = "manager"
     dealer_manager = "dealer_manager"
     clerk = "clerk"
+    # The operator's charging system, which asks whether a top-up card may be redeemed.
+    charging = "charging"
 
 
 # The billing centre's work; admins may do everything anyway.

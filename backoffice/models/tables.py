@@ -22,6 +22,10 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    # Dealer staff only: their dealer, their outlet, and the PIN hash for terminal log-in.
+    dealer_id: str | None = Field(default=None, max_length=36)
+    outlet_id: str | None = Field(default=None, max_length=36)
+    pin_hash: str | None = Field(default=None, max_length=256)
 
 
 class AuditEntry(SQLModel, table=True):
@@ -89,6 +93,8 @@ class MobileNumber(SQLModel, table=True):
         Index("ix_number_status_grade", "status", "grade_code", "msisdn"),
         Index("ix_number_batch", "batch_id"),
         Index("ix_number_rev", "msisdn_rev"),
+        Index("ix_number_outlet", "outlet_id", "status"),
+        Index("ix_number_document", "document_id"),
     )
 
     msisdn: str = Field(primary_key=True, max_length=11)
@@ -101,6 +107,11 @@ class MobileNumber(SQLModel, table=True):
     iccid: str | None = Field(default=None, max_length=20, sa_column_kwargs={"unique": True})
     version: int = 1
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    # Channel: the outlet holding it, the one that held it before (so a terminal's pull
+    # learns that it left), and the stock document that last moved it.
+    outlet_id: str | None = Field(default=None, max_length=36)
+    prev_outlet_id: str | None = Field(default=None, max_length=36)
+    document_id: str | None = Field(default=None, max_length=36)
 
 
 class SimBatch(SQLModel, table=True):
@@ -125,6 +136,8 @@ class SimCard(SQLModel, table=True):
     msisdn: str | None = Field(default=None, max_length=11, sa_column_kwargs={"unique": True})
     version: int = 1
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    # A paired SIM travels with its number (a starter pack); this is the outlet holding it.
+    outlet_id: str | None = Field(default=None, max_length=36)
 
 
 class VoucherBatch(SQLModel, table=True):
@@ -147,7 +160,12 @@ class VoucherBatch(SQLModel, table=True):
 
 class Voucher(SQLModel, table=True):
     __tablename__ = "voucher"
-    __table_args__ = (Index("ix_voucher_batch", "batch_id"), Index("ix_voucher_status", "status"))
+    __table_args__ = (
+        Index("ix_voucher_batch", "batch_id"),
+        Index("ix_voucher_status", "status"),
+        Index("ix_voucher_outlet", "outlet_id", "status"),
+        Index("ix_voucher_document", "document_id"),
+    )
 
     serial: str = Field(primary_key=True, max_length=17)
     batch_id: str = Field(foreign_key="voucher_batch.id", max_length=36)
@@ -158,6 +176,9 @@ class Voucher(SQLModel, table=True):
     held_from: str | None = Field(default=None, max_length=16)
     version: int = 1
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    outlet_id: str | None = Field(default=None, max_length=36)
+    prev_outlet_id: str | None = Field(default=None, max_length=36)
+    document_id: str | None = Field(default=None, max_length=36)
 
 
 class StockDocument(SQLModel, table=True):
@@ -170,6 +191,10 @@ class StockDocument(SQLModel, table=True):
     created_by: str = Field(max_length=96)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Channel documents: the outlet receiving (or returning, counting) and, for a transfer,
+    # the outlet giving.
+    outlet_id: str | None = Field(default=None, max_length=36)
+    from_outlet_id: str | None = Field(default=None, max_length=36)
 
 
 class StockDocumentLine(SQLModel, table=True):

@@ -45,3 +45,13 @@ class ImportRejected(ServiceError):
 
     code: str = "import_rejected"
     report: object = field(default=None)
+
+
+@dataclass
+class Unauthenticated(ServiceError):
+    code: str = "not_authenticated"
+
+
+@dataclass
+class Forbidden(ServiceError):
+    code: str = "forbidden"

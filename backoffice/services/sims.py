@@ -128,9 +128,7 @@ def import_pairs(
 ) -> ImportReport:
     table = read_table(data, file, PAIR_COLUMNS, encoding)
     checker = RowChecker(table)
-    parsed = checker.parse_rows(
-        {"msisdn": parse_msisdn, "iccid": parse_iccid}, ["msisdn", "iccid"]
-    )
+    parsed = checker.parse_rows({"msisdn": parse_msisdn, "iccid": parse_iccid}, ["msisdn", "iccid"])
     numbers = _lookup(session, MobileNumber, MobileNumber.msisdn, [m for m, _ in parsed.values()])
     sims = _lookup(session, SimCard, SimCard.iccid, [i for _, i in parsed.values()])
     for row in table.rows:
@@ -185,9 +183,7 @@ def _lookup(session: Session, model: type, key, values: list[str]) -> dict:  # t
     found = {}
     table = model.__table__  # type: ignore[attr-defined]
     for i in range(0, len(values), 500):
-        for row in session.connection().execute(
-            select(table).where(key.in_(values[i : i + 500]))
-        ):
+        for row in session.connection().execute(select(table).where(key.in_(values[i : i + 500]))):
             found[getattr(row, key.key)] = row
     return found
 

@@ -57,7 +57,9 @@ class SerialDisplay:
             port.flush()
         except (serial.SerialException, OSError) as exc:
             self._drop(f"write to {self.port} failed: {exc}")
-            return ActionResult(action_id, ok=False, message=str(exc))
+            # pyserial names the port when it cannot open it, not when a write fails.
+            message = str(exc) if self.port in str(exc) else f"{self.port}: {exc}"
+            return ActionResult(action_id, ok=False, message=message)
         return ActionResult(action_id, ok=True)
 
     def close(self) -> None:

@@ -291,6 +291,8 @@ class EscposInterpreter:
         self._need(buf, i + 3)
         n = buf[i + 2]
         if cmd == b"a":
+            if n not in (0, 1, 2, 48, 49, 50):
+                raise DecodeError(f"ESC a {n} at offset {i}: alignment is 0..2 or 48..50")
             self.align = Align(n - 48 if n >= 48 else n)
         elif cmd == b"E":
             self.bold = bool(n & 1)
@@ -359,8 +361,12 @@ class EscposInterpreter:
         if cmd == b"!":
             self.size = ((n >> 4) + 1, (n & 0x0F) + 1)
         elif cmd == b"h":
+            if n == 0:
+                raise DecodeError(f"GS h 0 at offset {i}: a barcode is 1..255 dots high")
             self.barcode_height = n
         elif cmd == b"w":
+            if not 1 <= n <= 6:
+                raise DecodeError(f"GS w {n} at offset {i}: the bar width is 1..6 dots")
             self.barcode_module = n
         elif cmd == b"H":
             self.hri_below = n in (2, 3, 50, 51)
@@ -402,13 +408,21 @@ class EscposInterpreter:
             if group == b"L":
                 raise DecodeError(f"GS ( L graphics at offset {i} are not read; use GS v 0")
             return end
+        if end - i < 7:
+            raise DecodeError(f"GS ( k at offset {i} is too short for its cn and fn bytes")
         cn, fn, args = buf[i + 5], buf[i + 6], buf[i + 7 : end]
         if cn != 49:
             raise DecodeError(f"2D code type {cn} at offset {i}: only QR (49) is read")
+        if fn in (67, 69, 80, 81) and not args:
+            raise DecodeError(f"QR function {fn} at offset {i} lacks its parameter")
         if fn == 67:
+            if not 1 <= args[0] <= 16:
+                raise DecodeError(f"QR module size {args[0]} at offset {i} is outside 1..16")
             self.qr_module = args[0]
         elif fn == 69:
-            self.qr_level = _QR_LEVELS.get(args[0], "L")
+            if args[0] not in _QR_LEVELS:
+                raise DecodeError(f"QR error level {args[0]} at offset {i} is not 48..51")
+            self.qr_level = _QR_LEVELS[args[0]]
         elif fn == 80:
             self.qr_data = args[1:]
         elif fn == 81:

@@ -8,7 +8,7 @@ from devices.escpos import commands
 from devices.escpos.commands import StatusRequest
 from devices.escpos.status import OFFLINE, interpret, is_status_byte
 from devices.ports import ActionResult, PrinterState, PrinterStatus
-from devices.printer.config import PrinterConfig
+from devices.printer.config import PrinterConfig, parse_host_port
 from devices.printer.encode import encode_receipt
 from devices.printer.links import (
     FileLink,
@@ -17,7 +17,6 @@ from devices.printer.links import (
     PrinterUnavailable,
     SerialLink,
     UsbLink,
-    parse_host_port,
     wait_for_byte,
 )
 from devices.printer.profiles import get_profile
@@ -78,6 +77,11 @@ class EscposPrinter:
             self._link.open()
             self._connected = True
 
+    def _where(self, problem: object) -> str:
+        """A problem named with the printer it happened on (a socket error alone does not)."""
+        text = str(problem)
+        return text if self.description in text else f"{self.description}: {text}"
+
     def _disconnect(self) -> None:
         if self._connected:
             self._connected = False
@@ -105,7 +109,7 @@ class EscposPrinter:
             try:
                 self._ensure_connected()
             except OSError as error:
-                return PrinterStatus(PrinterState.offline, detail=str(error))
+                return PrinterStatus(PrinterState.offline, detail=self._where(error))
             return PrinterStatus(
                 PrinterState.online, detail=f"{self.description} has no status channel"
             )
@@ -122,7 +126,7 @@ class EscposPrinter:
             paper = self._query(StatusRequest.paper)
         except OSError as error:
             self._disconnect()
-            return PrinterStatus(PrinterState.offline, detail=str(error))
+            return PrinterStatus(PrinterState.offline, detail=self._where(error))
         return interpret(printer, cause, paper, drawer_open_when_high=self._drawer_open_when_high)
 
     def status(self) -> PrinterStatus:
@@ -144,11 +148,12 @@ class EscposPrinter:
     def _print(self, job_id: str, payload: bytes) -> ActionResult:
         status = self._status()
         if not status.can_print:
-            return ActionResult(job_id, ok=False, message=f"cannot print: {status.detail}")
+            message = f"cannot print: {self._where(status.detail)}"
+            return ActionResult(job_id, ok=False, message=message)
         try:
             self._send(payload)
         except OSError as error:
-            return ActionResult(job_id, ok=False, message=str(error))
+            return ActionResult(job_id, ok=False, message=self._where(error))
         self._jobs.add(job_id, payload)
         return ActionResult(job_id, ok=True, message=f"printed on {self.description}")
 
@@ -175,7 +180,7 @@ class EscposPrinter:
             try:
                 self._send(commands.drawer_kick(self.config.drawer_pin))
             except OSError as error:
-                return ActionResult(action_id, ok=False, message=str(error))
+                return ActionResult(action_id, ok=False, message=self._where(error))
             self._kicks.add(action_id, b"")
             return ActionResult(action_id, ok=True, message=f"kicked pin {self.config.drawer_pin}")
 

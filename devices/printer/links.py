@@ -183,7 +183,9 @@ class UsbLink:
             ) from None
         from escpos.printer import Usb
 
-        self._transport = Usb(*self._ids)
+        # python-escpos's default of 0 is "no timeout" to libusb: a printer that stops taking
+        # bytes would block the write forever. pyusb counts in milliseconds.
+        self._transport = Usb(*self._ids, timeout=int(_WRITE_TIMEOUT * 1000))
 
     def open(self) -> None:
         import usb.core
@@ -216,17 +218,6 @@ class UsbLink:
 
     def close(self) -> None:
         self._transport.close()
-
-
-def parse_host_port(target: str, default_port: int = 9100) -> tuple[str, int]:
-    """ "192.168.1.50:9100" or "192.168.1.50" -> (host, port)."""
-    host, sep, port = target.rpartition(":")
-    if not sep:
-        return target, default_port
-    try:
-        return host, int(port)
-    except ValueError:
-        raise ValueError(f"network printer must be host[:port], got {target!r}") from None
 
 
 def wait_for_byte(link: Link, accept: Callable[[int], bool], timeout: float) -> int | None:

@@ -1,16 +1,15 @@
 """USB HID keyboard-wedge scanners read through evdev: find, grab, decode, survive unplugging."""
 
-import collections
 import errno
 import logging
-import select
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from devices.ports import DeviceKind, DeviceStatus, ScanEvent, StatusCallback
+from devices.ports import StatusCallback
 from devices.scanner.decode import DoubleScanFilter, KeyDecoder, ScanProcessor
+from devices.scanner.reader import DeviceLost, ReconnectingScanner
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class EvdevMatch:
         return self.name is None or self.name.casefold() in name.casefold()
 
 
-class EvdevScanner:
+class EvdevScanner(ReconnectingScanner[InputDeviceLike]):
     """A ScanSource over a keyboard-wedge scanner's evdev device, grabbed exclusively so its
     keystrokes never reach other windows.
 
@@ -90,85 +89,52 @@ class EvdevScanner:
         open_device: Callable[[str], InputDeviceLike] = _evdev_open,
         identifier: str | None = None,
     ) -> None:
+        name = identifier or f"evdev:{match}"
+        processor = ScanProcessor(name, DoubleScanFilter(double_scan_window, clock))
+        super().__init__(name, processor, on_status, reconnect_interval)
         self.match = match
-        self.name = identifier or f"evdev:{match}"
-        self._processor = ScanProcessor(self.name, DoubleScanFilter(double_scan_window, clock))
         self._decoder = KeyDecoder()
-        self._on_status = on_status
         self._grab = grab
-        self._reconnect_interval = reconnect_interval
         self._list_devices = list_devices
         self._open_device = open_device
-        self._device: InputDeviceLike | None = None
-        self._next_attempt = 0.0
-        self._pending: collections.deque[ScanEvent] = collections.deque()
-        self._connected: bool | None = None
 
-    @property
-    def connected(self) -> bool:
-        return self._device is not None
-
-    def read(self, timeout: float) -> ScanEvent | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._pending:
-                return self._pending.popleft()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            device = self._device or self._try_connect()
-            if device is None:
-                time.sleep(max(0.0, min(remaining, self._next_attempt - time.monotonic())))
-                continue
-            readable, _, _ = select.select([device.fd], [], [], remaining)
-            if readable:
-                self._read_events(device)
-
-    def close(self) -> None:
-        if self._device is not None:
-            self._release(self._device)
-            self._device = None
-
-    def _read_events(self, device: InputDeviceLike) -> None:
-        try:
-            events = list(device.read())
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            reason = "unplugged" if exc.errno == errno.ENODEV else f"read failed: {exc}"
-            self._disconnect(reason)
-            return
-        for event in events:
-            if event.type != EV_KEY:
-                continue
-            code = self._decoder.feed(event.code, event.value)
-            if code is not None and (scan := self._processor.process(code)) is not None:
-                self._pending.append(scan)
-
-    def _try_connect(self) -> InputDeviceLike | None:
-        now = time.monotonic()
-        if now < self._next_attempt:
-            return None
-        self._next_attempt = now + self._reconnect_interval
+    def _open(self) -> InputDeviceLike:
         try:
             device = self._find()
         except OSError as exc:
-            self._publish(False, f"cannot open: {exc}")
-            return None
+            raise DeviceLost(f"cannot open: {exc}") from None
         if device is None:
-            self._publish(False, "not found")
-            return None
+            raise DeviceLost("not found")
         if self._grab:
             try:
                 device.grab()
             except OSError as exc:
-                self._release(device)
-                self._publish(False, f"cannot grab {device.path}: {exc}")
-                return None
-        self._device = device
-        self._decoder.reset()
-        self._publish(True, f"{device.name} at {device.path}")
+                self._close(device)
+                raise DeviceLost(f"cannot grab {device.path}: {exc}") from None
         return device
+
+    def _describe(self, handle: InputDeviceLike) -> str:
+        return f"{handle.name} at {handle.path}"
+
+    def _fileno(self, handle: InputDeviceLike) -> int:
+        return handle.fd
+
+    def _read_codes(self, handle: InputDeviceLike) -> list[str]:
+        try:
+            events = list(handle.read())
+        except BlockingIOError:
+            return []
+        except OSError as exc:
+            raise DeviceLost(
+                "unplugged" if exc.errno == errno.ENODEV else f"read failed: {exc}"
+            ) from None
+        codes = []
+        for event in events:
+            if event.type != EV_KEY:
+                continue
+            if (code := self._decoder.feed(event.code, event.value)) is not None:
+                codes.append(code)
+        return codes
 
     def _find(self) -> InputDeviceLike | None:
         if self.match.path is not None:
@@ -182,28 +148,14 @@ class EvdevScanner:
             info = device.info
             if self.match.matches(device.name, info.vendor, info.product):
                 return device
-            self._release(device)
+            self._close(device)
         return None
 
-    def _disconnect(self, reason: str) -> None:
-        if self._device is not None:
-            self._release(self._device)
-        self._device = None
-        self._decoder.reset()
-        self._next_attempt = 0.0
-        self._publish(False, reason)
-
-    @staticmethod
-    def _release(device: InputDeviceLike) -> None:
+    def _close(self, handle: InputDeviceLike) -> None:
         try:
-            device.close()
+            handle.close()
         except OSError:
-            log.debug("closing %s failed", device.path, exc_info=True)
+            log.debug("closing %s failed", handle.path, exc_info=True)
 
-    def _publish(self, connected: bool, detail: str) -> None:
-        # Repeated "not found" while waiting for a replug is one state, not news.
-        if self._connected is False and not connected:
-            return
-        self._connected = connected
-        if self._on_status is not None:
-            self._on_status(DeviceStatus(self.name, DeviceKind.scanner, connected, detail))
+    def _reset_decoder(self) -> None:
+        self._decoder.reset()

@@ -9,6 +9,7 @@ written to the named pipe `scan` (`echo 13905758888 > var/demo/counter/scan`).
 import argparse
 import contextlib
 import os
+import select
 import signal
 import threading
 from pathlib import Path
@@ -53,6 +54,7 @@ class SimulatedCounter:
         self._status_timeout = status_timeout
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._wake_r = self._wake_w = -1
 
     def start(self) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,7 @@ class SimulatedCounter:
         if self.mirror:
             if not self.scan_pipe.exists():
                 os.mkfifo(self.scan_pipe)
+            self._wake_r, self._wake_w = os.pipe()
             for target in (self._mirror_display, self._read_scan_pipe):
                 thread = threading.Thread(target=target, name=target.__name__, daemon=True)
                 thread.start()
@@ -98,21 +101,35 @@ command_set = "{self._display_commands}"
             shown = self.display.lines
 
     def _read_scan_pipe(self) -> None:
-        while not self._stop.is_set():
-            # Opening a FIFO for reading blocks until a writer comes; `stop` opens it to wake us.
-            with open(self.scan_pipe, encoding="ascii", errors="replace") as pipe:
-                for line in pipe:
-                    if (code := line.strip()) and not self._stop.is_set():
+        # Read-write, opening never waits for a writer and the FIFO never reads as ended
+        # between two writers; `stop` wakes the select through its own pipe. (A blocking
+        # read-only open could not be woken if `stop` came before it.)
+        fifo = os.open(self.scan_pipe, os.O_RDWR | os.O_NONBLOCK)
+        pending = b""
+        try:
+            while True:
+                readable, _, _ = select.select([fifo, self._wake_r], [], [])
+                if self._wake_r in readable:
+                    return
+                pending += os.read(fifo, 4096)
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if code := line.decode("ascii", "replace").strip():
                         self.scanner.scan(code)
+        finally:
+            os.close(fifo)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._threads and self.scan_pipe.exists():
-            with contextlib.suppress(OSError):
-                os.close(os.open(self.scan_pipe, os.O_WRONLY | os.O_NONBLOCK))
+        if self._wake_w >= 0:
+            os.write(self._wake_w, b"x")
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
+        if self._wake_w >= 0:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
         self.scanner.close()
         self.display.close()
         self.printer.stop()

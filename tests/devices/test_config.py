@@ -147,6 +147,16 @@ def test_evdev_scanner_by_usb_id_and_name(tmp_path: Path) -> None:
             "printer.profile",
             "must be one of 58mm, 80mm",
         ),
+        (
+            '[printer]\ntransport = "file"\ntarget = "/dev/usb/lp0"\nstatus_timeout = 0',
+            "printer.status_timeout",
+            "must be above 0 and at most 10 s, got 0",
+        ),
+        (
+            '[printer]\ntransport = "file"\ntarget = "/dev/usb/lp0"\nstatus_timeout = 60',
+            "printer.status_timeout",
+            "must be above 0 and at most 10 s, got 60",
+        ),
         ('[drawer]\nvia = "printer"', "drawer.via", "there is no [printer] section"),
         ('[drawer]\nvia = "serial"', "drawer.port", "is required"),
         ('[display]\nport = "/dev/ttyS1"\ncommand_set = "vfd"', "display.command_set", "epson"),

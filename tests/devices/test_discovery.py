@@ -22,11 +22,11 @@ from devices.discovery import (
     configured_drivers,
     default_drivers,
     is_pinned,
-    split_host_port,
     standard_interfaces,
 )
 from devices.ports import DeviceKind
 from devices.printer import PrinterConfig
+from devices.printer.config import parse_host_port
 from devices.scanner import EvdevMatch
 from devices.simulators.serial_scanner import SerialScannerSimulator
 
@@ -137,9 +137,12 @@ def test_network_printer_listed_while_its_port_accepts(listening_port: int) -> N
     assert list(found) == [f"network:127.0.0.1:{listening_port}"]
 
 
-def test_split_host_port_defaults_to_9100() -> None:
-    assert split_host_port("192.168.1.50") == ("192.168.1.50", 9100)
-    assert split_host_port("printer.local:9101") == ("printer.local", 9101)
+def test_host_port_defaults_to_9100_and_a_bad_port_is_refused() -> None:
+    assert parse_host_port("192.168.1.50") == ("192.168.1.50", 9100)
+    assert parse_host_port("printer.local:9101") == ("printer.local", 9101)
+    for bad in ("printer.local:lp", "printer.local:0", "printer.local:65536", ":9100"):
+        with pytest.raises(ValueError, match="host or host:port"):
+            parse_host_port(bad)
 
 
 def test_fake_interface_replays_its_scans_and_repeats_the_last() -> None:

@@ -1,5 +1,7 @@
 """The ESC/POS interpreter on hand-written byte streams, so it is checked apart from our encoder."""
 
+import re
+
 import pytest
 import zxingcpp
 from PIL import Image
@@ -124,3 +126,27 @@ def test_receipt_image_has_the_paper_width():
     image = receipt.to_image(576)
     assert isinstance(image, Image.Image)
     assert image.width == 576
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (b"\x1ba\x07X\n", "ESC a 7 at offset 0"),
+        (b"\x1d(k\x00\x00X\n", "too short for its cn and fn"),
+        (b"\x1d(k\x02\x00\x31\x43X\n", "QR function 67 at offset 0 lacks its parameter"),
+        (b"\x1d(k\x03\x00\x31\x43\x00X\n", "QR module size 0"),
+        (b"\x1d(k\x03\x00\x31\x45\x99X\n", "QR error level 153"),
+        (b"\x1dw\x00X\n", "GS w 0"),
+        (b"\x1dh\x00X\n", "GS h 0"),
+    ],
+)
+def test_out_of_range_parameters_are_decode_errors_not_crashes(data, problem):
+    """The simulator reads whatever a client sends: a bad parameter must not kill it, nor
+    leave a code it cannot draw (a QR of 0-dot modules) in the receipt."""
+    with pytest.raises(DecodeError, match=re.escape(problem)):
+        decode(data)
+    interpreter = EscposInterpreter(strict=False)
+    events = interpreter.feed(data + b"\x1d(k\x03\x00\x31\x51\x30\x1dk\x49\x03{B1\x1dV\x01")
+    assert problem in interpreter.errors[0]
+    (receipt,) = [e for e in events if isinstance(e, PrintedReceipt)]
+    assert receipt.to_image(384).width == 384  # the QR and barcode after it still draw

@@ -6,7 +6,9 @@ import socket
 import sys
 import threading
 import time
+import types
 
+import escpos.printer
 import pytest
 
 from devices.escpos.decode import DrawerKick, decode
@@ -19,6 +21,7 @@ from devices.printer import (
     open_printer,
     test_receipt,
 )
+from devices.printer.links import UsbLink
 from devices.simulators._pty import PtyPort
 from devices.simulators.printer import PrinterSimulator, SerialPrinterSimulator
 
@@ -79,7 +82,7 @@ def test_paper_out_refuses_the_job_and_the_same_id_prints_after_reloading(simula
     simulator.control("paper-out")
     refused = printer.print_receipt("sale-1", RECEIPT)
     assert not refused.ok
-    assert "paper out" in refused.message
+    assert refused.message == f"cannot print: network printer {simulator.target}: paper out"
     assert simulator.printer.receipts == []
     simulator.control("paper-ok")
     retried = printer.print_receipt("sale-1", RECEIPT)
@@ -261,6 +264,19 @@ def test_usb_without_pyusb_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "usb.core", None)
     with pytest.raises(PrinterUnavailable, match="pyusb"):
         open_printer(PrinterConfig("usb", "04b8:0202"))
+
+
+def test_usb_writes_have_a_deadline(monkeypatch):
+    """Without one, libusb waits forever on a printer that stops taking bytes (paper out)."""
+    fake_usb = types.ModuleType("usb")
+    fake_usb.core = types.ModuleType("usb.core")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "usb", fake_usb)
+    monkeypatch.setitem(sys.modules, "usb.core", fake_usb.core)  # type: ignore[attr-defined]
+    made = []
+    # python-escpos's Usb cannot be made without pyusb; record how the link makes it instead.
+    monkeypatch.setattr(escpos.printer, "Usb", lambda *ids, **options: made.append((ids, options)))
+    UsbLink("04b8:0202")
+    assert made == [((0x04B8, 0x0202), {"timeout": 10_000})]  # ms, as pyusb counts
 
 
 def test_usb_target_must_be_vendor_colon_product():

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from devices.config import load_config
+from devices.printer import open_printer
 from devices.simulators.counter import SimulatedCounter
 from devices.simulators.serial_scanner import SerialScannerSimulator
 from pos_terminal.cli import app
@@ -49,7 +51,7 @@ def test_list_shows_every_configured_device_and_its_status(counter: SimulatedCou
     assert table["printer"] == [counter.printer.target, "network", "", "online ready"]
     assert table["scanner"] == [counter.scanner.port, "serial", "", "present"]
     assert table["display"] == [counter.display.port, "serial", "", "present"]
-    assert table["drawer"] == ["via the printer", "config", "", "via printer"]
+    assert table["drawer"] == ["via the printer", "config", "", "via printer, closed"]
 
 
 def test_list_reports_paper_out_and_devices_that_are_gone(counter: SimulatedCounter) -> None:
@@ -60,6 +62,19 @@ def test_list_reports_paper_out_and_devices_that_are_gone(counter: SimulatedCoun
     table = rows(output)
     assert table["printer"][-1].startswith("paper_out")
     assert table["scanner"] == [counter.scanner.port, "config", "", "not found"]
+
+
+def test_list_reports_the_drawer_sensor_the_printer_reads(counter: SimulatedCounter) -> None:
+    kick = open_printer(load_config(counter.config).printer)  # type: ignore[arg-type]
+    try:
+        assert kick.kick("open-for-list").ok
+    finally:
+        kick.close()
+    _, output = run("list", "--config", str(counter.config))
+    assert rows(output)["drawer"][-1] == "via printer, open"
+    counter.printer.stop()  # no printer, nothing to read the drawer's sensor with
+    _, output = run("list", "--config", str(counter.config))
+    assert rows(output)["drawer"][-1] == "printer not found"
 
 
 def test_list_takes_the_config_from_the_environment(
@@ -95,7 +110,7 @@ def test_test_prints_kicks_shows_and_reads_a_scan(counter: SimulatedCounter) -> 
         thread.join()
     assert code == 0, output
     assert "ok printer: test receipt printed (online" in output
-    assert "ok drawer: kicked pin 5" in output
+    assert "ok drawer: kicked pin 5; sensor: open" in output
     assert "ok display: test lines written (cd5220)" in output
     assert "ok scanner: scanned iccid 89860012345678901238" in output
     [receipt] = counter.printer.printer.wait_for_receipts(1)

@@ -1,0 +1,423 @@
+"""Dealers, their outlets, terminals (with device credentials), staff and account ledger."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from backoffice.contracts_channel import (
+    DealerCreate,
+    DealerStatusChange,
+    DealerUpdate,
+    OutletCreate,
+    PaymentIn,
+    StaffCreate,
+    TerminalCreate,
+    TerminalPublic,
+    TerminalRegistered,
+)
+from backoffice.core.security import hash_password
+from backoffice.domain.channel import (
+    ChannelRuleError,
+    DealerStatus,
+    TerminalStatus,
+    check_dealer_move,
+)
+from backoffice.models import Dealer, DealerLedgerEntry, Outlet, Terminal, User
+from backoffice.models.types import utcnow
+from backoffice.services import audit
+from backoffice.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from shared.ids import new_id
+
+
+def _commit(session: Session, what: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"{what} already exists", code="already_exists") from exc
+
+
+# --- dealers --------------------------------------------------------------------------------
+
+
+def create_dealer(session: Session, request: DealerCreate, actor: str) -> Dealer:
+    dealer = Dealer(
+        id=new_id(),
+        code=request.code,
+        name=request.name,
+        kind=request.kind.value,
+        status=DealerStatus.active.value,
+        credit_limit_fen=request.credit_limit_fen,
+    )
+    session.add(dealer)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="create",
+        to_status=dealer.status,
+        reason=f"{request.code} {request.name}; credit limit {request.credit_limit_fen} fen",
+    )
+    _commit(session, f"dealer {request.code!r}")
+    return dealer
+
+
+def find_dealer(session: Session, key: str) -> Dealer:
+    dealer = session.exec(select(Dealer).where((Dealer.code == key) | (Dealer.id == key))).first()
+    if dealer is None:
+        raise NotFound(f"dealer {key!r} not found", code="dealer_not_found")
+    return dealer
+
+
+def list_dealers(session: Session) -> list[Dealer]:
+    return list(session.exec(select(Dealer).order_by(col(Dealer.code))))
+
+
+def update_dealer(session: Session, key: str, request: DealerUpdate, actor: str) -> Dealer:
+    dealer = find_dealer(session, key)
+    changes = request.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give name or credit_limit_fen")
+    before = {k: getattr(dealer, k) for k in changes}
+    dealer.sqlmodel_update(changes)
+    dealer.updated_at = utcnow()
+    session.add(dealer)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="update",
+        reason="; ".join(f"{k}: {before[k]} → {v}" for k, v in changes.items()),
+    )
+    session.commit()
+    return dealer
+
+
+def change_dealer_status(
+    session: Session, key: str, request: DealerStatusChange, actor: str
+) -> Dealer:
+    dealer = find_dealer(session, key)
+    current = DealerStatus(dealer.status)
+    try:
+        check_dealer_move(current, request.status)
+    except ChannelRuleError as exc:
+        raise Conflict(str(exc), code=exc.code) from exc
+    dealer.status = request.status.value
+    dealer.updated_at = utcnow()
+    session.add(dealer)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="status",
+        from_status=current.value,
+        to_status=dealer.status,
+        reason=request.reason,
+    )
+    session.commit()
+    return dealer
+
+
+def charge_dealer(
+    session: Session,
+    dealer: Dealer,
+    amount_fen: int,
+    *,
+    kind: str,
+    actor: str,
+    document_id: str | None = None,
+    note: str = "",
+) -> None:
+    """Adds to what the dealer owes within its credit limit, in one conditional statement
+    (concurrent allocations serialize on the dealer row and cannot both pass the limit)."""
+    statement = (
+        update(Dealer)
+        .where(col(Dealer.id) == dealer.id)
+        .values(owed_fen=Dealer.owed_fen + amount_fen, updated_at=utcnow())
+    )
+    if amount_fen > 0:
+        statement = statement.where(
+            col(Dealer.owed_fen) + amount_fen <= col(Dealer.credit_limit_fen)
+        ).where(col(Dealer.status) == DealerStatus.active.value)
+    if session.connection().execute(statement).rowcount != 1:
+        session.rollback()
+        fresh = find_dealer(session, dealer.id)
+        if fresh.status != DealerStatus.active.value:
+            raise Conflict(
+                f"dealer {fresh.code} is {fresh.status}; nothing may be charged to it",
+                code="dealer_not_active",
+            )
+        raise Conflict(
+            f"dealer {fresh.code} owes {fresh.owed_fen} fen of a {fresh.credit_limit_fen} fen "
+            f"credit limit; {amount_fen} fen more would exceed it",
+            code="credit_limit_exceeded",
+        )
+    session.add(
+        DealerLedgerEntry(
+            id=new_id(),
+            dealer_id=dealer.id,
+            kind=kind,
+            amount_fen=amount_fen,
+            document_id=document_id,
+            actor=actor,
+            note=note[:255],
+        )
+    )
+
+
+def record_payment(session: Session, key: str, request: PaymentIn, actor: str) -> Dealer:
+    dealer = find_dealer(session, key)
+    charge_dealer(
+        session, dealer, -request.amount_fen, kind="payment", actor=actor, note=request.note
+    )
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="payment",
+        reason=f"{request.amount_fen} fen; {request.note}",
+    )
+    session.commit()
+    session.refresh(dealer)
+    return dealer
+
+
+def ledger(session: Session, key: str, limit: int = 200) -> list[DealerLedgerEntry]:
+    dealer = find_dealer(session, key)
+    return list(
+        session.exec(
+            select(DealerLedgerEntry)
+            .where(DealerLedgerEntry.dealer_id == dealer.id)
+            .order_by(col(DealerLedgerEntry.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- outlets --------------------------------------------------------------------------------
+
+
+def create_outlet(session: Session, request: OutletCreate, actor: str) -> Outlet:
+    dealer = find_dealer(session, request.dealer)
+    if dealer.status == DealerStatus.terminated.value:
+        raise Conflict(f"dealer {dealer.code} is terminated", code="dealer_not_active")
+    outlet = Outlet(
+        id=new_id(),
+        dealer_id=dealer.id,
+        code=request.code,
+        name=request.name,
+        address=request.address,
+        timezone=request.timezone,
+        reservation_quota=request.reservation_quota,
+    )
+    session.add(outlet)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="outlet",
+        entity_id=outlet.id,
+        action="create",
+        reason=f"{request.code} {request.name} of dealer {dealer.code}",
+    )
+    _commit(session, f"outlet {request.code!r}")
+    return outlet
+
+
+def find_outlet(session: Session, key: str, dealer_scope: str | None = None) -> Outlet:
+    """The outlet by code or id; with a dealer scope, another dealer's outlet is not found."""
+    outlet = session.exec(select(Outlet).where((Outlet.code == key) | (Outlet.id == key))).first()
+    if outlet is None or (dealer_scope is not None and outlet.dealer_id != dealer_scope):
+        raise NotFound(f"outlet {key!r} not found", code="outlet_not_found")
+    return outlet
+
+
+def list_outlets(session: Session, dealer_scope: str | None = None) -> list[Outlet]:
+    query = select(Outlet).order_by(col(Outlet.code))
+    if dealer_scope is not None:
+        query = query.where(Outlet.dealer_id == dealer_scope)
+    return list(session.exec(query))
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+def create_staff(session: Session, dealer_key: str, request: StaffCreate, actor: str) -> User:
+    dealer = find_dealer(session, dealer_key)
+    outlet_id = None
+    if request.outlet is not None:
+        outlet_id = find_outlet(session, request.outlet, dealer_scope=dealer.id).id
+    user = User(
+        id=new_id(),
+        username=request.username,
+        full_name=request.full_name,
+        role=request.role.value,
+        password_hash=hash_password(request.password),
+        dealer_id=dealer.id,
+        outlet_id=outlet_id,
+        pin_hash=hash_password(request.pin),
+    )
+    session.add(user)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="user",
+        entity_id=user.id,
+        action="create",
+        to_status=request.role.value,
+        reason=f"username {request.username} of dealer {dealer.code}",
+    )
+    _commit(session, f"user {request.username!r}")
+    return user
+
+
+def outlet_staff(session: Session, outlet: Outlet) -> list[User]:
+    """Dealer staff who may log in at this outlet's terminals."""
+    return list(
+        session.exec(
+            select(User)
+            .where(User.dealer_id == outlet.dealer_id)
+            .where(col(User.is_active))
+            .where((col(User.outlet_id).is_(None)) | (User.outlet_id == outlet.id))
+            .order_by(col(User.username))
+        )
+    )
+
+
+# --- terminals ------------------------------------------------------------------------------
+
+
+def _credential_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def terminal_public(terminal: Terminal) -> TerminalPublic:
+    return TerminalPublic.model_validate(terminal, from_attributes=True)
+
+
+def register_terminal(session: Session, request: TerminalCreate, actor: str) -> TerminalRegistered:
+    outlet = find_outlet(session, request.outlet)
+    dealer = find_dealer(session, outlet.dealer_id)
+    if dealer.status != DealerStatus.active.value:
+        raise Conflict(f"dealer {dealer.code} is {dealer.status}", code="dealer_not_active")
+    secret = secrets.token_urlsafe(32)
+    # Receipt numbers carry the terminal number, so it is never reused.
+    last_no = session.exec(select(func.max(Terminal.terminal_no))).one() or 0
+    terminal = Terminal(
+        id=new_id(),
+        terminal_no=last_no + 1,
+        outlet_id=outlet.id,
+        name=request.name,
+        credential_hash=_credential_hash(secret),
+        status=TerminalStatus.active.value,
+    )
+    session.add(terminal)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="terminal",
+        entity_id=terminal.id,
+        action="register",
+        to_status=terminal.status,
+        reason=f"terminal {terminal.terminal_no} {request.name} at outlet {outlet.code}",
+    )
+    _commit(session, f"terminal number {terminal.terminal_no}")
+    return TerminalRegistered(
+        terminal=terminal_public(terminal), credential=f"{terminal.id}.{secret}"
+    )
+
+
+def find_terminal(session: Session, terminal_id: str) -> Terminal:
+    terminal = session.get(Terminal, terminal_id)
+    if terminal is None:
+        raise NotFound(f"terminal {terminal_id!r} not found", code="terminal_not_found")
+    return terminal
+
+
+def list_terminals(session: Session, outlet_key: str | None = None) -> list[Terminal]:
+    query = select(Terminal).order_by(col(Terminal.terminal_no))
+    if outlet_key:
+        query = query.where(Terminal.outlet_id == find_outlet(session, outlet_key).id)
+    return list(session.exec(query))
+
+
+def revoke_terminal(session: Session, terminal_id: str, reason: str, actor: str) -> Terminal:
+    terminal = find_terminal(session, terminal_id)
+    if terminal.status == TerminalStatus.revoked.value:
+        raise Conflict(f"terminal {terminal.terminal_no} is already revoked", code="revoked")
+    terminal.status = TerminalStatus.revoked.value
+    terminal.revoked_at = utcnow()
+    session.add(terminal)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="terminal",
+        entity_id=terminal.id,
+        action="revoke",
+        from_status=TerminalStatus.active.value,
+        to_status=terminal.status,
+        reason=reason,
+    )
+    session.commit()
+    return terminal
+
+
+@dataclass(frozen=True)
+class TerminalContext:
+    """Who is calling a sync route: the terminal, its outlet and its dealer."""
+
+    terminal: Terminal
+    outlet: Outlet
+    dealer: Dealer
+
+    @property
+    def actor(self) -> str:
+        return f"terminal:{self.terminal.terminal_no}"
+
+    @property
+    def dealer_active(self) -> bool:
+        return self.dealer.status == DealerStatus.active.value
+
+
+def authenticate_terminal(session: Session, credential: str | None) -> TerminalContext:
+    """The terminal owning a device credential `<terminal id>.<secret>`; revoked ones are
+    refused. A suspended dealer's terminal authenticates: each use case decides."""
+    if not credential or "." not in credential:
+        raise Unauthenticated("send the terminal credential as Authorization: Bearer …")
+    terminal_id, secret = credential.split(".", 1)
+    row = session.exec(
+        select(Terminal, Outlet, Dealer)
+        .join(Outlet, col(Outlet.id) == Terminal.outlet_id)
+        .join(Dealer, col(Dealer.id) == Outlet.dealer_id)
+        .where(Terminal.id == terminal_id)
+    ).first()
+    if row is None or not hmac.compare_digest(row[0].credential_hash, _credential_hash(secret)):
+        raise Unauthenticated("unknown terminal credential")
+    terminal, outlet, dealer = row
+    if terminal.status != TerminalStatus.active.value:
+        raise Unauthenticated(
+            f"terminal {terminal.terminal_no} is revoked", code="terminal_revoked"
+        )
+    return TerminalContext(terminal, outlet, dealer)
+
+
+def require_active_dealer(context: TerminalContext) -> None:
+    if not context.dealer_active:
+        raise Forbidden(
+            f"dealer {context.dealer.code} is {context.dealer.status}; its terminals are refused",
+            code="dealer_suspended",
+        )

@@ -1,0 +1,560 @@
+"""Sales and customer returns pushed by terminals: each item moves by one conditional
+UPDATE, so no item is ever sold twice whatever the concurrency."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+from sqlmodel import select as sql_select
+
+from backoffice.contracts_channel import SalePublic
+from backoffice.core.config import Settings
+from backoffice.core.crypto import PinCipher
+from backoffice.domain.channel import OutboxStatus, within_return_window
+from backoffice.domain.pricing import Price, number_product, voucher_product
+from backoffice.domain.roles import Role
+from backoffice.models import (
+    ActivationOutbox,
+    AuditEntry,
+    MobileNumber,
+    NumberReservation,
+    PriceList,
+    Sale,
+    SaleLine,
+    SimCard,
+    User,
+    Voucher,
+)
+from backoffice.models.types import utcnow
+from backoffice.services.dealers import TerminalContext
+from backoffice.services.errors import NotFound
+from backoffice.services.prices import central_prices, dealer_overrides
+from shared.codes import mask_resident_id
+from shared.ids import new_id
+from shared.lifecycle import NumberStatus, SimStatus, VoucherStatus
+from shared.sync import RejectReason, ReturnPayload, SalePayload
+
+_NUMBERS = MobileNumber.__table__  # type: ignore[attr-defined]
+_VOUCHERS = Voucher.__table__  # type: ignore[attr-defined]
+_RESERVATIONS = NumberReservation.__table__  # type: ignore[attr-defined]
+_SIMS = SimCard.__table__  # type: ignore[attr-defined]
+_SOLD_NUMBER = {NumberStatus.sold.value, NumberStatus.active.value, NumberStatus.cooling.value}
+_SOLD_VOUCHER = {
+    VoucherStatus.active.value,
+    VoucherStatus.redeemed.value,
+    VoucherStatus.expired.value,
+}
+
+
+class Rejection(Exception):
+    """An event the back office refuses; the terminal and the sales centre see reason."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class PriceBook:
+    """Price list versions and the dealer's overrides, loaded once per push."""
+
+    session: Session
+    dealer_id: str
+    grace: timedelta
+
+    def __post_init__(self) -> None:
+        self._versions: dict[int, dict[str, Price]] = {}
+        self._overrides = dealer_overrides(self.session, self.dealer_id)
+        self._lists = list(
+            self.session.exec(sql_select(PriceList).order_by(col(PriceList.version)))
+        )
+        self._by_version = {p.version: p for p in self._lists}
+
+    def price(self, version: int, product: str, at: datetime) -> Price:
+        price_list = self._by_version.get(version)
+        if price_list is None or price_list.effective_from > at:
+            raise Rejection(
+                RejectReason.unknown_price_list,
+                f"price list version {version} was not in force at {at.isoformat()}",
+            )
+        newer = [
+            p for p in self._lists if p.version > version and p.effective_from <= at - self.grace
+        ]
+        if newer:
+            raise Rejection(
+                RejectReason.unknown_price_list,
+                f"price list version {version} was replaced by version {newer[-1].version} "
+                f"on {newer[-1].effective_from.isoformat()}",
+            )
+        if version not in self._versions:
+            self._versions[version] = central_prices(self.session, price_list)
+        price = {**self._versions[version], **self._overrides}.get(product)
+        if price is None:
+            raise Rejection(RejectReason.unknown_product, f"{product} has no price")
+        return price
+
+
+@dataclass
+class Pending:
+    """Rows of accepted sales that cannot fail a constraint, written in bulk once per push
+    (the sale row itself, whose receipt number is unique, goes in with its event)."""
+
+    sale_lines: list[dict[str, object]] = field(default_factory=list)
+    audit: list[dict[str, object]] = field(default_factory=list)
+    activations: list[dict[str, object]] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        connection = session.connection()
+        for table, rows in (
+            (SaleLine.__table__, self.sale_lines),  # type: ignore[attr-defined]
+            (AuditEntry.__table__, self.audit),  # type: ignore[attr-defined]
+            (ActivationOutbox.__table__, self.activations),  # type: ignore[attr-defined]
+        ):
+            if rows:
+                connection.execute(insert(table), rows)
+        self.sale_lines, self.audit, self.activations = [], [], []
+
+
+def _number_refusal(session: Session, msisdn: str, context: TerminalContext) -> Rejection:
+    row = (
+        session.connection()
+        .execute(select(_NUMBERS.c.status, _NUMBERS.c.outlet_id).where(_NUMBERS.c.msisdn == msisdn))
+        .first()
+    )
+    if row is None:
+        return Rejection(RejectReason.unknown_item, f"number {msisdn} is not in the system")
+    status, outlet_id = row
+    if status in _SOLD_NUMBER:
+        return Rejection(RejectReason.item_already_sold, f"number {msisdn} is already sold")
+    if status == NumberStatus.reserved.value and outlet_id == context.outlet.id:
+        return Rejection(
+            RejectReason.item_reserved_elsewhere,
+            f"number {msisdn} is reserved by another terminal",
+        )
+    return Rejection(
+        RejectReason.item_not_in_outlet_stock,
+        f"number {msisdn} is {status}, not in stock at outlet {context.outlet.code}",
+    )
+
+
+def _voucher_refusal(session: Session, serial: str, context: TerminalContext) -> Rejection:
+    row = (
+        session.connection()
+        .execute(select(_VOUCHERS.c.status).where(_VOUCHERS.c.serial == serial))
+        .first()
+    )
+    if row is None:
+        return Rejection(RejectReason.unknown_item, f"card {serial} is not in the system")
+    if row[0] in _SOLD_VOUCHER:
+        return Rejection(RejectReason.item_already_sold, f"card {serial} is already sold")
+    return Rejection(
+        RejectReason.item_not_in_outlet_stock,
+        f"card {serial} is {row[0]}, not in stock at outlet {context.outlet.code}",
+    )
+
+
+def _sell_number(session: Session, msisdn: str, context: TerminalContext) -> str:
+    """in_stock at this outlet, or reserved by this very terminal → sold; returns the grade.
+    The usual case, a number on the shelf, is one statement."""
+    sold = {
+        "status": NumberStatus.sold.value,
+        "held_from": None,
+        "version": _NUMBERS.c.version + 1,
+        "updated_at": utcnow(),
+    }
+    on_shelf = (
+        update(_NUMBERS)
+        .where(_NUMBERS.c.msisdn == msisdn)
+        .where(_NUMBERS.c.outlet_id == context.outlet.id)
+        .where(_NUMBERS.c.status == NumberStatus.in_stock.value)
+        .values(**sold)
+        .returning(_NUMBERS.c.grade_code)
+    )
+    grade = session.connection().execute(on_shelf).scalar()
+    if grade is not None:
+        return grade
+    mine = (
+        select(_RESERVATIONS.c.msisdn)
+        .where(_RESERVATIONS.c.msisdn == msisdn)
+        .where(_RESERVATIONS.c.terminal_id == context.terminal.id)
+        .where(_RESERVATIONS.c.status == "active")
+    )
+    reserved_here = (
+        update(_NUMBERS)
+        .where(_NUMBERS.c.msisdn == msisdn)
+        .where(_NUMBERS.c.outlet_id == context.outlet.id)
+        .where(_NUMBERS.c.status == NumberStatus.reserved.value)
+        .where(_NUMBERS.c.msisdn.in_(mine))
+        .values(**sold)
+        .returning(_NUMBERS.c.grade_code)
+    )
+    grade = session.connection().execute(reserved_here).scalar()
+    if grade is None:
+        raise _number_refusal(session, msisdn, context)
+    session.connection().execute(
+        update(_RESERVATIONS)
+        .where(_RESERVATIONS.c.msisdn == msisdn)
+        .where(_RESERVATIONS.c.status == "active")
+        .values(status="used")
+    )
+    return grade
+
+
+def move_paired_sim(session: Session, msisdn: str, source: SimStatus, target: SimStatus) -> None:
+    """The number's SIM card, if it has one, moves with it."""
+    session.connection().execute(
+        update(_SIMS)
+        .where(_SIMS.c.msisdn == msisdn)
+        .where(_SIMS.c.status == source.value)
+        .values(status=target.value, version=_SIMS.c.version + 1, updated_at=utcnow())
+    )
+
+
+def _sell_voucher(session: Session, serial: str, context: TerminalContext) -> int:
+    """in_stock at this outlet → active (point-of-sale activation); returns the face value."""
+    statement = (
+        update(_VOUCHERS)
+        .where(_VOUCHERS.c.serial == serial)
+        .where(_VOUCHERS.c.outlet_id == context.outlet.id)
+        .where(_VOUCHERS.c.status == VoucherStatus.in_stock.value)
+        .values(
+            status=VoucherStatus.active.value,
+            version=_VOUCHERS.c.version + 1,
+            updated_at=utcnow(),
+        )
+        .returning(_VOUCHERS.c.face_value_fen)
+    )
+    face = session.connection().execute(statement).scalar()
+    if face is None:
+        raise _voucher_refusal(session, serial, context)
+    return int(face)
+
+
+def _approver(session: Session, username: str, dealer_id: str) -> User | None:
+    return session.exec(
+        sql_select(User)
+        .where(User.username == username)
+        .where(User.dealer_id == dealer_id)
+        .where(User.role == Role.dealer_manager.value)
+        .where(col(User.is_active))
+    ).first()
+
+
+def apply_sale(
+    session: Session,
+    context: TerminalContext,
+    event_id: str,
+    occurred_at: datetime,
+    sale: SalePayload,
+    settings: Settings,
+    cipher: PinCipher,
+    prices: PriceBook | None = None,
+    pending: Pending | None = None,
+) -> None:
+    """Applies a sale inside the caller's transaction or raises Rejection. With `pending`,
+    the rows that cannot fail are left there for the caller to write in bulk."""
+    total = sum(line.price_fen for line in sale.lines)
+    paid = sum(p.amount_fen for p in sale.payments)
+    if paid != total:
+        raise Rejection(
+            RejectReason.payment_mismatch, f"payments {paid} fen do not add up to {total} fen"
+        )
+    has_number = any(line.item_kind == "number" for line in sale.lines)
+    if has_number and sale.customer is None:
+        raise Rejection(RejectReason.real_name_required, "a number sale needs the buyer's ID")
+    book = prices or price_book(session, context.dealer.id, settings)
+    now = utcnow()
+    line_rows = []
+    audit_rows = []
+    outbox_rows = []
+    for index, line in enumerate(sale.lines):
+        if line.item_kind == "number":
+            product = number_product(_sell_number(session, line.item, context))
+            before, after = NumberStatus.in_stock.value, NumberStatus.sold.value
+            move_paired_sim(session, line.item, SimStatus.in_stock, SimStatus.sold)
+        else:
+            product = voucher_product(_sell_voucher(session, line.item, context))
+            before, after = VoucherStatus.in_stock.value, VoucherStatus.active.value
+        if product != line.product:
+            raise Rejection(
+                RejectReason.price_mismatch,
+                f"lines[{index}]: {line.item} is {product}, not {line.product}",
+            )
+        price = book.price(line.price_list_version, product, occurred_at)
+        if line.price_fen != price.retail_fen:
+            if line.override is None:
+                raise Rejection(
+                    RejectReason.price_mismatch,
+                    f"lines[{index}]: {line.item} costs {price.retail_fen} fen, "
+                    f"not {line.price_fen} fen, and no override was approved",
+                )
+            if _approver(session, line.override.approved_by, context.dealer.id) is None:
+                raise Rejection(
+                    RejectReason.override_not_approved,
+                    f"lines[{index}]: {line.override.approved_by} is not a manager of dealer "
+                    f"{context.dealer.code}",
+                )
+        line_rows.append(
+            {
+                "sale_id": sale.sale_id,
+                "item_kind": line.item_kind,
+                "item_key": line.item,
+                "product": product,
+                "price_fen": line.price_fen,
+                "list_price_fen": price.retail_fen,
+                "dealer_fen": price.dealer_fen,
+                "override_approved_by": line.override.approved_by if line.override else None,
+                "override_reason": line.override.reason if line.override else None,
+            }
+        )
+        reason = f"sale {sale.receipt_no}"
+        if line.override is not None:
+            reason += (
+                f"; price {line.price_fen} instead of {price.retail_fen} fen approved by "
+                f"{line.override.approved_by}: {line.override.reason}"
+            )
+        audit_rows.append(
+            {
+                "id": new_id(),
+                "at": now,
+                "actor": f"{context.actor}/{sale.clerk}",
+                "entity_type": line.item_kind,
+                "entity_id": line.item,
+                "action": "sell",
+                "from_status": before,
+                "to_status": after,
+                "item_count": 1,
+                "document_id": None,
+                "reason": reason,
+            }
+        )
+        if line.item_kind == "number":
+            outbox_rows.append(
+                {
+                    "id": new_id(),
+                    "msisdn": line.item,
+                    "sale_id": sale.sale_id,
+                    "payload": json.dumps(
+                        {
+                            "msisdn": line.item,
+                            "sale_id": sale.sale_id,
+                            "receipt_no": sale.receipt_no,
+                            "outlet": context.outlet.code,
+                            "dealer": context.dealer.code,
+                            "sold_at": occurred_at.isoformat(),
+                            "customer_name": sale.customer.name if sale.customer else None,
+                            "customer_id_masked": mask_resident_id(sale.customer.resident_id)
+                            if sale.customer
+                            else None,
+                        },
+                        ensure_ascii=False,
+                    ),
+                    "status": OutboxStatus.pending.value,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+            )
+    customer = sale.customer
+    connection = session.connection()
+    try:
+        connection.execute(
+            insert(Sale.__table__),  # type: ignore[attr-defined]
+            {
+                "id": sale.sale_id,
+                "event_id": event_id,
+                "receipt_no": sale.receipt_no,
+                "terminal_id": context.terminal.id,
+                "outlet_id": context.outlet.id,
+                "dealer_id": context.dealer.id,
+                "clerk": sale.clerk,
+                "shift_id": sale.shift_id,
+                "sold_at": occurred_at,
+                "total_fen": total,
+                "payments": json.dumps([p.model_dump() for p in sale.payments]),
+                "customer_name": customer.name if customer else None,
+                "customer_id_masked": mask_resident_id(customer.resident_id) if customer else None,
+                "customer_id_cipher": cipher.encrypt(sale.sale_id, customer.resident_id)
+                if customer
+                else None,
+            },
+        )
+    except IntegrityError as exc:
+        raise Rejection(
+            RejectReason.receipt_number_reused,
+            f"receipt {sale.receipt_no} or sale {sale.sale_id} was already used by another sale",
+        ) from exc
+    rows = pending if pending is not None else Pending()
+    rows.sale_lines += line_rows
+    rows.audit += audit_rows
+    rows.activations += outbox_rows
+    if pending is None:
+        rows.write(session)
+
+
+def price_book(session: Session, dealer_id: str, settings: Settings) -> PriceBook:
+    return PriceBook(session, dealer_id, timedelta(hours=settings.price_list_grace_hours))
+
+
+def apply_return(
+    session: Session,
+    context: TerminalContext,
+    occurred_at: datetime,
+    request: ReturnPayload,
+    settings: Settings,
+) -> None:
+    """A customer return: within the window, for items not yet activated or redeemed;
+    each goes back to the outlet's stock."""
+    sale = session.exec(
+        sql_select(Sale).where(Sale.receipt_no == request.original_receipt_no)
+    ).first()
+    if sale is None or sale.dealer_id != context.dealer.id:
+        raise Rejection(
+            RejectReason.sale_not_found, f"no sale with receipt {request.original_receipt_no}"
+        )
+    window = timedelta(days=settings.return_window_days)
+    if not within_return_window(sale.sold_at, occurred_at, window):
+        raise Rejection(
+            RejectReason.return_window_passed,
+            f"sale {sale.receipt_no} of {sale.sold_at.isoformat()} is past the "
+            f"{settings.return_window_days}-day return window",
+        )
+    lines = {
+        line.item_key: line
+        for line in session.exec(sql_select(SaleLine).where(SaleLine.sale_id == sale.id))
+    }
+    refund = 0
+    now = utcnow()
+    for item in request.items:
+        line = lines.get(item)
+        if line is None:
+            raise Rejection(RejectReason.item_not_in_sale, f"{item} is not on {sale.receipt_no}")
+        if line.returned_at is not None:
+            raise Rejection(RejectReason.already_returned, f"{item} was already returned")
+        if line.item_kind == "number":
+            moved = (
+                session.connection()
+                .execute(
+                    update(_NUMBERS)
+                    .where(_NUMBERS.c.msisdn == item)
+                    .where(_NUMBERS.c.status == NumberStatus.sold.value)
+                    .values(
+                        status=NumberStatus.in_stock.value,
+                        outlet_id=sale.outlet_id,
+                        version=_NUMBERS.c.version + 1,
+                        updated_at=now,
+                    )
+                )
+                .rowcount
+            )
+            if not moved:
+                raise Rejection(RejectReason.item_already_active, f"number {item} is active")
+            move_paired_sim(session, item, SimStatus.sold, SimStatus.in_stock)
+            session.connection().execute(
+                update(ActivationOutbox.__table__)  # type: ignore[arg-type]
+                .where(ActivationOutbox.__table__.c.msisdn == item)  # type: ignore[attr-defined]
+                .where(
+                    ActivationOutbox.__table__.c.status.in_(  # type: ignore[attr-defined]
+                        [OutboxStatus.pending.value, OutboxStatus.failed.value]
+                    )
+                )
+                .values(status=OutboxStatus.cancelled.value)
+            )
+            before, after = NumberStatus.sold.value, NumberStatus.in_stock.value
+        else:
+            moved = (
+                session.connection()
+                .execute(
+                    update(_VOUCHERS)
+                    .where(_VOUCHERS.c.serial == item)
+                    .where(_VOUCHERS.c.status == VoucherStatus.active.value)
+                    .values(
+                        status=VoucherStatus.in_stock.value,
+                        outlet_id=sale.outlet_id,
+                        version=_VOUCHERS.c.version + 1,
+                        updated_at=now,
+                    )
+                )
+                .rowcount
+            )
+            if not moved:
+                raise Rejection(
+                    RejectReason.voucher_already_redeemed, f"card {item} is no longer active"
+                )
+            before, after = VoucherStatus.active.value, VoucherStatus.in_stock.value
+        line.returned_at = now
+        session.add(line)
+        refund += line.price_fen
+        session.add(
+            AuditEntry(
+                id=new_id(),
+                actor=f"{context.actor}/{request.clerk}",
+                entity_type=line.item_kind,
+                entity_id=item,
+                action="return_sale",
+                from_status=before,
+                to_status=after,
+                reason=f"return of {sale.receipt_no}",
+            )
+        )
+    if refund != request.refund_fen:
+        raise Rejection(
+            RejectReason.payment_mismatch,
+            f"refund {request.refund_fen} fen; the returned lines were sold for {refund} fen",
+        )
+    session.flush()
+
+
+def sale_public(session: Session, sale: Sale) -> SalePublic:
+    lines = session.exec(sql_select(SaleLine).where(SaleLine.sale_id == sale.id)).all()
+    return SalePublic(
+        id=sale.id,
+        receipt_no=sale.receipt_no,
+        terminal_id=sale.terminal_id,
+        outlet_id=sale.outlet_id,
+        dealer_id=sale.dealer_id,
+        clerk=sale.clerk,
+        sold_at=sale.sold_at,
+        total_fen=sale.total_fen,
+        customer_name=sale.customer_name,
+        customer_id_masked=sale.customer_id_masked,
+        lines=[
+            line.model_dump(
+                include={
+                    "item_kind",
+                    "item_key",
+                    "product",
+                    "price_fen",
+                    "list_price_fen",
+                    "override_approved_by",
+                    "returned_at",
+                }
+            )
+            for line in lines
+        ],
+    )
+
+
+def list_sales(
+    session: Session,
+    dealer_scope: str | None = None,
+    outlet_id: str | None = None,
+    limit: int = 100,
+) -> list[SalePublic]:
+    query = sql_select(Sale).order_by(col(Sale.sold_at).desc()).limit(limit)
+    if dealer_scope is not None:
+        query = query.where(Sale.dealer_id == dealer_scope)
+    if outlet_id is not None:
+        query = query.where(Sale.outlet_id == outlet_id)
+    return [sale_public(session, s) for s in session.exec(query)]
+
+
+def get_sale(session: Session, receipt_no: str, dealer_scope: str | None = None) -> SalePublic:
+    sale = session.exec(sql_select(Sale).where(Sale.receipt_no == receipt_no)).first()
+    if sale is None or dealer_scope not in (None, sale.dealer_id):
+        raise NotFound(f"sale {receipt_no} not found", code="sale_not_found")
+    return sale_public(session, sale)

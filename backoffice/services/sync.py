@@ -1,0 +1,448 @@
+"""Terminal sync: push (each event applied once, atomically), pull since a cursor, and the
+reconciliation queue of rejected events."""
+
+import base64
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+from sqlmodel import select as sql_select
+
+from backoffice.contracts_channel import ItemsIn, ReconciliationItem, ReconciliationResolve
+from backoffice.core.config import Settings
+from backoffice.core.crypto import PinCipher
+from backoffice.models import CashMovement, NumberGrade, Shift, SyncEvent, Terminal
+from backoffice.models.types import utcnow
+from backoffice.services import audit, dealers, prices, reservations, sales, stock
+from backoffice.services.dealers import TerminalContext
+from backoffice.services.errors import Conflict, NotFound, ServiceError
+from backoffice.services.sales import Rejection
+from shared.sync import (
+    CashInEvent,
+    CashOutEvent,
+    ClerkState,
+    DealerState,
+    Event,
+    EventResult,
+    EventStatus,
+    GradeState,
+    OutletState,
+    PriceListState,
+    ProductPrice,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    RejectReason,
+    ReturnEvent,
+    SaleEvent,
+    ShiftCloseEvent,
+    ShiftOpenEvent,
+    StockCountEvent,
+    StockItem,
+    StockOutEvent,
+    StockReceiptEvent,
+)
+
+
+def push(
+    session: Session,
+    context: TerminalContext,
+    request: PushRequest,
+    settings: Settings,
+    cipher: PinCipher,
+) -> PushResponse:
+    """Applies the events in the order sent, each atomically inside its own savepoint, and
+    commits the batch once: the answer leaves only after every result is durable, and one
+    commit per batch instead of per event is what lets a busy office keep up."""
+    book = sales.price_book(session, context.dealer.id, settings)
+    # A first write opens the transaction, so that SQLite's driver nests the savepoints in it.
+    session.connection().execute(
+        update(Terminal.__table__)  # type: ignore[arg-type]
+        .where(Terminal.__table__.c.id == context.terminal.id)  # type: ignore[attr-defined]
+        .values(last_push_at=utcnow())
+    )
+    ids = [e.id for e in request.events]
+    known = {
+        row.id: row for row in session.exec(sql_select(SyncEvent).where(col(SyncEvent.id).in_(ids)))
+    }
+    pending = sales.Pending()
+    results = [
+        apply_event(session, context, e, settings, cipher, book, known.get(e.id), pending)
+        for e in request.events
+    ]
+    pending.write(session)
+    session.commit()
+    return PushResponse(results=results)
+
+
+def _first_result(event: Event, stored: SyncEvent) -> EventResult:
+    return EventResult(
+        id=event.id,
+        seq=event.seq,
+        status=EventStatus.duplicate,
+        reason=RejectReason(stored.reason) if stored.reason else None,
+        message=stored.message or "",
+        original=EventStatus(stored.result),
+    )
+
+
+def _row(context: TerminalContext, event: Event, result: EventStatus) -> SyncEvent:
+    return SyncEvent(
+        id=event.id,
+        terminal_id=context.terminal.id,
+        outlet_id=context.outlet.id,
+        dealer_id=context.dealer.id,
+        seq=event.seq,
+        type=event.type.value,
+        occurred_at=event.occurred_at,
+        result=result.value,
+        payload=event.payload.model_dump_json(),
+    )
+
+
+def _stored(session: Session, event_id: str) -> SyncEvent | None:
+    return session.exec(
+        sql_select(SyncEvent)
+        .where(SyncEvent.id == event_id)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def apply_event(
+    session: Session,
+    context: TerminalContext,
+    event: Event,
+    settings: Settings,
+    cipher: PinCipher,
+    book: sales.PriceBook | None = None,
+    stored: SyncEvent | None = None,
+    pending: sales.Pending | None = None,
+) -> EventResult:
+    """Applies one event exactly once, inside the caller's transaction. The event row is
+    written first: its primary key makes a concurrent copy of the same event wait, then
+    fail, and report the first result."""
+    if stored is not None:
+        return _first_result(event, stored)
+    if pending is not None and not isinstance(event, SaleEvent):
+        # A return may refer to a sale earlier in this very batch.
+        pending.write(session)
+    savepoint = session.begin_nested()
+    try:
+        session.connection().execute(
+            insert(SyncEvent.__table__),  # type: ignore[attr-defined]
+            _row(context, event, EventStatus.accepted).model_dump(),
+        )
+        if not context.dealer_active:
+            raise Rejection(
+                RejectReason.dealer_suspended,
+                f"dealer {context.dealer.code} is {context.dealer.status}",
+            )
+        _apply(session, context, event, settings, cipher, book, pending)
+        savepoint.commit()
+        return EventResult(id=event.id, seq=event.seq, status=EventStatus.accepted)
+    except Rejection as rejection:
+        savepoint.rollback()
+        return _reject(session, context, event, rejection.reason, rejection.message)
+    except ServiceError as error:
+        savepoint.rollback()
+        reason = (
+            RejectReason(error.code)
+            if error.code in RejectReason.__members__
+            else RejectReason.invalid_event
+        )
+        return _reject(session, context, event, reason, error.message)
+    except IntegrityError:
+        savepoint.rollback()
+        first = _stored(session, event.id)
+        if first is None:
+            raise
+        return _first_result(event, first)
+
+
+def _reject(
+    session: Session,
+    context: TerminalContext,
+    event: Event,
+    reason: RejectReason,
+    message: str,
+) -> EventResult:
+    """Files the event, undone, in the reconciliation queue."""
+    savepoint = session.begin_nested()
+    row = _row(context, event, EventStatus.rejected)
+    row.reason, row.message, row.resolution = reason.value, message, "open"
+    session.add(row)
+    audit.record(
+        session,
+        actor=context.actor,
+        entity_type="sync_event",
+        entity_id=event.id,
+        action="reject",
+        to_status=reason.value,
+        reason=message[:500],
+    )
+    try:
+        session.flush()
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        stored = _stored(session, event.id)
+        if stored is None:
+            raise
+        return _first_result(event, stored)
+    return EventResult(
+        id=event.id, seq=event.seq, status=EventStatus.rejected, reason=reason, message=message
+    )
+
+
+def _apply(
+    session: Session,
+    context: TerminalContext,
+    event: Event,
+    settings: Settings,
+    cipher: PinCipher,
+    book: sales.PriceBook | None,
+    pending: sales.Pending | None,
+) -> None:
+    actor = context.actor
+    outlet = context.outlet
+    match event:
+        case SaleEvent():
+            sales.apply_sale(
+                session,
+                context,
+                event.id,
+                event.occurred_at,
+                event.payload,
+                settings,
+                cipher,
+                book,
+                pending,
+            )
+        case ReturnEvent():
+            sales.apply_return(session, context, event.occurred_at, event.payload, settings)
+        case StockReceiptEvent():
+            stock.receive(
+                session,
+                event.payload.document_number,
+                event.payload.items,
+                f"{actor}/{event.payload.clerk}",
+                outlet_scope=outlet.id,
+                commit=False,
+            )
+        case StockCountEvent():
+            stock.stock_count(
+                session,
+                outlet.id,
+                event.payload.items,
+                f"{actor}/{event.payload.clerk}",
+                commit=False,
+            )
+        case StockOutEvent():
+            stock.return_to_centre(
+                session,
+                ItemsIn(outlet=outlet.id, items=event.payload.items, note=event.payload.reason),
+                f"{actor}/{event.payload.clerk}",
+                commit=False,
+            )
+        case ShiftOpenEvent():
+            if session.get(Shift, event.payload.shift_id) is not None:
+                raise Rejection(
+                    RejectReason.shift_already_open, f"shift {event.payload.shift_id} exists"
+                )
+            session.add(
+                Shift(
+                    id=event.payload.shift_id,
+                    terminal_id=context.terminal.id,
+                    clerk=event.payload.clerk,
+                    opened_at=event.occurred_at,
+                    opening_float_fen=event.payload.opening_float_fen,
+                )
+            )
+            session.flush()
+        case ShiftCloseEvent():
+            _open_shift(session, context, event.payload.shift_id)
+            session.connection().execute(
+                update(Shift.__table__)  # type: ignore[arg-type]
+                .where(Shift.__table__.c.id == event.payload.shift_id)  # type: ignore[attr-defined]
+                .values(
+                    closed_at=event.occurred_at,
+                    counted_cash_fen=event.payload.counted_cash_fen,
+                    z_number=event.payload.z_number,
+                )
+            )
+        case CashInEvent() | CashOutEvent():
+            _open_shift(session, context, event.payload.shift_id)
+            session.add(
+                CashMovement(
+                    id=event.id,
+                    shift_id=event.payload.shift_id,
+                    direction="in" if isinstance(event, CashInEvent) else "out",
+                    amount_fen=event.payload.amount_fen,
+                    reason=event.payload.reason,
+                    at=event.occurred_at,
+                )
+            )
+            session.flush()
+    if not isinstance(event, SaleEvent | ReturnEvent):
+        audit.record(
+            session,
+            actor=actor,
+            entity_type="sync_event",
+            entity_id=event.id,
+            action=event.type.value,
+            reason=f"terminal {context.terminal.terminal_no} event {event.seq}",
+        )
+
+
+def _open_shift(session: Session, context: TerminalContext, shift_id: str) -> Shift:
+    shift = session.get(Shift, shift_id)
+    if shift is None or shift.terminal_id != context.terminal.id:
+        raise Rejection(RejectReason.unknown_shift, f"shift {shift_id} was never opened here")
+    if shift.closed_at is not None:
+        raise Rejection(RejectReason.shift_closed, f"shift {shift_id} is already closed")
+    return shift
+
+
+# --- pull -----------------------------------------------------------------------------------
+
+
+def _encode_cursor(moment: datetime) -> str:
+    return base64.urlsafe_b64encode(moment.isoformat().encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(base64.urlsafe_b64decode(cursor + "==").decode())
+    except ValueError as exc:
+        raise Conflict(f"cursor {cursor!r} is not one this server gave", code="bad_cursor") from exc
+    if moment.tzinfo is None:
+        raise Conflict(f"cursor {cursor!r} is not one this server gave", code="bad_cursor")
+    return moment
+
+
+def pull(
+    session: Session, context: TerminalContext, since: str | None, settings: Settings
+) -> PullResponse:
+    """The outlet's stock changed since the cursor (all of it without one), and the small
+    reference data whole: prices, grades, clerks with PIN hashes, the dealer's status."""
+    dealers.require_active_dealer(context)
+    reservations.expire_reservations(session, "sync")
+    started = utcnow()
+    outlet = context.outlet
+    changed_after = None if since is None else _decode_cursor(since)
+    items: list[StockItem] = []
+    for kind in stock.ALL_ITEMS:
+        t = kind.table
+        query = select(t.c[kind.key.name], t.c.status, kind.product_column, t.c.outlet_id)
+        if changed_after is None:
+            query = query.where(t.c.outlet_id == outlet.id)
+        else:
+            # Items that left this outlet still name it in prev_outlet_id.
+            query = query.where(t.c.updated_at >= changed_after).where(
+                or_(t.c.outlet_id == outlet.id, t.c.prev_outlet_id == outlet.id)
+            )
+        for key, status, product, owner in session.connection().execute(query):
+            items.append(
+                StockItem(
+                    item_kind=kind.kind.value,
+                    item=key,
+                    status=status,
+                    product=kind.product(product),
+                    in_outlet=owner == outlet.id,
+                )
+            )
+    price_list = prices.list_in_force(session)
+    book = prices.prices_for_dealer(session, context.dealer.id, price_list)
+    grades = session.exec(sql_select(NumberGrade).order_by(col(NumberGrade.rank))).all()
+    staff = dealers.outlet_staff(session, outlet)
+    cursor_at = started - timedelta(seconds=settings.sync_cursor_overlap_seconds)
+    return PullResponse(
+        cursor=_encode_cursor(cursor_at),
+        full=since is None,
+        dealer=DealerState(
+            code=context.dealer.code, name=context.dealer.name, status=context.dealer.status
+        ),
+        outlet=OutletState(
+            id=outlet.id, code=outlet.code, name=outlet.name, timezone=outlet.timezone
+        ),
+        stock=items,
+        price_list=PriceListState(
+            version=price_list.version,
+            effective_from=price_list.effective_from,
+            prices=[
+                ProductPrice(product=p.product, retail_fen=p.retail_fen, dealer_fen=p.dealer_fen)
+                for p in sorted(book.values(), key=lambda p: p.product)
+            ],
+        ),
+        grades=[GradeState.model_validate(g, from_attributes=True) for g in grades],
+        clerks=[
+            ClerkState(username=u.username, full_name=u.full_name, role=u.role, pin_hash=u.pin_hash)
+            for u in staff
+        ],
+    )
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+
+def _queue_item(row: SyncEvent) -> ReconciliationItem:
+    return ReconciliationItem(
+        event_id=row.id,
+        terminal_id=row.terminal_id,
+        outlet_id=row.outlet_id,
+        dealer_id=row.dealer_id,
+        seq=row.seq,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        reason=row.reason,
+        message=row.message,
+        resolution=row.resolution,
+        resolved_by=row.resolved_by,
+        resolution_note=row.resolution_note,
+        payload=json.loads(row.payload),
+    )
+
+
+def reconciliation_queue(
+    session: Session, status: str = "open", dealer_scope: str | None = None, limit: int = 200
+) -> list[ReconciliationItem]:
+    query = (
+        sql_select(SyncEvent)
+        .where(SyncEvent.result == EventStatus.rejected.value)
+        .where(SyncEvent.resolution == status)
+        .order_by(col(SyncEvent.received_at))
+        .limit(limit)
+    )
+    if dealer_scope is not None:
+        query = query.where(SyncEvent.dealer_id == dealer_scope)
+    return [_queue_item(r) for r in session.exec(query)]
+
+
+def resolve(
+    session: Session, event_id: str, request: ReconciliationResolve, actor: str
+) -> ReconciliationItem:
+    """The sales centre closes a rejected event after sorting it out (a refund, a stock
+    correction); the decision is kept with the event and in the audit log."""
+    row = session.get(SyncEvent, event_id)
+    if row is None or row.result != EventStatus.rejected.value:
+        raise NotFound(f"no rejected event {event_id}", code="event_not_found")
+    if row.resolution == "resolved":
+        raise Conflict(f"event {event_id} is already resolved", code="resolved")
+    row.resolution, row.resolved_by, row.resolved_at = "resolved", actor, utcnow()
+    row.resolution_note = request.note
+    session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="sync_event",
+        entity_id=event_id,
+        action="resolve",
+        from_status=row.reason,
+        to_status="resolved",
+        reason=request.note,
+    )
+    session.commit()
+    return _queue_item(row)

@@ -1,0 +1,47 @@
+"""The back office's background work: delivering due number activations to the provisioning
+webhook and releasing expired reservations. Run beside the API: `python -m backoffice.worker`."""
+
+import logging
+import signal
+import threading
+
+from sqlmodel import Session
+
+from backoffice.core.config import Settings, get_settings
+from backoffice.db import make_engine
+from backoffice.services import activations, reservations
+
+log = logging.getLogger("haoka.worker")
+
+
+def run_once(session: Session, settings: Settings) -> None:
+    expired = reservations.expire_reservations(session, "worker")
+    if expired:
+        log.info("released %d expired reservations", expired)
+    if settings.activation_webhook_url and settings.activation_webhook_secret:
+        run = activations.deliver_due(session, settings)
+        if run.attempted:
+            log.info("activations: %s", run.model_dump())
+
+
+def run_forever(settings: Settings, interval_s: float = 5.0) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    engine = make_engine(settings.database_url)
+    try:
+        while not stop.is_set():
+            with Session(engine, expire_on_commit=False) as session:
+                try:
+                    run_once(session, settings)
+                except Exception:
+                    # One bad round (database restarting, say) must not end the worker.
+                    log.exception("worker round failed; trying again in %.0f s", interval_s)
+            stop.wait(interval_s)
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_forever(get_settings())

@@ -1,0 +1,197 @@
+"""The counter app: screens for sale, returns, stock, shift and figures, driven by the keyboard
+and the scanner; devices and sync work in threads and report to the status bar."""
+
+import logging
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Header
+from textual.worker import get_current_worker
+
+from devices.ports import DeviceKind, DeviceStatus
+from pos_terminal.hardware import CounterHardware
+from pos_terminal.screens.figures import FiguresScreen
+from pos_terminal.screens.login import LoginScreen
+from pos_terminal.screens.returns import ReturnScreen
+from pos_terminal.screens.sale import SaleScreen
+from pos_terminal.screens.shift import ShiftScreen
+from pos_terminal.screens.status import CounterStatus, StatusBar
+from pos_terminal.screens.stock import StockScreen
+from pos_terminal.services.counter import CounterServices
+from pos_terminal.services.login import Clerk
+from pos_terminal.sync import SyncState, SyncWorker
+
+log = logging.getLogger(__name__)
+_STATUS_FIELDS = {
+    DeviceKind.printer: "printer",
+    DeviceKind.drawer: "drawer",
+    DeviceKind.scanner: "scanner",
+    DeviceKind.display: "display",
+}
+
+
+class CounterApp(App[None]):
+    """The terminal at the counter. Screens call `services`; devices go through `hardware`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "号卡 HaoKa"
+    MODES: ClassVar = {
+        "sale": SaleScreen,
+        "returns": ReturnScreen,
+        "stock": StockScreen,
+        "shift": ShiftScreen,
+        "figures": FiguresScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "switch_mode('sale')", "销售 Sale", priority=True),
+        Binding("f2", "switch_mode('returns')", "退货 Return", priority=True),
+        Binding("f3", "switch_mode('stock')", "库存 Stock", priority=True),
+        Binding("f4", "switch_mode('shift')", "班次 Shift", priority=True),
+        Binding("ctrl+t", "switch_mode('figures')", "今日 Today"),
+        Binding("f12", "lock", "锁屏 Lock", priority=True),
+    ]
+
+    def __init__(
+        self,
+        services: CounterServices,
+        hardware: CounterHardware | None = None,
+        *,
+        sync: SyncWorker | None = None,
+        status_interval: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.services = services
+        self.hardware = hardware or CounterHardware(None)
+        self.sync = sync
+        self.status_interval = status_interval
+        self.counter_status = CounterStatus()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+
+    def on_mount(self) -> None:
+        who = self.services.identity()
+        self.sub_title = f"{who.dealer_name} · {who.outlet_name} · 终端 {who.terminal_no}"
+        self.switch_mode("sale")
+        self.push_screen(LoginScreen(), self.logged_in)
+        if self.hardware.scanner is not None:
+            self.read_scans()
+        if self.sync is not None:
+            self.sync.on_change = lambda state: self.call_from_thread(self.show_sync, state)
+            self.show_sync(self.sync.state)
+            self.sync.start()
+        self.set_interval(self.status_interval, self.poll_devices)
+        self.poll_devices()
+
+    def set_status(self, **changes: object) -> None:
+        for name, value in changes.items():
+            setattr(self.counter_status, name, value)
+        for bar in self.screen.query(StatusBar):
+            bar.refresh()
+
+    def logged_in(self, clerk: Clerk | None) -> None:
+        if clerk is None:
+            return
+        self.notify(f"欢迎 {clerk.full_name or clerk.username}")
+        if self.services.shifts.current() is None:
+            self.switch_mode("shift")
+
+    def action_lock(self) -> None:
+        if self.services.login.current is None:
+            return
+        self.services.login.lock()
+        self.push_screen(LoginScreen(unlock=True))
+
+    # --- devices ----------------------------------------------------------------------------
+
+    @work(thread=True, group="scanner")
+    def read_scans(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            event = self.hardware.read_scan(0.5)
+            if event is not None:
+                self.call_from_thread(self.deliver_scan, event.raw, event.code, event.error)
+
+    def deliver_scan(self, raw: str, code: object, error: object) -> None:
+        screen = self.screen
+        if error is not None or code is None:
+            self.bell()
+            self.notify(f"{raw}: {error}", severity="error")
+            return
+        if self.services.login.current is None or self.services.login.locked:
+            return
+        on_scan = getattr(screen, "on_scan", None)
+        if on_scan is not None:
+            on_scan(code.value)  # type: ignore[attr-defined]
+
+    def device_status(self, status: DeviceStatus) -> None:
+        field = _STATUS_FIELDS.get(status.kind)
+        if field is not None:
+            text = "ok" if status.connected else f"✗ {status.detail}".strip()
+            self.set_status(**{field: text})
+
+    def show_customer(self, lines: list[str]) -> None:
+        self.update_display(lines)
+
+    @work(thread=True, group="display")
+    def update_display(self, lines: list[str]) -> None:
+        self.hardware.show(lines)
+
+    @work(thread=True, group="drawer")
+    def kick_drawer(self) -> None:
+        result = self.hardware.kick_drawer()
+        if result is not None and not result.ok:
+            self.call_from_thread(self.notify, f"钱箱 drawer: {result.message}", severity="error")
+
+    @work(thread=True, group="printer", exclusive=True)
+    def print_pending(self) -> None:
+        results = self.hardware.print_pending(self.services.prints)
+        if results and not results[-1].ok:
+            self.call_from_thread(
+                self.notify,
+                f"小票待打印 receipt waits: {results[-1].message}",
+                severity="warning",
+            )
+        self.call_from_thread(self._count_waiting)
+
+    def _count_waiting(self) -> None:
+        self.set_status(waiting_receipts=len(self.services.prints.pending()))
+
+    @work(thread=True, group="status", exclusive=True)
+    def poll_devices(self) -> None:
+        status = self.hardware.printer_status()
+        if status is not None:
+            text = status.state.value + (" ·钱箱开" if status.drawer_open else "")
+            self.call_from_thread(self.set_status, printer=text)
+            if status.can_print and self.services.prints.pending():
+                self.call_from_thread(self.print_pending)
+        for kind, device in (
+            (DeviceKind.scanner, self.hardware.scanner),
+            (DeviceKind.display, self.hardware.display),
+        ):
+            text = "—" if device is None else ("ok" if _connected(device) else "✗")
+            self.call_from_thread(self.set_status, **{_STATUS_FIELDS[kind]: text})
+        if self.hardware.drawer is None:
+            self.call_from_thread(self.set_status, drawer="—")
+
+    # --- sync -------------------------------------------------------------------------------
+
+    def show_sync(self, state: SyncState) -> None:
+        self.set_status(connection="online" if state.online else "offline", backlog=state.backlog)
+
+    def wake_sync(self) -> None:
+        if self.sync is not None:
+            self.sync.wake()
+        else:
+            self.set_status(backlog=self.services.figures().sync_backlog)
+
+    def on_unmount(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
+        self.hardware.close()
+
+
+def _connected(device: object) -> bool:
+    return bool(getattr(device, "connected", True))

@@ -1,0 +1,95 @@
+"""Terminal settings: where the back office is, where the credential and local data live."""
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HAOKA_POS_"
+CONFIG_FILE = "terminal.toml"
+STORE_FILE = "terminal.db"
+CREDENTIAL_FILE = "credential"
+
+
+def default_data_dir() -> Path:
+    """$XDG_DATA_HOME/haoka-pos, else ~/.local/share/haoka-pos."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "haoka-pos"
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    """One counter terminal's settings; file values first, HAOKA_POS_* variables override."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    backoffice_url: str = "http://127.0.0.1:8000"
+    credential_path: Path | None = None  # default: <data_dir>/credential
+    timezone: str = "Asia/Shanghai"
+    return_window_days: int = 7
+    push_batch: int = 200
+    sync_interval_seconds: float = 5.0
+    http_timeout_seconds: float = 10.0
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / STORE_FILE
+
+    @property
+    def credential_file(self) -> Path:
+        return self.credential_path or self.data_dir / CREDENTIAL_FILE
+
+    @property
+    def return_window(self) -> timedelta:
+        return timedelta(days=self.return_window_days)
+
+    def read_credential(self) -> str | None:
+        """The device credential the back office issued at registration, or None."""
+        try:
+            text = self.credential_file.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def write_credential(self, credential: str) -> None:
+        """Saves the credential readable by this user only; it is shown once by the office."""
+        path = self.credential_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(credential + "\n")
+        tmp.replace(path)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(TerminalConfig)}[name]
+    if kind in (Path, Path | None):
+        return Path(raw).expanduser()
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    return str(raw)
+
+
+def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> TerminalConfig:
+    """Reads the TOML file at path (if it exists), then HAOKA_POS_<FIELD> variables."""
+    env = os.environ if environ is None else environ
+    names = {f.name for f in fields(TerminalConfig)}
+    values: dict[str, Any] = {}
+    if path is None and env.get(ENV_PREFIX + "DATA_DIR"):
+        path = Path(env[ENV_PREFIX + "DATA_DIR"]) / CONFIG_FILE
+    if path is not None and path.exists():
+        with path.open("rb") as source:
+            loaded = tomllib.load(source)
+        unknown = sorted(set(loaded) - names)
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        values.update({key: _coerce(key, value) for key, value in loaded.items()})
+    for name in names:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw:
+            values[name] = _coerce(name, raw)
+    return replace(TerminalConfig(), **values)

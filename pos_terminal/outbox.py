@@ -1,0 +1,185 @@
+"""The events outbox: every business act as a numbered event, written with its local effect."""
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, TypeAdapter
+
+from pos_terminal.store import Store, from_text, next_counter, to_text
+from shared.codes import mask_resident_id
+from shared.ids import new_id
+from shared.sync import Event, EventResult, EventStatus, EventType
+
+EVENT_SEQ = "event_seq"
+PENDING = "pending"
+
+_EVENT = TypeAdapter(Event)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event as stored: the wire envelope's fields plus what the back office answered."""
+
+    seq: int
+    id: str
+    type: EventType
+    occurred_at: datetime
+    payload: dict[str, object]
+    status: str
+    reason: str | None
+    message: str | None
+    attempts: int
+
+    def to_wire(self) -> Event:
+        return _EVENT.validate_python(
+            {
+                "id": self.id,
+                "seq": self.seq,
+                "type": self.type,
+                "occurred_at": self.occurred_at,
+                "payload": self.payload,
+            }
+        )
+
+
+def record_event(
+    conn: sqlite3.Connection, event_type: EventType, payload: BaseModel, at: datetime
+) -> OutboxEvent:
+    """Adds an event inside the caller's write transaction, so it commits with its effect.
+
+    The envelope is validated here: an event the back office would refuse as malformed
+    makes the whole act fail before anything is committed."""
+    seq = next_counter(conn, EVENT_SEQ)
+    event_id = new_id()
+    body = json.loads(payload.model_dump_json())
+    _EVENT.validate_python(
+        {"id": event_id, "seq": seq, "type": event_type, "occurred_at": at, "payload": body}
+    )
+    conn.execute(
+        "INSERT INTO events (seq, id, type, occurred_at, payload) VALUES (?, ?, ?, ?, ?)",
+        (seq, event_id, event_type.value, to_text(at), json.dumps(body, ensure_ascii=False)),
+    )
+    return OutboxEvent(seq, event_id, event_type, at, body, PENDING, None, None, 0)
+
+
+def _row(row: sqlite3.Row) -> OutboxEvent:
+    return OutboxEvent(
+        seq=row["seq"],
+        id=row["id"],
+        type=EventType(row["type"]),
+        occurred_at=from_text(row["occurred_at"]),
+        payload=json.loads(row["payload"]),
+        status=row["status"],
+        reason=row["reason"],
+        message=row["message"],
+        attempts=row["attempts"],
+    )
+
+
+def pending_events(store: Store, limit: int) -> list[OutboxEvent]:
+    """The oldest unanswered events, in sequence order."""
+    rows = store.conn.execute(
+        "SELECT * FROM events WHERE status = 'pending' ORDER BY seq LIMIT ?", (limit,)
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def get_event(store: Store, seq: int) -> OutboxEvent | None:
+    row = store.conn.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else _row(row)
+
+
+def all_events(store: Store) -> list[OutboxEvent]:
+    return [_row(r) for r in store.conn.execute("SELECT * FROM events ORDER BY seq")]
+
+
+def rejected_events(store: Store) -> list[OutboxEvent]:
+    """Rejections, newest first: shown to the clerk and kept for the manager."""
+    rows = store.conn.execute(
+        "SELECT * FROM events WHERE status = 'rejected' ORDER BY seq DESC"
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def unacknowledged_rejections(store: Store) -> list[OutboxEvent]:
+    """Rejections nobody has looked at yet: what the status bar warns about."""
+    rows = store.conn.execute(
+        "SELECT * FROM events WHERE status = 'rejected' AND acknowledged_by IS NULL "
+        "ORDER BY seq DESC"
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def acknowledge_rejection(store: Store, seq: int, manager: str) -> None:
+    """A manager has seen a rejection; it stays in the list for the sales centre."""
+    with store.write() as conn:
+        changed = conn.execute(
+            "UPDATE events SET acknowledged_by = ?, acknowledged_at = ? "
+            "WHERE seq = ? AND status = 'rejected' AND acknowledged_by IS NULL",
+            (manager, to_text(store.now()), seq),
+        ).rowcount
+    if changed != 1:
+        raise ValueError(f"event {seq} is not an unacknowledged rejection")
+
+
+def backlog(store: Store) -> int:
+    """How many events still wait for the back office."""
+    row = store.conn.execute("SELECT count(*) FROM events WHERE status = 'pending'").fetchone()
+    return int(row[0])
+
+
+def note_attempt(store: Store, seqs: list[int]) -> None:
+    with store.write() as conn:
+        conn.executemany(
+            "UPDATE events SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs]
+        )
+
+
+def store_results(store: Store, results: list[EventResult]) -> None:
+    """Records the back office's answers. Only pending events change: an answer is final."""
+    now = to_text(store.now())
+    with store.write() as conn:
+        for result in results:
+            status = result.status
+            if status == EventStatus.duplicate and result.original == EventStatus.rejected:
+                # A resend of a rejected event: the rejection is what the manager must see.
+                status = EventStatus.rejected
+            conn.execute(
+                "UPDATE events SET status = ?, reason = ?, message = ?, answered_at = ? "
+                "WHERE id = ? AND seq = ? AND status = 'pending'",
+                (
+                    status.value,
+                    result.reason.value if result.reason is not None else None,
+                    result.message,
+                    now,
+                    result.id,
+                    result.seq,
+                ),
+            )
+            # The back office knows the item's fate now; its next pull is the truth.
+            conn.execute("UPDATE stock SET local_seq = NULL WHERE local_seq = ?", (result.seq,))
+            _redact_resident_id(conn, result.seq)
+
+
+def _redact_resident_id(conn: sqlite3.Connection, seq: int) -> None:
+    """Once the back office holds a sale (it stores the ID encrypted), the terminal keeps only
+    the masked ID: a stolen POS box should not be a list of customers' ID numbers."""
+    row = conn.execute(
+        "SELECT payload FROM events WHERE seq = ? AND type = ? AND status != 'pending'",
+        (seq, EventType.sale.value),
+    ).fetchone()
+    if row is None:
+        return
+    payload = json.loads(row[0])
+    customer = payload.get("customer")
+    if not customer or "*" in customer["resident_id"]:
+        return
+    masked = mask_resident_id(customer["resident_id"])
+    customer["resident_id"] = masked
+    conn.execute(
+        "UPDATE events SET payload = ? WHERE seq = ?",
+        (json.dumps(payload, ensure_ascii=False), seq),
+    )
+    conn.execute("UPDATE sales SET customer_resident_id = ? WHERE event_seq = ?", (masked, seq))

@@ -1,0 +1,239 @@
+"""Pop-up forms: payment, real-name capture, number pick, a manager's approval, cash in/out.
+
+Each returns what the clerk entered (or None on Esc); the calling screen hands it to a
+service, so checks live in one place and errors come back as the service's message."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label
+
+from pos_terminal.screens.base import Message, money
+from pos_terminal.services.errors import PosError
+from pos_terminal.services.sale import Tender
+from pos_terminal.services.stock import StockEntry
+from shared.money import format_fen
+
+DIALOG_CSS = """
+ModalScreen { align: center middle; }
+ModalScreen > Vertical {
+    width: 64; height: auto; max-height: 90%; border: thick $accent; background: $surface;
+    padding: 1 2;
+}
+ModalScreen Label.title { text-style: bold; width: 100%; content-align: center middle; }
+ModalScreen Input { margin: 0 0 1 0; }
+"""
+
+
+T = TypeVar("T")
+
+
+class Dialog(ModalScreen[T | None], Generic[T]):
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "取消 Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def refuse(self, text: str) -> None:
+        self.app.bell()
+        self.query_one(Message).say(text, error=True)
+
+    def focus_next_or(self, event: Input.Submitted, finish: bool) -> bool:
+        """Enter moves to the next field; on the last one it finishes the form."""
+        if not finish:
+            self.focus_next()
+            return False
+        return True
+
+
+class PaymentDialog(Dialog[list[Tender]]):
+    """Cash (what the customer hands over), card and wallet; any mix of them."""
+
+    def __init__(self, total_fen: int) -> None:
+        super().__init__()
+        self.total_fen = total_fen
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"收款 Payment — 应收 {format_fen(self.total_fen)}", classes="title")
+            yield Label("现金 Cash given")
+            yield Input(placeholder="0.00", id="cash")
+            yield Label("银行卡 Card")
+            yield Input(placeholder="0.00", id="card")
+            yield Label("移动支付 Wallet")
+            yield Input(placeholder="0.00", id="wallet")
+            yield Message("Tab 下一项 · Enter 确认 · Esc 取消")
+
+    def on_mount(self) -> None:
+        self.query_one("#cash", Input).value = f"{self.total_fen / 100:.2f}"
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        # Enter in any field takes the payment; Tab moves to the card and wallet fields.
+        try:
+            tenders = [
+                Tender(method, money(self.query_one(f"#{method}", Input).value, label))
+                for method, label in (("cash", "cash"), ("card", "card"), ("wallet", "wallet"))
+            ]
+        except PosError as error:
+            self.refuse(error.message)
+            return
+        self.dismiss([t for t in tenders if t.amount_fen > 0])
+
+
+@dataclass(frozen=True)
+class RealName:
+    name: str
+    resident_id: str
+
+
+class RealNameDialog(Dialog[RealName]):
+    """实名制: the buyer's name and 18-character resident ID, as on the ID card."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("实名登记 Real-name registration", classes="title")
+            yield Label("姓名 Name")
+            yield Input(id="name")
+            yield Label("身份证号 Resident ID")
+            yield Input(id="resident_id", max_length=18)
+            yield Message("")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        if not self.focus_next_or(event, event.input.id == "resident_id"):
+            return
+        self.dismiss(
+            RealName(
+                self.query_one("#name", Input).value, self.query_one("#resident_id", Input).value
+            )
+        )
+
+
+class NumberPickDialog(Dialog[str]):
+    """Search the outlet's numbers by pattern (`*88`, `139*`, `1390575?888`) and pick one."""
+
+    def __init__(self, search: Callable[[str], list[StockEntry]]) -> None:
+        super().__init__()
+        self.search = search
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("选号 Pick a number", classes="title")
+            yield Input(placeholder="*88 尾号 · 139* 开头 · ? 任一位", id="pattern")
+            yield DataTable(id="numbers", cursor_type="row")
+            yield Message("Enter 搜索, ↓ 选择, Enter 确认")
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("号码 Number", "等级 Grade", "价格 Price")
+
+    @on(Input.Submitted, "#pattern")
+    def find(self, event: Input.Submitted) -> None:
+        try:
+            found = self.search(event.value)
+        except PosError as error:
+            self.refuse(error.message)
+            return
+        table = self.query_one(DataTable)
+        table.clear()
+        for entry in found:
+            price = format_fen(entry.price_fen) if entry.price_fen is not None else "—"
+            table.add_row(entry.item, entry.grade_name or "", price, key=entry.item)
+        self.query_one(Message).say(f"{len(found)} 个号码 numbers" if found else "没有 none")
+        if found:
+            table.focus()
+
+    @on(DataTable.RowSelected)
+    def picked(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(str(event.row_key.value))
+
+
+@dataclass(frozen=True)
+class Approval:
+    manager: str
+    pin: str
+    reason: str
+    amount_fen: int | None = None
+
+
+class ApprovalDialog(Dialog[Approval]):
+    """A dealer manager approves with code and PIN; `amount_label` asks for a price too."""
+
+    def __init__(self, title: str, amount_label: str | None = None) -> None:
+        super().__init__()
+        self.title_text, self.amount_label = title, amount_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            if self.amount_label:
+                yield Label(self.amount_label)
+                yield Input(placeholder="0.00", id="amount")
+            yield Label("原因 Reason")
+            yield Input(id="reason")
+            yield Label("店长工号 Manager")
+            yield Input(id="manager")
+            yield Label("店长密码 PIN")
+            yield Input(id="pin", password=True)
+            yield Message("")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        if not self.focus_next_or(event, event.input.id == "pin"):
+            return
+        amount = None
+        if self.amount_label:
+            try:
+                amount = money(self.query_one("#amount", Input).value, "price")
+            except PosError as error:
+                self.refuse(error.message)
+                return
+        self.dismiss(
+            Approval(
+                self.query_one("#manager", Input).value,
+                self.query_one("#pin", Input).value,
+                self.query_one("#reason", Input).value,
+                amount,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class CashMove:
+    amount_fen: int
+    reason: str
+
+
+class CashMoveDialog(Dialog[CashMove]):
+    """Cash put into or taken out of the drawer during a shift, with its reason."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Label("金额 Amount")
+            yield Input(placeholder="0.00", id="amount")
+            yield Label("原因 Reason")
+            yield Input(id="reason")
+            yield Message("")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        if not self.focus_next_or(event, event.input.id == "reason"):
+            return
+        try:
+            amount = money(self.query_one("#amount", Input).value, "amount")
+        except PosError as error:
+            self.refuse(error.message)
+            return
+        self.dismiss(CashMove(amount, self.query_one("#reason", Input).value))

@@ -1,0 +1,155 @@
+"""Shift: open with a counted float, cash in and out, X report, close with a blind count."""
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical
+from textual.widgets import Footer, Input, Label, Static
+
+from pos_terminal.screens.base import CounterScreen, Message, money
+from pos_terminal.screens.dialogs import CashMove, CashMoveDialog
+from pos_terminal.screens.status import StatusBar
+from pos_terminal.services.errors import PosError
+from pos_terminal.services.receipts import local_time
+from pos_terminal.services.reports import ShiftReport
+from shared.money import format_fen
+
+# The blind count at closing, by denomination in fen (100 yuan down to 1 jiao).
+DENOMINATIONS = (10_000, 5_000, 2_000, 1_000, 500, 100, 50, 10)
+
+
+def denomination_label(fen: int) -> str:
+    return f"¥{fen // 100}" if fen >= 100 else f"¥0.{fen // 10}"
+
+
+def report_text(report: ShiftReport) -> str:
+    title = f"Z 报表 No. {report.z_number}" if report.kind == "Z" else "X 报表 (不清零)"
+    lines = [
+        title,
+        f"销售 {report.sales_count} 笔 {format_fen(report.sales_total_fen)}   "
+        f"退货 {report.returns_count} 笔 {format_fen(report.refunds_total_fen)}",
+        *(f"  {t.label}: {format_fen(t.amount_fen)}" for t in report.takings),
+        f"应有现金 expected {format_fen(report.expected_cash_fen)}",
+    ]
+    if report.counted_cash_fen is not None and report.difference_fen is not None:
+        lines.append(
+            f"实点现金 counted {format_fen(report.counted_cash_fen)}   "
+            f"差额 difference {format_fen(report.difference_fen)}"
+        )
+    return "\n".join(lines)
+
+
+class ShiftScreen(CounterScreen):
+    DEFAULT_CSS = """
+    ShiftScreen #state { margin: 0 1; height: auto; }
+    ShiftScreen #count { grid-size: 4; grid-gutter: 0 2; height: auto; margin: 1 1; }
+    ShiftScreen #report { margin: 0 1; height: auto; border: round $accent; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5", "open_shift", "开班 Open"),
+        Binding("f6", "cash_in", "存入 Cash in"),
+        Binding("f7", "cash_out", "取出 Cash out"),
+        Binding("f8", "x_report", "X 报表"),
+        Binding("f9", "close_shift", "交班 Close (Z)"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Label("班次 Shift", id="title")
+        yield Static("", id="state")
+        with Vertical():
+            yield Label("开班备用金 Opening float (F5)")
+            yield Input(placeholder="0.00", id="float")
+            yield Label("交班点钞 Blind count at closing (F9) — 张数 notes and coins")
+            with Grid(id="count"):
+                for fen in DENOMINATIONS:
+                    yield Label(denomination_label(fen))
+                    yield Input(placeholder="0", id=f"d{fen}", type="integer")
+        yield Static("", id="report")
+        yield Message("")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_state()
+
+    def on_screen_resume(self) -> None:
+        self.show_state()
+
+    def show_state(self) -> None:
+        shift = self.services.shifts.current()
+        if shift is None:
+            text = "没有开班 No shift open — 输入备用金后按 F5 / count the float, then F5"
+            self.query_one("#float", Input).focus()
+        else:
+            opened = local_time(shift.opened_at, self.services.identity().timezone)
+            text = f"当班 {shift.clerk}, 开班 opened {opened}"
+        self.query_one("#state", Static).update(text)
+
+    @on(Input.Submitted, "#float")
+    def action_open_shift(self) -> None:
+        try:
+            float_fen = money(self.query_one("#float", Input).value, "opening float")
+            self.services.shifts.open_shift(self.clerk().username, float_fen)
+        except PosError as error:
+            self.refuse(error)
+            return
+        self.show_state()
+        self.say(f"已开班 shift open, 备用金 float {format_fen(float_fen)}")
+        self.app.kick_drawer()  # type: ignore[attr-defined]
+        self.app.wake_sync()  # type: ignore[attr-defined]
+
+    def _cash(self, title: str, direction: str) -> None:
+        def entered(form: CashMove | None) -> None:
+            if form is None:
+                return
+            move = getattr(self.services.shifts, direction)
+            try:
+                move(self.clerk().username, form.amount_fen, form.reason)
+            except PosError as error:
+                self.refuse(error)
+                return
+            self.say(f"{title} {format_fen(form.amount_fen)}: {form.reason}")
+            self.app.kick_drawer()  # type: ignore[attr-defined]
+            self.app.wake_sync()  # type: ignore[attr-defined]
+
+        self.app.push_screen(CashMoveDialog(title), entered)
+
+    def action_cash_in(self) -> None:
+        self._cash("存入 Cash in", "cash_in")
+
+    def action_cash_out(self) -> None:
+        self._cash("取出 Cash out", "cash_out")
+
+    def action_x_report(self) -> None:
+        try:
+            report = self.services.shifts.x_report(print_it=True)
+        except PosError as error:
+            self.refuse(error)
+            return
+        self.query_one("#report", Static).update(report_text(report))
+        self.app.print_pending()  # type: ignore[attr-defined]
+
+    def counts(self) -> dict[int, int]:
+        counts = {}
+        for fen in DENOMINATIONS:
+            text = self.query_one(f"#d{fen}", Input).value.strip() or "0"
+            if not text.isdigit():
+                raise PosError("bad_count", f"{denomination_label(fen)}: {text!r} is not a count")
+            counts[fen] = int(text)
+        return counts
+
+    def action_close_shift(self) -> None:
+        try:
+            report = self.services.shifts.close_shift(self.clerk().username, self.counts())
+        except PosError as error:
+            self.refuse(error)
+            return
+        for fen in DENOMINATIONS:
+            self.query_one(f"#d{fen}", Input).value = ""
+        self.query_one("#report", Static).update(report_text(report))
+        self.show_state()
+        self.say(f"已交班 shift closed, Z {report.z_number}")
+        self.app.print_pending()  # type: ignore[attr-defined]
+        self.app.wake_sync()  # type: ignore[attr-defined]

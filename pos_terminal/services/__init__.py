@@ -1,0 +1,1 @@
+"""UI-free business services of the counter: what the Textual screens and the tests call."""

@@ -1,0 +1,404 @@
+"""The sync client: pushes the outbox in order, pulls stock, prices, grades, clerks and dealer
+status with a cursor, reserves numbers, and keeps trying with back-off while offline."""
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from pos_terminal import outbox
+from pos_terminal.services.errors import BackOfficeRefused, Offline
+from pos_terminal.services.terminal import (
+    DEALER,
+    LAST_PULL_AT,
+    LAST_PUSH_AT,
+    OUTLET,
+    PRICE_LIST_VERSION,
+    PULL_CURSOR,
+)
+from pos_terminal.store import Store, set_meta, to_text
+from shared.sync import (
+    MAX_EVENTS_PER_PUSH,
+    EventStatus,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    Reservation,
+    ReserveRequest,
+)
+
+log = logging.getLogger(__name__)
+
+PUSH_PATH = "/api/v1/sync/push"
+PULL_PATH = "/api/v1/sync/pull"
+RESERVE_PATH = "/api/v1/sync/reservations"
+DEALER_SUSPENDED = "dealer_suspended"
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    sent: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    left: int = 0  # still pending afterwards
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    full: bool
+    stock_changes: int
+    price_list_version: int
+    clerks: int
+    dealer_status: str
+
+
+class SyncClient:
+    """Speaks to the back office over HTTP with the terminal's device credential.
+
+    Network failures and 5xx answers raise Offline (try again later); other error answers
+    raise BackOfficeRefused with the back office's stable error code."""
+
+    def __init__(
+        self,
+        store: Store,
+        base_url: str,
+        credential: str,
+        *,
+        batch: int = 200,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.store = store
+        self.batch = max(1, min(batch, MAX_EVENTS_PER_PUSH))
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {credential}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            reply = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise Offline(f"back office unreachable: {error}") from error
+        if reply.status_code >= 500:
+            raise Offline(f"back office error {reply.status_code}")
+        if reply.status_code >= 400:
+            try:
+                body = reply.json()
+            except json.JSONDecodeError:
+                body = {}
+            code = body.get("code", f"http_{reply.status_code}") if isinstance(body, dict) else ""
+            message = body.get("message", reply.text) if isinstance(body, dict) else reply.text
+            raise BackOfficeRefused(str(code), str(message), reply.status_code)
+        try:
+            return reply.json()
+        except json.JSONDecodeError as error:
+            # Something between us and the office (a captive portal, a proxy) answered.
+            raise Offline(f"{path} answered with something other than JSON") from error
+
+    # --- push ------------------------------------------------------------------------------
+
+    def push_batch(self) -> PushSummary:
+        """Sends the oldest pending events (one batch) and stores each answer."""
+        events = outbox.pending_events(self.store, self.batch)
+        if not events:
+            return PushSummary()
+        outbox.note_attempt(self.store, [e.seq for e in events])
+        request = PushRequest(events=[e.to_wire() for e in events])
+        body = self._call(
+            "POST",
+            PUSH_PATH,
+            content=request.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            response = PushResponse.model_validate(body)
+        except ValidationError as error:
+            raise Offline(f"back office sent a malformed push answer: {error}") from error
+        sent = {(e.id, e.seq) for e in events}
+        results = [r for r in response.results if (r.id, r.seq) in sent]
+        outbox.store_results(self.store, results)
+        with self.store.write() as conn:
+            set_meta(conn, LAST_PUSH_AT, to_text(self.store.now()))
+        for result in results:
+            if result.status == EventStatus.rejected:
+                log.warning(
+                    "event %s (seq %s) rejected: %s %s",
+                    result.id,
+                    result.seq,
+                    result.reason,
+                    result.message,
+                )
+        counts = {status: sum(r.status == status for r in results) for status in EventStatus}
+        return PushSummary(
+            sent=len(events),
+            accepted=counts[EventStatus.accepted],
+            duplicate=counts[EventStatus.duplicate],
+            rejected=counts[EventStatus.rejected],
+            left=outbox.backlog(self.store),
+        )
+
+    def push(self) -> PushSummary:
+        """Pushes batches until the outbox is empty or a batch gets no answer for any event."""
+        sent = accepted = duplicate = rejected = 0
+        while True:
+            batch = self.push_batch()
+            sent += batch.sent
+            accepted += batch.accepted
+            duplicate += batch.duplicate
+            rejected += batch.rejected
+            answered = batch.accepted + batch.duplicate + batch.rejected
+            if batch.sent == 0 or answered == 0 or batch.left == 0:
+                return PushSummary(sent, accepted, duplicate, rejected, left=batch.left)
+
+    # --- pull ------------------------------------------------------------------------------
+
+    def pull(self) -> PullSummary:
+        """Fetches what changed since the stored cursor and applies it in one transaction."""
+        cursor = self.store.get_meta(PULL_CURSOR)
+        params = {"since": cursor} if cursor else {}
+        try:
+            body = self._call("GET", PULL_PATH, params=params)
+        except BackOfficeRefused as refused:
+            if refused.code == DEALER_SUSPENDED:
+                # A suspended dealer's terminals get no pull at all: the refusal is the news.
+                _note_dealer_status(self.store, "suspended")
+            raise
+        try:
+            response = PullResponse.model_validate(body)
+        except ValidationError as error:
+            raise Offline(f"back office sent a malformed pull answer: {error}") from error
+        return apply_pull(self.store, response)
+
+    # --- reservations ----------------------------------------------------------------------
+
+    def reserve(self, msisdn: str, clerk: str) -> Reservation:
+        request = ReserveRequest(msisdn=msisdn, clerk=clerk)
+        body = self._call(
+            "POST",
+            RESERVE_PATH,
+            content=request.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        return Reservation.model_validate(body)
+
+    def cancel_reservation(self, reservation_id: str) -> None:
+        self._call("DELETE", f"{RESERVE_PATH}/{reservation_id}")
+
+    def sync_once(self) -> tuple[PushSummary, PullSummary]:
+        """Push first, so the pull already reflects this terminal's own acts."""
+        pushed = self.push()
+        return pushed, self.pull()
+
+
+def _note_dealer_status(store: Store, status: str) -> None:
+    with store.write() as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (DEALER,)).fetchone()
+        dealer = json.loads(row[0]) if row else {}
+        dealer["status"] = status
+        set_meta(conn, DEALER, json.dumps(dealer, ensure_ascii=False))
+
+
+def apply_pull(store: Store, response: PullResponse) -> PullSummary:
+    """Applies a pull. Items with a local act the back office has not answered keep their
+    local status: the pull may predate that act."""
+    now = to_text(store.now())
+    with store.write() as conn:
+        set_meta(conn, OUTLET, response.outlet.model_dump_json())
+        set_meta(conn, DEALER, response.dealer.model_dump_json())
+        set_meta(conn, PRICE_LIST_VERSION, str(response.price_list.version))
+        set_meta(conn, PULL_CURSOR, response.cursor)
+        set_meta(conn, LAST_PULL_AT, now)
+        conn.execute("DELETE FROM prices")
+        conn.executemany(
+            "INSERT INTO prices (product, retail_fen, dealer_fen) VALUES (?, ?, ?)",
+            [(p.product, p.retail_fen, p.dealer_fen) for p in response.price_list.prices],
+        )
+        conn.execute("DELETE FROM grades")
+        conn.executemany(
+            "INSERT INTO grades (code, name, rank, selection_fee_fen, prestore_fen, "
+            "min_monthly_fen, lockin_months) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    g.code,
+                    g.name,
+                    g.rank,
+                    g.selection_fee_fen,
+                    g.prestore_fen,
+                    g.min_monthly_fen,
+                    g.lockin_months,
+                )
+                for g in response.grades
+            ],
+        )
+        _apply_clerks(conn, response)
+        changes = _apply_stock(conn, response, now)
+    return PullSummary(
+        full=response.full,
+        stock_changes=changes,
+        price_list_version=response.price_list.version,
+        clerks=len(response.clerks),
+        dealer_status=response.dealer.status,
+    )
+
+
+def _apply_clerks(conn: sqlite3.Connection, response: PullResponse) -> None:
+    # The list is complete: a clerk who left must not log in offline with an old hash.
+    names = [c.username for c in response.clerks]
+    conn.execute(f"DELETE FROM clerks WHERE username NOT IN ({','.join('?' * len(names))})", names)
+    conn.executemany(
+        "INSERT INTO clerks (username, full_name, role, pin_hash) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (username) DO UPDATE SET full_name = excluded.full_name, "
+        "role = excluded.role, pin_hash = excluded.pin_hash",
+        [(c.username, c.full_name, c.role, c.pin_hash) for c in response.clerks],
+    )
+
+
+def _apply_stock(conn: sqlite3.Connection, response: PullResponse, now: str) -> int:
+    if response.full:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS pulled (item TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM pulled")
+        conn.executemany(
+            "INSERT OR IGNORE INTO pulled (item) VALUES (?)",
+            [(s.item,) for s in response.stock if s.in_outlet],
+        )
+        conn.execute(
+            "DELETE FROM stock WHERE local_seq IS NULL AND item NOT IN (SELECT item FROM pulled)"
+        )
+        conn.execute("DELETE FROM pulled")
+    gone = [(s.item,) for s in response.stock if not s.in_outlet]
+    conn.executemany("DELETE FROM stock WHERE item = ? AND local_seq IS NULL", gone)
+    here = [s for s in response.stock if s.in_outlet]
+    conn.executemany(
+        "INSERT INTO stock (item, item_kind, product, status, iccid, document_number, item_rev, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (item) DO UPDATE SET item_kind = excluded.item_kind, "
+        "product = excluded.product, status = excluded.status, iccid = excluded.iccid, "
+        "document_number = excluded.document_number, updated_at = excluded.updated_at "
+        "WHERE stock.local_seq IS NULL",
+        [
+            (
+                s.item,
+                s.item_kind,
+                s.product,
+                s.status,
+                s.iccid,
+                s.document_number,
+                s.item[::-1],
+                now,
+            )
+            for s in here
+        ],
+    )
+    return len(response.stock)
+
+
+class SyncWorker:
+    """Runs sync cycles in a background thread: every `interval` seconds, at once after
+    wake(), and after a failure with exponential back-off up to `max_backoff` seconds."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        interval: float = 5.0,
+        base_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        on_change: Callable[["SyncState"], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.interval = interval
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.on_change = on_change
+        self.failures = 0
+        self.state = SyncState(
+            online=False, backlog=outbox.backlog(client.store), last_error=None, last_success=None
+        )
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def delay(self) -> float:
+        """Seconds until the next cycle: the interval, or the back-off after failures."""
+        if self.failures == 0:
+            return self.interval
+        return min(self.max_backoff, self.base_backoff * 2 ** (self.failures - 1))
+
+    def run_once(self) -> "SyncState":
+        """One cycle; never raises for network trouble, which is the normal offline case."""
+        try:
+            self.client.sync_once()
+        except (Offline, BackOfficeRefused) as error:
+            self.failures += 1
+            self.state = SyncState(
+                online=isinstance(error, BackOfficeRefused),
+                backlog=outbox.backlog(self.client.store),
+                last_error=str(error),
+                last_success=self.state.last_success,
+            )
+        else:
+            self.failures = 0
+            self.state = SyncState(
+                online=True,
+                backlog=outbox.backlog(self.client.store),
+                last_error=None,
+                last_success=self.client.store.now(),
+            )
+        if self.on_change is not None:
+            self.on_change(self.state)
+        return self.state
+
+    def wake(self) -> None:
+        """Sync now (after a sale), without waiting for the interval."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="haoka-sync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception as error:
+                # A bug or a locked database must not silently end syncing for the day.
+                log.exception("sync cycle failed")
+                self.failures += 1
+                self.state = SyncState(
+                    online=self.state.online,
+                    backlog=self.state.backlog,
+                    last_error=f"sync failed: {error}",
+                    last_success=self.state.last_success,
+                )
+            self._wake.wait(self.delay())
+            self._wake.clear()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """For the status bar: connection, events waiting, the last problem."""
+
+    online: bool
+    backlog: int
+    last_error: str | None
+    last_success: datetime | None

@@ -1,0 +1,105 @@
+"""The counter app driven like a clerk would (Textual Pilot), with a simulated counter: a TCP
+ESC/POS printer, a pty pole display and a pty serial scanner."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devices.config import load_config
+from devices.simulators.counter import SimulatedCounter
+from pos_terminal.app import CounterApp
+from pos_terminal.config import TerminalConfig
+from pos_terminal.hardware import CounterHardware
+from pos_terminal.screens.login import LoginScreen
+from pos_terminal.services.counter import CounterServices, open_counter
+from tests.pos_terminal.helpers import CLERK, CLERK_PIN, msisdn, resident_id, seeded_store, voucher
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[CounterServices]:
+    config = TerminalConfig(data_dir=tmp_path / "terminal")
+    config.data_dir.mkdir()
+    seeded_store(config.store_path).close()
+    counter = open_counter(config)
+    yield counter
+    counter.close()
+
+
+@pytest.fixture
+def devices(tmp_path: Path) -> Iterator[SimulatedCounter]:
+    with SimulatedCounter(tmp_path / "counter", status_timeout=0.5) as counter:
+        yield counter
+
+
+async def type_in(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def log_in(pilot) -> None:  # type: ignore[no-untyped-def]
+    await type_in(pilot, CLERK)
+    await type_in(pilot, CLERK_PIN)
+    for _ in range(100):  # the PIN check runs in a worker thread (argon2, a pull attempt)
+        if not isinstance(pilot.app.screen, LoginScreen):
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("still on the log-in screen")
+
+
+async def scanned(pilot, *codes: str) -> None:  # type: ignore[no-untyped-def]
+    for code in codes:
+        await type_in(pilot, code)
+    await pilot.app.screen.steps.join()
+    await pilot.pause()
+
+
+async def test_a_number_and_a_card_sold_from_scan_to_receipt(
+    services: CounterServices, devices: SimulatedCounter
+) -> None:
+    hardware = CounterHardware(load_config(devices.config))
+    app = CounterApp(services, hardware, status_interval=60)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await log_in(pilot)
+        assert app.current_mode == "shift"  # no shift open yet
+        await type_in(pilot, "200")  # the counted float
+        assert services.shifts.current() is not None
+
+        await pilot.press("f1")
+        await pilot.pause()
+        await scanned(pilot, msisdn(1), voucher(1))
+        assert devices.display.wait_for(lambda lines: lines[1].startswith("TOTAL"))
+        assert "Y100.00" in devices.display.lines[1]
+
+        await pilot.press("f9")  # pay: the number sale asks for the real name first
+        await pilot.pause()
+        await type_in(pilot, "张三")
+        await type_in(pilot, resident_id())
+        await pilot.pause()
+        payment = app.screen
+        payment.query_one("#cash").value = "150"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+
+    [receipt] = devices.printer.printer.wait_for_receipts(1)
+    text = "\n".join(receipt.lines)
+    assert msisdn(1) in text and "￥100.00" in text and "￥50.00" in text  # total, change
+    assert "330602********123" in text  # the ID number is printed masked
+    assert devices.printer.printer.wait_for_kicks(1)
+    assert devices.display.wait_for(lambda lines: lines[1].startswith("CHANGE"))
+    figures = services.figures()
+    assert (figures.sales_count, figures.sales_total_fen, figures.sync_backlog) == (1, 10_000, 2)
+
+
+async def test_a_refused_scan_is_shown_and_nothing_is_sold(services: CounterServices) -> None:
+    app = CounterApp(services, status_interval=60)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await log_in(pilot)
+        await type_in(pilot, "0")
+        await pilot.press("f1")
+        await scanned(pilot, "13905719999")  # a number this outlet does not hold
+        message = app.screen.query_one("Message")
+        assert "-error" in message.classes
+        assert "13905719999" in str(message.render())
+    assert services.figures().sales_count == 0
