@@ -1,7 +1,6 @@
 """The counter app: screens for sale, returns, stock, shift and figures, driven by the keyboard
 and the scanner; devices and sync work in threads and report to the status bar."""
 
-import logging
 from typing import ClassVar
 
 from textual import work
@@ -23,7 +22,6 @@ from pos_terminal.services.counter import CounterServices
 from pos_terminal.services.login import Clerk
 from pos_terminal.sync import SyncState, SyncWorker
 
-log = logging.getLogger(__name__)
 _STATUS_FIELDS = {
     DeviceKind.printer: "printer",
     DeviceKind.drawer: "drawer",

@@ -70,6 +70,9 @@ class ReturnScreen(CounterScreen):
             if line.refusal:
                 label += f"  — 不可退 {line.refusal}"
             lines.add_option(Selection(label, line.line_no, disabled=not line.returnable))
+        returnable = [i for i, line in enumerate(sale.lines) if line.returnable]
+        if returnable:
+            lines.highlighted = returnable[0]
         lines.focus()
         self.say(f"{sum(line.returnable for line in sale.lines)} 行可退 lines can come back")
 

@@ -45,7 +45,9 @@ class ShiftScreen(CounterScreen):
     DEFAULT_CSS = """
     ShiftScreen #state { margin: 0 1; height: auto; }
     ShiftScreen #count { grid-size: 4; grid-gutter: 0 2; height: auto; margin: 1 1; }
-    ShiftScreen #report { margin: 0 1; height: auto; border: round $accent; padding: 0 1; }
+    ShiftScreen #report {
+        margin: 0 1; height: auto; border: round $accent; padding: 0 1; display: none;
+    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "open_shift", "开班 Open"),
@@ -128,8 +130,13 @@ class ShiftScreen(CounterScreen):
         except PosError as error:
             self.refuse(error)
             return
-        self.query_one("#report", Static).update(report_text(report))
+        self.show_report(report)
         self.app.print_pending()  # type: ignore[attr-defined]
+
+    def show_report(self, report: ShiftReport) -> None:
+        shown = self.query_one("#report", Static)
+        shown.update(report_text(report))
+        shown.display = True
 
     def counts(self) -> dict[int, int]:
         counts = {}
@@ -148,7 +155,7 @@ class ShiftScreen(CounterScreen):
             return
         for fen in DENOMINATIONS:
             self.query_one(f"#d{fen}", Input).value = ""
-        self.query_one("#report", Static).update(report_text(report))
+        self.show_report(report)
         self.show_state()
         self.say(f"已交班 shift closed, Z {report.z_number}")
         self.app.print_pending()  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ class StatusBar(Static):
     """One line above the key help on every main screen, drawn from the app's CounterStatus."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
     def render(self) -> str:

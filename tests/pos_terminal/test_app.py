@@ -13,6 +13,7 @@ from pos_terminal.config import TerminalConfig
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.screens.login import LoginScreen
 from pos_terminal.services.counter import CounterServices, open_counter
+from pos_terminal.services.sale import Tender
 from tests.pos_terminal.helpers import CLERK, CLERK_PIN, msisdn, resident_id, seeded_store, voucher
 
 
@@ -103,3 +104,37 @@ async def test_a_refused_scan_is_shown_and_nothing_is_sold(services: CounterServ
         assert "-error" in message.classes
         assert "13905719999" in str(message.render())
     assert services.figures().sales_count == 0
+
+
+async def test_return_by_receipt_barcode_then_shift_close_with_z_report(
+    services: CounterServices, devices: SimulatedCounter
+) -> None:
+    hardware = CounterHardware(load_config(devices.config))
+    app = CounterApp(services, hardware, status_interval=60)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await log_in(pilot)
+        await type_in(pilot, "200")  # opening float
+        draft = services.sales.start(CLERK)
+        services.sales.scan(draft, voucher(1))
+        sale = services.sales.complete(draft, [Tender("cash", 5_000)])
+
+        await pilot.press("f2")
+        await pilot.pause()
+        await type_in(pilot, sale.receipt_no)  # the receipt's barcode, scanned
+        await pilot.press("space")  # pick the one line
+        await pilot.press("f9")
+        await pilot.pause()
+        assert "退款 refund ¥50.00" in str(app.screen.query_one("Message").render())
+
+        await pilot.press("f4")
+        await pilot.pause()
+        shift = app.screen
+        shift.query_one("#d10000").value = "2"  # type: ignore[attr-defined]  # ¥200 counted
+        await pilot.press("f9")
+        await pilot.pause()
+        report = str(shift.query_one("#report").render())
+        assert "Z 报表 No. 1" in report and "差额 difference ¥0.00" in report
+        await pilot.pause(0.5)
+    assert services.shifts.current() is None
+    receipts = devices.printer.printer.wait_for_receipts(3)  # sale, return slip, Z report
+    assert any("Z" in line and "1" in line for line in receipts[-1].lines)
