@@ -1,4 +1,5 @@
-"""The clerk's number search language, turned into a plan the database can use an index for.
+"""The clerk's number search language (used by the back office and the terminal), turned into a
+plan a database can use an index for.
 
 - ``*88``: ends with 88; ``139*``: starts with 139; ``*520*``: contains 520;
 - ``139057?8888``: ``?`` is one digit, ``*`` any run of digits;

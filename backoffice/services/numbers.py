@@ -13,7 +13,6 @@ from backoffice.contracts import (
     NumberPublic,
     SegmentRequest,
 )
-from backoffice.domain.number_search import SearchPatternError, plan_search, upper_bound
 from backoffice.models import MobileNumber, NumberBatch, NumberGrade
 from backoffice.services import audit
 from backoffice.services.batches import ensure_code_free, find_by_code_or_id, next_batch_code
@@ -24,6 +23,7 @@ from backoffice.services.tabular import Columns, RowChecker, finish_import, read
 from shared.codes import CodeError, parse_msisdn
 from shared.ids import new_id
 from shared.lifecycle import NumberStatus
+from shared.number_search import SearchPatternError, plan_search, upper_bound
 
 NUMBER_COLUMNS = Columns(required=("msisdn",), aliases=(("号码", "msisdn"), ("number", "msisdn")))
 _INSERT_COLUMNS = (

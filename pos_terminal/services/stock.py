@@ -12,6 +12,7 @@ from pos_terminal.store import Store, to_text
 from shared.codes import CodeError, CodeKind, DocumentKind, classify_code, parse_document_number
 from shared.ids import new_id
 from shared.lifecycle import NUMBER_LIFECYCLE, VOUCHER_LIFECYCLE, IllegalTransition, Lifecycle
+from shared.number_search import SearchPatternError, plan_search, upper_bound
 from shared.sync import (
     EventType,
     StockCountPayload,
@@ -23,7 +24,6 @@ NUMBER = "number"
 VOUCHER = "voucher"
 IN_STOCK = "in_stock"
 IN_TRANSIT = "allocated"
-_SEARCH_CHARS = set("0123456789?*")
 # Delivery notes and transfers both bring stock into the outlet.
 _INCOMING_DOCUMENTS = (DocumentKind.DN, DocumentKind.TR)
 
@@ -104,53 +104,17 @@ def resolve_item(conn: sqlite3.Connection, text: str) -> StockEntry:
 # --- number search --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NumberPattern:
-    """A clerk's pattern as SQL: LIKE always, plus index ranges on the literal ends.
-
-    ``*88`` ends with 88, ``139*`` starts with 139, ``*520*`` contains 520, ``?`` is one
-    digit; plain digits shorter than 11 mean "contains"."""
-
-    like: str
-    prefix: str
-    suffix: str
-
-    @classmethod
-    def parse(cls, pattern: str) -> "NumberPattern":
-        text = pattern.strip()
-        if not text:
-            raise PosError("bad_pattern", "type digits, ? for one digit and * for any digits")
-        bad = sorted(set(text) - _SEARCH_CHARS)
-        if bad:
-            raise PosError("bad_pattern", f"{bad[0]!r} is not allowed; use digits, ? and *")
-        if "*" not in text and "?" not in text and len(text) < 11:
-            text = f"*{text}*"
-        if "*" not in text and len(text) != 11:
-            raise PosError("bad_pattern", f"{pattern!r}: without * it must be 11 characters")
-        like = text.replace("*", "%").replace("?", "_")
-        return cls(like, _literal_run(text), _literal_run(text[::-1])[::-1])
-
-
-def _literal_run(text: str) -> str:
-    run = []
-    for ch in text:
-        if not ch.isdigit():
-            break
-        run.append(ch)
-    return "".join(run)
-
-
 def _upper_bound(prefix: str) -> str:
-    """Smallest digit string above all strings starting with prefix; ":" sorts after "9"."""
-    digits = prefix.rstrip("9")
-    if not digits:
-        return ":"
-    return digits[:-1] + str(int(digits[-1]) + 1)
+    # ":" sorts after "9": the bound for a prefix of all nines.
+    return upper_bound(prefix) or ":"
 
 
 def search_numbers(conn: sqlite3.Connection, pattern: str, limit: int = 50) -> list[StockEntry]:
     """Numbers on this outlet's shelf matching the pattern, in number order."""
-    plan = NumberPattern.parse(pattern)
+    try:
+        plan = plan_search(pattern)
+    except SearchPatternError as error:
+        raise PosError("bad_pattern", str(error)) from None
     # Unary + keeps the planner off the status index when a literal end gives a narrower range.
     shelf = "+s.item_kind = 'number' AND +s.status = 'in_stock'"
     if not plan.prefix and not plan.suffix:

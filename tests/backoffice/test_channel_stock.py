@@ -16,10 +16,18 @@ from backoffice.contracts_channel import (
     TransferIn,
 )
 from backoffice.domain.channel import AllocationOrder
-from backoffice.models import AuditEntry, Dealer, MobileNumber, Voucher
-from backoffice.services import dealers, delivery_note, numbers, stock
+from backoffice.models import AuditEntry, Dealer, MobileNumber, SimCard, Voucher
+from backoffice.services import dealers, delivery_note, numbers, sims, stock
 from backoffice.services.errors import Conflict, InvalidInput
-from tests.backoffice.channel_helpers import allocate_numbers, channel, pool, stocked_numbers
+from tests.backoffice.channel_helpers import (
+    allocate_numbers,
+    channel,
+    pool,
+    push,
+    sale_event,
+    stocked_numbers,
+)
+from tests.backoffice.helpers import csv_bytes, iccid
 
 
 def _status(session: Session, msisdn: str) -> tuple[str, str | None]:
@@ -284,3 +292,29 @@ def test_delivery_note_pdf_barcodes_decode_to_document_and_items(session: Sessio
     assert expected <= decoded
     voucher = session.get(Voucher, "10575000000000001")
     assert voucher is not None and voucher.status == "allocated"
+
+
+def test_paired_sim_cards_travel_with_their_numbers(session: Session) -> None:
+    pool(session, end=99)
+    sims.import_sims(
+        session,
+        csv_bytes("iccid,imsi", *(f"{iccid(n)},46000571{n:07d}" for n in range(100))),
+        "sims.csv",
+        "billing1",
+        code="SIM-A",
+    )
+    sims.pair_in_order(session, "SEG-A", "SIM-A", "billing1")
+    shop = channel(session)
+    first, second = stocked_numbers(session, shop.outlet_code, 2)
+
+    def sim_of(msisdn: str) -> tuple[str, str | None]:
+        sim = session.exec(select(SimCard).where(SimCard.msisdn == msisdn)).one()
+        session.refresh(sim)
+        return sim.status, sim.outlet_id
+
+    assert sim_of(first) == ("in_stock", shop.outlet_id)
+    (sold,) = push(session, shop, sale_event(shop.terminal_no, 1, [("number", first, 5_000)]))
+    assert sold.status == "accepted"
+    assert sim_of(first) == ("sold", shop.outlet_id)
+    stock.return_to_centre(session, ItemsIn(outlet=shop.outlet_code, items=[second]), "s1")
+    assert sim_of(second) == ("in_warehouse", None)

@@ -328,3 +328,36 @@ def test_stock_receipt_event_takes_in_the_delivery(session: Session) -> None:
     assert {i.status for i in stock.outlet_stock(session, shop.outlet_code)} == {"in_stock"}
     (again,) = push(session, shop, receipt(2))
     assert again.reason is RejectReason.already_received
+
+
+def test_batches_selling_in_opposite_orders_all_complete(engine: Engine) -> None:
+    """Two terminals push the same items in opposite orders, which can deadlock on
+    PostgreSQL; every event still gets an answer and every item is sold once."""
+    with Session(engine, expire_on_commit=False) as session:
+        pool(session)
+        shop = channel(session)
+        other = _second_terminal(session, shop)
+        items = stocked_numbers(session, shop.outlet_code, 20)
+    plans = [(shop, items), (other, items[::-1])]
+    barrier = threading.Barrier(2)
+    answers: list[EventStatus | RejectReason | None] = []
+    lock = threading.Lock()
+
+    def sell(terminal: Channel, order: list[str]) -> None:
+        events = [
+            sale_event(terminal.terminal_no, i + 1, [("number", m, STD_PRICE)])
+            for i, m in enumerate(order)
+        ]
+        with Session(engine, expire_on_commit=False) as own:
+            barrier.wait()
+            got = push(own, terminal, *events)
+        with lock:
+            answers.extend(r.reason or r.status for r in got)
+
+    threads = [threading.Thread(target=sell, args=plan) for plan in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers.count(EventStatus.accepted) == len(items)
+    assert answers.count(RejectReason.item_already_sold) == len(items)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backoffice.domain.number_search import SearchPatternError, plan_search, upper_bound
+from shared.number_search import SearchPatternError, plan_search, upper_bound
 
 
 @pytest.mark.parametrize(
