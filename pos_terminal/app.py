@@ -73,7 +73,10 @@ class CounterApp(App[None]):
         who = self.services.identity()
         self.sub_title = f"{who.dealer_name} · {who.outlet_name} · 终端 {who.terminal_no}"
         self.switch_mode("sale")
-        self.push_screen(LoginScreen(), self.logged_in)
+        if self.services.login.current is None:
+            self.push_screen(LoginScreen(), self.logged_in)
+        else:
+            self.logged_in(self.services.login.current)
         if self.hardware.scanner is not None:
             self.read_scans()
         if self.sync is not None:

@@ -30,6 +30,12 @@ from devices.printer import (
     open_printer,
     test_receipt,
 )
+from pos_terminal.app import CounterApp
+from pos_terminal.config import TerminalConfig
+from pos_terminal.config import load_config as load_terminal_config
+from pos_terminal.hardware import CounterHardware
+from pos_terminal.services.counter import open_counter
+from pos_terminal.services.errors import PosError
 from shared.ids import new_id
 
 app = typer.Typer(help="HaoKa counter terminal.", no_args_is_help=True)
@@ -303,3 +309,42 @@ def devices_test(
     _test_scanner(settings, scan_timeout, report)
     if report.failed:
         raise typer.Exit(1)
+
+
+# --- the counter ------------------------------------------------------------------------------
+
+TerminalOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--terminal-config",
+        help="terminal.toml: back-office URL, data directory (default: in the data directory)",
+        envvar="HAOKA_POS_CONFIG",
+    ),
+]
+
+
+def _terminal(path: Path | None) -> TerminalConfig:
+    try:
+        return load_terminal_config(path)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(terminal_config: TerminalOption = None, config: ConfigOption = None) -> None:
+    """Starts the counter app full screen, with the devices of the devices file."""
+    settings = _terminal(terminal_config)
+    services = open_counter(settings)
+    try:
+        services.identity()
+    except PosError as error:
+        services.close()
+        typer.echo(f"error: {error.message} (haoka-pos register first)", err=True)
+        raise typer.Exit(2) from None
+    hardware = CounterHardware(_load(config))
+    sync = services.sync_worker() if services.sync is not None else None
+    try:
+        CounterApp(services, hardware, sync=sync).run()
+    finally:
+        services.close()
