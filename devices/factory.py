@@ -32,6 +32,7 @@ def open_scanner(config: DevicesConfig, on_status: StatusCallback | None) -> Sca
 def open_display(
     settings: DisplayConfig, on_status: StatusCallback | None = None
 ) -> SerialDisplay:
+    """The configured pole display; its port is opened on the first show."""
     return SerialDisplay(
         settings.port,
         baudrate=settings.baudrate,

@@ -1,4 +1,5 @@
-"""The printer driver over real transports: TCP, a pty as serial port, a file; the USB guard."""
+"""The printer driver over real transports: TCP, a pty as serial port, a file; the USB guard,
+and a real USB printer where this machine has one."""
 
 import os
 import select
@@ -11,6 +12,7 @@ import types
 import escpos.printer
 import pytest
 
+from devices.discovery import USB_CLASS_PRINTER, UsbInterface
 from devices.escpos.decode import DrawerKick, decode
 from devices.ports import PrinterState
 from devices.printer import (
@@ -277,6 +279,25 @@ def test_usb_writes_have_a_deadline(monkeypatch):
     monkeypatch.setattr(escpos.printer, "Usb", lambda *ids, **options: made.append((ids, options)))
     UsbLink("04b8:0202")
     assert made == [((0x04B8, 0x0202), {"timeout": 10_000})]  # ms, as pyusb counts
+
+
+@pytest.mark.hardware
+def test_a_real_usb_printer_answers_a_status_query():
+    """The USB transport end to end, where this machine has a USB printer and pyusb."""
+    usb_id = next(
+        (found.usb_id for found in UsbInterface().list_devices().values()
+         if USB_CLASS_PRINTER in found.usb_classes),
+        None,
+    )
+    if usb_id is None:
+        pytest.skip("no USB printer-class device on this machine")
+    pytest.importorskip("usb.core", reason="pyusb is not installed, so USB cannot be driven")
+    printer = open_printer(PrinterConfig("usb", usb_id, status_timeout=1.0))
+    try:
+        status = printer.status()
+    finally:
+        printer.close()
+    assert status.state != PrinterState.offline, status.detail
 
 
 def test_usb_target_must_be_vendor_colon_product():

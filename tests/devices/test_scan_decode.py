@@ -139,6 +139,83 @@ Event: time 1763870000.174003, type 1 (EV_KEY), code 28 (KEY_ENTER), value 0
 Event: time 1763870000.174003, -------------- SYN_REPORT ------------
 """
 
+# The same format for a scanner set to type on the numeric keypad (some are shipped so, to be
+# independent of the keyboard layout): KP digits, then keypad Enter, MSISDN 13800138000.
+EVTEST_KEYPAD = """
+Event: time 1763870100.200000, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70059
+Event: time 1763870100.200000, type 1 (EV_KEY), code 79 (KEY_KP1), value 1
+Event: time 1763870100.200000, -------------- SYN_REPORT ------------
+Event: time 1763870100.202000, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70059
+Event: time 1763870100.202000, type 1 (EV_KEY), code 79 (KEY_KP1), value 0
+Event: time 1763870100.202000, -------------- SYN_REPORT ------------
+Event: time 1763870100.204000, type 4 (EV_MSC), code 4 (MSC_SCAN), value 7005b
+Event: time 1763870100.204000, type 1 (EV_KEY), code 81 (KEY_KP3), value 1
+Event: time 1763870100.204000, -------------- SYN_REPORT ------------
+Event: time 1763870100.206000, type 4 (EV_MSC), code 4 (MSC_SCAN), value 7005b
+Event: time 1763870100.206000, type 1 (EV_KEY), code 81 (KEY_KP3), value 0
+Event: time 1763870100.206000, -------------- SYN_REPORT ------------
+Event: time 1763870100.208000, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70060
+Event: time 1763870100.208000, type 1 (EV_KEY), code 72 (KEY_KP8), value 1
+Event: time 1763870100.208000, -------------- SYN_REPORT ------------
+Event: time 1763870100.210001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70060
+Event: time 1763870100.210001, type 1 (EV_KEY), code 72 (KEY_KP8), value 0
+Event: time 1763870100.210001, -------------- SYN_REPORT ------------
+Event: time 1763870100.212001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.212001, type 1 (EV_KEY), code 82 (KEY_KP0), value 1
+Event: time 1763870100.212001, -------------- SYN_REPORT ------------
+Event: time 1763870100.214001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.214001, type 1 (EV_KEY), code 82 (KEY_KP0), value 0
+Event: time 1763870100.214001, -------------- SYN_REPORT ------------
+Event: time 1763870100.216001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.216001, type 1 (EV_KEY), code 82 (KEY_KP0), value 1
+Event: time 1763870100.216001, -------------- SYN_REPORT ------------
+Event: time 1763870100.218001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.218001, type 1 (EV_KEY), code 82 (KEY_KP0), value 0
+Event: time 1763870100.218001, -------------- SYN_REPORT ------------
+Event: time 1763870100.220001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70059
+Event: time 1763870100.220001, type 1 (EV_KEY), code 79 (KEY_KP1), value 1
+Event: time 1763870100.220001, -------------- SYN_REPORT ------------
+Event: time 1763870100.222001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70059
+Event: time 1763870100.222001, type 1 (EV_KEY), code 79 (KEY_KP1), value 0
+Event: time 1763870100.222001, -------------- SYN_REPORT ------------
+Event: time 1763870100.224001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 7005b
+Event: time 1763870100.224001, type 1 (EV_KEY), code 81 (KEY_KP3), value 1
+Event: time 1763870100.224001, -------------- SYN_REPORT ------------
+Event: time 1763870100.226001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 7005b
+Event: time 1763870100.226001, type 1 (EV_KEY), code 81 (KEY_KP3), value 0
+Event: time 1763870100.226001, -------------- SYN_REPORT ------------
+Event: time 1763870100.228001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70060
+Event: time 1763870100.228001, type 1 (EV_KEY), code 72 (KEY_KP8), value 1
+Event: time 1763870100.228001, -------------- SYN_REPORT ------------
+Event: time 1763870100.230001, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70060
+Event: time 1763870100.230001, type 1 (EV_KEY), code 72 (KEY_KP8), value 0
+Event: time 1763870100.230001, -------------- SYN_REPORT ------------
+Event: time 1763870100.232002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.232002, type 1 (EV_KEY), code 82 (KEY_KP0), value 1
+Event: time 1763870100.232002, -------------- SYN_REPORT ------------
+Event: time 1763870100.234002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.234002, type 1 (EV_KEY), code 82 (KEY_KP0), value 0
+Event: time 1763870100.234002, -------------- SYN_REPORT ------------
+Event: time 1763870100.236002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.236002, type 1 (EV_KEY), code 82 (KEY_KP0), value 1
+Event: time 1763870100.236002, -------------- SYN_REPORT ------------
+Event: time 1763870100.238002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.238002, type 1 (EV_KEY), code 82 (KEY_KP0), value 0
+Event: time 1763870100.238002, -------------- SYN_REPORT ------------
+Event: time 1763870100.240002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.240002, type 1 (EV_KEY), code 82 (KEY_KP0), value 1
+Event: time 1763870100.240002, -------------- SYN_REPORT ------------
+Event: time 1763870100.242002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70062
+Event: time 1763870100.242002, type 1 (EV_KEY), code 82 (KEY_KP0), value 0
+Event: time 1763870100.242002, -------------- SYN_REPORT ------------
+Event: time 1763870100.244002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70058
+Event: time 1763870100.244002, type 1 (EV_KEY), code 96 (KEY_KPENTER), value 1
+Event: time 1763870100.244002, -------------- SYN_REPORT ------------
+Event: time 1763870100.246002, type 4 (EV_MSC), code 4 (MSC_SCAN), value 70058
+Event: time 1763870100.246002, type 1 (EV_KEY), code 96 (KEY_KPENTER), value 0
+Event: time 1763870100.246002, -------------- SYN_REPORT ------------
+"""
+
 _EVTEST_LINE = re.compile(r"type (\d+) \(\w+\), code (\d+) \((\w+)\), value (\w+)")
 
 
@@ -168,6 +245,10 @@ def digits(text: str) -> list[tuple[int, int]]:
 
 def test_recorded_evtest_stream_decodes_to_the_receipt_number() -> None:
     assert decode_key_events(evtest_key_events(EVTEST_RECEIPT)) == ["S0000120000003455"]
+
+
+def test_recorded_keypad_stream_decodes_to_the_number() -> None:
+    assert decode_key_events(evtest_key_events(EVTEST_KEYPAD)) == ["13800138000"]
 
 
 def test_keypad_enter_ends_a_code_and_keypad_digits_type_digits() -> None:

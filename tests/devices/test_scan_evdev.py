@@ -18,7 +18,7 @@ from evdev import InputEvent, ecodes
 from devices.ports import DeviceKind, DeviceStatus
 from devices.scanner import EvdevMatch, EvdevScanner
 from shared.codes import CodeKind
-from tests.devices.test_scan_decode import EVTEST_RECEIPT
+from tests.devices.test_scan_decode import EVTEST_KEYPAD, EVTEST_RECEIPT
 
 _EVTEST = re.compile(r"time (\d+)\.(\d+), type (\d+) \(\w+\), code (\d+) \(\w+\), value (\w+)")
 
@@ -211,6 +211,23 @@ def test_unplug_is_reported_and_a_replugged_scanner_resumes(bus: FakeBus) -> Non
     bus.current.type(key_events("13800138000"))
     event = scanner.read(1.0)
     assert event is not None and event.ok and event.raw == "13800138000"
+
+
+def test_a_recording_cut_by_an_unplug_leaves_no_trace_after_the_replug(bus: FakeBus) -> None:
+    statuses: list[DeviceStatus] = []
+    scanner = scanner_for(bus, EvdevMatch(name="1900"), statuses)
+    scanner.read(0.01)
+    recording = recorded_events(EVTEST_KEYPAD)
+    bus.current.type(recording[: len(recording) // 2])  # half the keypad digits
+    assert scanner.read(0.05) is None
+    half_typed_on = bus.current
+    half_typed_on.unplug()
+    assert scanner.read(0.2) is None  # lost, then found again at the same node at once
+    assert scanner.connected and bus.current is not half_typed_on
+    bus.current.type(recording)
+    event = scanner.read(1.0)
+    assert event is not None and event.ok and event.raw == "13800138000"
+    assert [s.connected for s in statuses] == [True, False, True]
 
 
 def test_a_missing_scanner_is_reported_once_not_on_every_retry(bus: FakeBus) -> None:
