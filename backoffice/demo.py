@@ -1,5 +1,9 @@
-"""`make demo`: a fresh SQLite back office with demo users, stock and a running server."""
+"""`make demo`: a fresh SQLite back office with demo users, stock, a dealer whose outlet holds
+stock, a registered terminal, and a running server."""
 
+import json
+import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -9,11 +13,20 @@ from sqlmodel import Session
 
 from backoffice import migrate
 from backoffice.contracts import SegmentRequest, UserCreate, VoucherGenerateRequest
+from backoffice.contracts_channel import (
+    AllocationRequest,
+    AllocationRule,
+    DealerCreate,
+    OutletCreate,
+    StaffCreate,
+    TerminalCreate,
+)
 from backoffice.core.config import Settings
 from backoffice.core.crypto import PinCipher
 from backoffice.db import make_engine
+from backoffice.domain.channel import AllocationOrder, DealerKind
 from backoffice.domain.roles import Role
-from backoffice.services import numbers, releases, sims, users, vouchers
+from backoffice.services import dealers, numbers, releases, sims, stock, users, vouchers
 from shared.codes import luhn_check_digit
 
 # Demo-only accounts on a throwaway local database, printed at start so anyone can log in.
@@ -25,6 +38,29 @@ DEMO_USERS = (
     ("clerk", Role.clerk, "营业员 赵敏"),
 )
 DEMO_PASSWORD = "haoka-demo"
+# The dealer's counter staff: code, role, name, PIN for the terminal.
+DEMO_STAFF = (
+    ("wang", Role.clerk, "营业员 王丽", "1234"),
+    ("boss", Role.dealer_manager, "店长 孙伟", "8888"),
+)
+# What the sales centre allocates to the demo outlet, and the outlet receives.
+DEMO_ALLOCATION = (
+    AllocationRule(item_kind="number", count=300, grade="STD"),
+    AllocationRule(item_kind="number", count=20, grade="G4"),
+    AllocationRule(item_kind="number", count=5, grade="G3"),
+    AllocationRule(item_kind="voucher", count=200, face_value_fen=5000),
+)
+TERMINAL_FILE = "demo-terminal.json"
+
+
+@dataclass(frozen=True)
+class DemoTerminal:
+    """What the demo terminal needs to register itself; written next to the database."""
+
+    terminal_id: str
+    terminal_no: int
+    credential: str
+    outlet: str
 
 
 def demo_sim_csv(count: int, first: int = 0) -> bytes:
@@ -36,7 +72,7 @@ def demo_sim_csv(count: int, first: int = 0) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def seed(settings: Settings) -> None:
+def seed(settings: Settings) -> DemoTerminal:
     engine = make_engine(settings.database_url)
     try:
         with Session(engine, expire_on_commit=False) as session:
@@ -70,8 +106,70 @@ def seed(settings: Settings) -> None:
                 "billing",
             )
             releases.release_vouchers(session, cards.batch.code, "billing", "demo release")
+            return seed_channel(session)
     finally:
         engine.dispose()
+
+
+def seed_channel(session: Session) -> DemoTerminal:
+    """A partner dealer with one outlet, its staff, stock allocated and received, a terminal."""
+    dealer = dealers.create_dealer(
+        session,
+        DealerCreate(
+            code="D0575",
+            name="越城通讯",
+            kind=DealerKind.partner,
+            credit_limit_fen=100_000_000,
+        ),
+        "sales",
+    )
+    outlet = dealers.create_outlet(
+        session,
+        OutletCreate(dealer=dealer.code, code="D0575-01", name="解放路营业点"),
+        "sales",
+    )
+    for username, role, full_name, pin in DEMO_STAFF:
+        dealers.create_staff(
+            session,
+            dealer.code,
+            StaffCreate(
+                username=username,
+                password=DEMO_PASSWORD,
+                full_name=full_name,
+                role=role,  # type: ignore[arg-type]
+                outlet=outlet.code,
+                pin=pin,
+            ),
+            "admin",
+        )
+    note = stock.allocate(
+        session,
+        AllocationRequest(
+            outlet=outlet.code, rules=list(DEMO_ALLOCATION), order=AllocationOrder.in_order
+        ),
+        "sales",
+    )
+    on_the_way = stock.outlet_stock(session, outlet.code)
+    delivered = [item.item for item in on_the_way if item.status == "allocated"]
+    stock.receive(session, note.number, delivered, "wang")
+    registered = dealers.register_terminal(
+        session, TerminalCreate(outlet=outlet.code, name="收银台 1"), "admin"
+    )
+    return DemoTerminal(
+        terminal_id=registered.terminal.id,
+        terminal_no=registered.terminal.terminal_no,
+        credential=registered.credential,
+        outlet=outlet.code,
+    )
+
+
+def write_terminal_file(data_dir: Path, terminal: DemoTerminal) -> Path:
+    """The demo terminal's registration, readable by this user only (it holds a credential)."""
+    path = data_dir / TERMINAL_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(terminal.__dict__, out)
+    return path
 
 
 def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
@@ -84,8 +182,10 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     for stale in data_dir.glob("haoka.db*"):
         stale.unlink()
     settings = Settings(database_url=f"sqlite:///{database}", data_dir=data_dir)
+    for stale in data_dir.glob(TERMINAL_FILE):
+        stale.unlink()
     migrate.upgrade(settings.database_url)
-    seed(settings)
+    terminal = seed(settings)
 
     console = Console()
     base = f"http://{host}:{port}"
@@ -98,7 +198,11 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     console.print(
         "Demo stock: segment 1390575 (10,000 numbers, paired and released), segment 1390576 "
         "(1,000 numbers, not yet released), 1,000 top-up cards of ¥50 (released).\n"
+        f"Dealer D0575 越城通讯, outlet {terminal.outlet} holding 325 numbers and 200 cards; "
+        f"counter staff {', '.join(f'{u} (PIN {pin})' for u, _, _, pin in DEMO_STAFF)}.\n"
         "Try: HAOKA_DATA_DIR=var/demo DATABASE_URL=sqlite:///var/demo/haoka.db "
         ".venv/bin/haoka-office search-numbers '*88'\n"
     )
+    # Written last: its appearance tells the demo terminal that the back office is seeded.
+    write_terminal_file(data_dir, terminal)
     uvicorn.run(create_app(settings), host=host, port=port)

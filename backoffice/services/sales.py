@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -28,7 +28,7 @@ from backoffice.models import (
     User,
     Voucher,
 )
-from backoffice.models.types import utcnow
+from backoffice.models.types import UTCDateTime, utcnow
 from backoffice.services.dealers import TerminalContext
 from backoffice.services.errors import NotFound
 from backoffice.services.prices import central_prices, dealer_overrides
@@ -106,9 +106,22 @@ class Pending:
     sale_lines: list[dict[str, object]] = field(default_factory=list)
     audit: list[dict[str, object]] = field(default_factory=list)
     activations: list[dict[str, object]] = field(default_factory=list)
+    sold_numbers: list[str] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
         connection = session.connection()
+        if self.sold_numbers:
+            # Their numbers are sold and locked by this transaction: the SIMs follow.
+            connection.execute(
+                update(_SIMS)
+                .where(_SIMS.c.msisdn.in_(self.sold_numbers))
+                .where(_SIMS.c.status == SimStatus.in_stock.value)
+                .values(
+                    status=SimStatus.sold.value,
+                    version=_SIMS.c.version + 1,
+                    updated_at=utcnow(),
+                )
+            )
         for table, rows in (
             (SaleLine.__table__, self.sale_lines),  # type: ignore[attr-defined]
             (AuditEntry.__table__, self.audit),  # type: ignore[attr-defined]
@@ -116,7 +129,7 @@ class Pending:
         ):
             if rows:
                 connection.execute(insert(table), rows)
-        self.sale_lines, self.audit, self.activations = [], [], []
+        self.sale_lines, self.audit, self.activations, self.sold_numbers = [], [], [], []
 
 
 def _number_refusal(session: Session, msisdn: str, context: TerminalContext) -> Rejection:
@@ -157,26 +170,52 @@ def _voucher_refusal(session: Session, serial: str, context: TerminalContext) ->
     )
 
 
+# Built once: the sale path runs these for every event, and most of a statement's cost in
+# Python is building and keying it, not sending it.
+_SELL_FROM_SHELF = (
+    update(_NUMBERS)
+    .where(_NUMBERS.c.msisdn == bindparam("item"))
+    .where(_NUMBERS.c.outlet_id == bindparam("outlet"))
+    .where(_NUMBERS.c.status == NumberStatus.in_stock.value)
+    .values(
+        status=NumberStatus.sold.value,
+        held_from=None,
+        version=_NUMBERS.c.version + 1,
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+    .returning(_NUMBERS.c.grade_code)
+)
+_ACTIVATE_VOUCHER = (
+    update(_VOUCHERS)
+    .where(_VOUCHERS.c.serial == bindparam("item"))
+    .where(_VOUCHERS.c.outlet_id == bindparam("outlet"))
+    .where(_VOUCHERS.c.status == VoucherStatus.in_stock.value)
+    .values(
+        status=VoucherStatus.active.value,
+        version=_VOUCHERS.c.version + 1,
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+    .returning(_VOUCHERS.c.face_value_fen)
+)
+_INSERT_SALE = insert(Sale.__table__)  # type: ignore[attr-defined]
+
+
 def _sell_number(session: Session, msisdn: str, context: TerminalContext) -> str:
     """in_stock at this outlet, or reserved by this very terminal → sold; returns the grade.
     The usual case, a number on the shelf, is one statement."""
+    grade = (
+        session.connection()
+        .execute(_SELL_FROM_SHELF, {"item": msisdn, "outlet": context.outlet.id, "at": utcnow()})
+        .scalar()
+    )
+    if grade is not None:
+        return grade
     sold = {
         "status": NumberStatus.sold.value,
         "held_from": None,
         "version": _NUMBERS.c.version + 1,
         "updated_at": utcnow(),
     }
-    on_shelf = (
-        update(_NUMBERS)
-        .where(_NUMBERS.c.msisdn == msisdn)
-        .where(_NUMBERS.c.outlet_id == context.outlet.id)
-        .where(_NUMBERS.c.status == NumberStatus.in_stock.value)
-        .values(**sold)
-        .returning(_NUMBERS.c.grade_code)
-    )
-    grade = session.connection().execute(on_shelf).scalar()
-    if grade is not None:
-        return grade
     mine = (
         select(_RESERVATIONS.c.msisdn)
         .where(_RESERVATIONS.c.msisdn == msisdn)
@@ -216,19 +255,11 @@ def move_paired_sim(session: Session, msisdn: str, source: SimStatus, target: Si
 
 def _sell_voucher(session: Session, serial: str, context: TerminalContext) -> int:
     """in_stock at this outlet → active (point-of-sale activation); returns the face value."""
-    statement = (
-        update(_VOUCHERS)
-        .where(_VOUCHERS.c.serial == serial)
-        .where(_VOUCHERS.c.outlet_id == context.outlet.id)
-        .where(_VOUCHERS.c.status == VoucherStatus.in_stock.value)
-        .values(
-            status=VoucherStatus.active.value,
-            version=_VOUCHERS.c.version + 1,
-            updated_at=utcnow(),
-        )
-        .returning(_VOUCHERS.c.face_value_fen)
+    face = (
+        session.connection()
+        .execute(_ACTIVATE_VOUCHER, {"item": serial, "outlet": context.outlet.id, "at": utcnow()})
+        .scalar()
     )
-    face = session.connection().execute(statement).scalar()
     if face is None:
         raise _voucher_refusal(session, serial, context)
     return int(face)
@@ -275,7 +306,6 @@ def apply_sale(
         if line.item_kind == "number":
             product = number_product(_sell_number(session, line.item, context))
             before, after = NumberStatus.in_stock.value, NumberStatus.sold.value
-            move_paired_sim(session, line.item, SimStatus.in_stock, SimStatus.sold)
         else:
             product = voucher_product(_sell_voucher(session, line.item, context))
             before, after = VoucherStatus.in_stock.value, VoucherStatus.active.value
@@ -363,7 +393,7 @@ def apply_sale(
     connection = session.connection()
     try:
         connection.execute(
-            insert(Sale.__table__),  # type: ignore[attr-defined]
+            _INSERT_SALE,
             {
                 "id": sale.sale_id,
                 "event_id": event_id,
@@ -389,6 +419,7 @@ def apply_sale(
             f"receipt {sale.receipt_no} or sale {sale.sale_id} was already used by another sale",
         ) from exc
     rows = pending if pending is not None else Pending()
+    rows.sold_numbers += [line.item for line in sale.lines if line.item_kind == "number"]
     rows.sale_lines += line_rows
     rows.audit += audit_rows
     rows.activations += outbox_rows

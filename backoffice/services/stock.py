@@ -5,10 +5,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Table, func, select, update
+from sqlalchemy import Column, Select, Table, func, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
+from backoffice.contracts import DocumentLinePublic
 from backoffice.contracts_channel import (
     AllocationRequest,
     AllocationRule,
@@ -87,6 +88,7 @@ def _items(kind: ItemKind) -> Items:
         table = MobileNumber.__table__  # type: ignore[attr-defined]
         (allocate_from,) = NUMBER_LIFECYCLE.sources(NumberAction.allocate)
         (receive_from,) = NUMBER_LIFECYCLE.sources(NumberAction.receive)
+        # A reserved number goes back only once its reservation has ended.
         returnable = NUMBER_LIFECYCLE.sources(NumberAction.return_to_centre) - {
             NumberStatus.reserved
         }
@@ -126,7 +128,7 @@ _SIMS = SimCard.__table__  # type: ignore[attr-defined]
 
 def _follow_sims(
     session: Session,
-    numbers: object,
+    numbers: "Select[tuple[str]] | Sequence[str]",
     sims_from: Sequence[str],
     values: dict[str, object],
 ) -> None:
@@ -140,7 +142,7 @@ def _follow_sims(
     )
 
 
-def _numbers_of(document_id: str, status: str | None = None):  # type: ignore[no-untyped-def]
+def _numbers_of(document_id: str, status: str | None = None) -> "Select[tuple[str]]":
     t = NUMBERS.table
     query = select(t.c.msisdn).where(t.c.document_id == document_id)
     return query if status is None else query.where(t.c.status == status)
@@ -201,11 +203,17 @@ def _insert_lines(
 
 
 def channel_document(session: Session, document: StockDocument) -> ChannelDocumentPublic:
-    lines = session.exec(
-        sql_select(StockDocumentLine)
-        .where(StockDocumentLine.document_id == document.id)
-        .order_by(col(StockDocumentLine.id))
-    ).all()
+    t = StockDocumentLine.__table__  # type: ignore[attr-defined]
+    # Plain rows, not ORM objects: a random allocation has about as many lines as items.
+    lines = (
+        session.connection()
+        .execute(
+            select(t.c.item_kind, t.c.batch_id, t.c.first_item, t.c.last_item, t.c.item_count)
+            .where(t.c.document_id == document.id)
+            .order_by(t.c.id)
+        )
+        .all()
+    )
     charge = session.exec(
         sql_select(func.coalesce(func.sum(DealerLedgerEntry.amount_fen), 0)).where(
             DealerLedgerEntry.document_id == document.id
@@ -219,7 +227,7 @@ def channel_document(session: Session, document: StockDocument) -> ChannelDocume
         created_by=document.created_by,
         created_at=document.created_at,
         note=document.note,
-        lines=[line.model_dump() for line in lines],  # type: ignore[misc]
+        lines=[DocumentLinePublic(**line._mapping) for line in lines],
         outlet_id=document.outlet_id,
         from_outlet_id=document.from_outlet_id,
         charge_fen=int(charge),

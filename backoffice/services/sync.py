@@ -63,6 +63,7 @@ def push(
         .where(Terminal.__table__.c.id == context.terminal.id)  # type: ignore[attr-defined]
         .values(last_push_at=utcnow())
     )
+    _lock_items(session, request)
     ids = [e.id for e in request.events]
     known = {
         row.id: row for row in session.exec(sql_select(SyncEvent).where(col(SyncEvent.id).in_(ids)))
@@ -77,6 +78,27 @@ def push(
     return PushResponse(results=results)
 
 
+def _lock_items(session: Session, request: PushRequest) -> None:
+    """Locks the batch's items in one canonical order before any is sold, so that batches
+    selling the same items in different orders wait for each other instead of deadlocking."""
+    wanted: set[str] = set()
+    for event in request.events:
+        if isinstance(event, SaleEvent):
+            wanted.update(line.item for line in event.payload.lines)
+        elif isinstance(event, ReturnEvent):
+            wanted.update(event.payload.items)
+    by_kind = stock.split_items(wanted)
+    for kind in stock.ALL_ITEMS:
+        keys = by_kind[kind.kind]
+        for i in range(0, len(keys), 500):
+            session.connection().execute(
+                select(kind.key)
+                .where(kind.key.in_(keys[i : i + 500]))
+                .order_by(kind.key)
+                .with_for_update()
+            ).all()
+
+
 def _first_result(event: Event, stored: SyncEvent) -> EventResult:
     return EventResult(
         id=event.id,
@@ -86,6 +108,9 @@ def _first_result(event: Event, stored: SyncEvent) -> EventResult:
         message=stored.message or "",
         original=EventStatus(stored.result),
     )
+
+
+_INSERT_EVENT = insert(SyncEvent.__table__)  # type: ignore[attr-defined]
 
 
 def _row(context: TerminalContext, event: Event, result: EventStatus) -> SyncEvent:
@@ -131,8 +156,19 @@ def apply_event(
     savepoint = session.begin_nested()
     try:
         session.connection().execute(
-            insert(SyncEvent.__table__),  # type: ignore[attr-defined]
-            _row(context, event, EventStatus.accepted).model_dump(),
+            _INSERT_EVENT,
+            {
+                "id": event.id,
+                "terminal_id": context.terminal.id,
+                "outlet_id": context.outlet.id,
+                "dealer_id": context.dealer.id,
+                "seq": event.seq,
+                "type": event.type.value,
+                "occurred_at": event.occurred_at,
+                "received_at": utcnow(),
+                "result": EventStatus.accepted.value,
+                "payload": event.payload.model_dump_json(),
+            },
         )
         if not context.dealer_active:
             raise Rejection(

@@ -83,6 +83,10 @@ def test_sales_centre_sets_up_a_dealer_and_allocates_over_http(
     assert receipt.json()["received"] == 2
     (missing_item,) = client.get("/api/v1/discrepancies", headers=centre).json()
     assert (missing_item["item_key"], missing_item["kind"]) == (items[2], "missing")
+    too_many = client.get("/api/v1/sales", params={"limit": 0}, headers=centre)
+    assert too_many.status_code == 422 and too_many.json()["message"].startswith("query.limit")
+    unknown = client.get("/api/v1/reconciliation", params={"status": "lost"}, headers=centre)
+    assert unknown.status_code == 422 and unknown.json()["message"].startswith("query.status")
 
 
 def test_concurrent_allocations_take_disjoint_items_within_the_credit_limit(

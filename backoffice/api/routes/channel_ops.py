@@ -1,7 +1,9 @@
 """The sales centre's side of sync: sales, the reconciliation queue, reservations sweep,
 the activation outbox, and redemption checks for the charging system."""
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 
 from backoffice.api.deps import (
     Admin,
@@ -30,11 +32,14 @@ router = APIRouter(tags=["sales centre"])
 
 @router.get("/sales")
 def list_sales(
-    session: SessionDep, user: ChannelReader, outlet: str | None = None, limit: int = 100
+    session: SessionDep,
+    user: ChannelReader,
+    outlet: Annotated[str | None, Query(description="outlet code or id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
 ) -> list[SalePublic]:
     scope = dealer_scope(user)
     outlet_id = dealers.find_outlet(session, outlet, scope).id if outlet else None
-    return sales.list_sales(session, scope, outlet_id, min(limit, 1_000))
+    return sales.list_sales(session, scope, outlet_id, limit)
 
 
 @router.get("/sales/{receipt_no}")
@@ -44,7 +49,7 @@ def get_sale(receipt_no: str, session: SessionDep, user: ChannelReader) -> SaleP
 
 @router.get("/reconciliation")
 def reconciliation_queue(
-    session: SessionDep, user: ChannelReader, status: str = "open"
+    session: SessionDep, user: ChannelReader, status: Literal["open", "resolved"] = "open"
 ) -> list[ReconciliationItem]:
     return sync.reconciliation_queue(session, status, dealer_scope(user))
 
@@ -63,7 +68,9 @@ def expire_reservations(session: SessionDep, clerk: SalesCentre) -> dict[str, in
 
 @router.get("/activations")
 def activation_entries(
-    session: SessionDep, _: SalesCentre, status: str | None = None
+    session: SessionDep,
+    _: SalesCentre,
+    status: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
 ) -> list[OutboxEntryPublic]:
     return [OutboxEntryPublic.model_validate(e) for e in activations.entries(session, status)]
 

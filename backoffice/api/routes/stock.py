@@ -1,6 +1,8 @@
 """Channel stock documents: allocation, delivery note PDF, receipt, returns, transfers,
 stock counts, discrepancies, and an outlet's stock."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Response, status
 
 from backoffice.api.deps import ChannelReader, SalesCentre, SessionDep, dealer_scope
@@ -57,7 +59,7 @@ def receive(request: ReceiptIn, session: SessionDep, user: ChannelReader) -> Rec
 
 @router.get("/discrepancies")
 def list_discrepancies(
-    session: SessionDep, user: ChannelReader, status: str | None = "open"
+    session: SessionDep, user: ChannelReader, status: Literal["open", "resolved"] | None = "open"
 ) -> list[DiscrepancyPublic]:
     rows = stock.list_discrepancies(session, status, dealer_scope(user))
     return [DiscrepancyPublic.model_validate(r) for r in rows]
