@@ -14,12 +14,10 @@ $(STAMP): pyproject.toml scripts/debian-packages.sh
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The back office on SQLite with demo data, beside a simulated counter (printer, display,
-# scanner); Ctrl-C stops both.
+# The back office on SQLite with demo data, a simulated counter (printer, display, scanner)
+# and the terminal app with the demo clerk logged in; leaving the app stops everything.
 demo: $(STAMP)
-	@trap 'kill 0' EXIT; \
-	$(BIN)/python -m devices.simulators.counter --dir var/demo/counter & \
-	$(BIN)/haoka-office demo
+	$(BIN)/haoka-pos demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -58,8 +58,11 @@ class CounterApp(App[None]):
         *,
         sync: SyncWorker | None = None,
         status_interval: float = 5.0,
+        notice: str | None = None,
     ) -> None:
+        """`notice` is shown once at start and stays a while (the demo's hints)."""
         super().__init__()
+        self.notice = notice
         self.services = services
         self.hardware = hardware or CounterHardware(None)
         self.sync = sync
@@ -85,6 +88,8 @@ class CounterApp(App[None]):
             self.sync.start()
         self.set_interval(self.status_interval, self.poll_devices)
         self.poll_devices()
+        if self.notice:
+            self.notify(self.notice, timeout=60)
 
     def set_status(self, **changes: object) -> None:
         for name, value in changes.items():
@@ -164,8 +169,10 @@ class CounterApp(App[None]):
     def poll_devices(self) -> None:
         status = self.hardware.printer_status()
         if status is not None:
-            text = status.state.value + (" ·钱箱开" if status.drawer_open else "")
-            self.call_from_thread(self.set_status, printer=text)
+            self.call_from_thread(self.set_status, printer=status.state.value)
+            if self.hardware.drawer is self.hardware.printer:
+                drawer = {True: "开 open", False: "关 closed", None: "?"}[status.drawer_open]
+                self.call_from_thread(self.set_status, drawer=drawer)
             if status.can_print and self.services.prints.pending():
                 self.call_from_thread(self.print_pending)
         for kind, device in (

@@ -1,6 +1,11 @@
 """`haoka-pos`: the counter terminal's command line."""
 
 import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +35,12 @@ from devices.printer import (
     open_printer,
     test_receipt,
 )
+from devices.simulators.counter import SimulatedCounter
 from pos_terminal.app import CounterApp
 from pos_terminal.config import TerminalConfig
 from pos_terminal.config import load_config as load_terminal_config
 from pos_terminal.hardware import CounterHardware
-from pos_terminal.services.counter import open_counter
+from pos_terminal.services.counter import open_counter, register
 from pos_terminal.services.errors import PosError
 from shared.ids import new_id
 
@@ -348,3 +354,87 @@ def run(terminal_config: TerminalOption = None, config: ConfigOption = None) -> 
         CounterApp(services, hardware, sync=sync).run()
     finally:
         services.close()
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+DEMO_CLERK, DEMO_PIN = "wang", "1234"
+DEMO_NOTICE = (
+    "演示 Demo — 营业员 wang 已登录. F4 开班 (type a float, Enter); F1 销售: F7 选号 "
+    "(pattern *88), or type card 10575000000000001; F9 收款. 店长 boss PIN 8888. "
+    "Receipts: {printed}  ·  customer display: {display}"
+)
+
+
+def _office_command() -> str:
+    beside = Path(sys.executable).with_name("haoka-office")
+    found = str(beside) if beside.exists() else shutil.which("haoka-office")
+    if found is None:
+        raise typer.Exit(f"haoka-office is not installed next to {sys.executable}")  # type: ignore[arg-type]
+    return found
+
+
+def _wait_for_office(process: subprocess.Popen, ready: Path, log: Path, timeout: float) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
+            typer.echo(f"the demo back office did not start; {log}:\n{tail}", err=True)
+            raise typer.Exit(1)
+        time.sleep(0.2)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps everything")] = Path(
+        "var/demo"
+    ),
+    port: Annotated[int, typer.Option(help="the demo back office's port")] = 8000,
+) -> None:
+    """The whole system on this machine: the back office on SQLite with demo data, a simulated
+    counter (printer, display, scanner), this terminal registered, the demo clerk logged in."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ready = data_dir / "demo-terminal.json"
+    ready.unlink(missing_ok=True)
+    log = data_dir / "office.log"
+    with log.open("w", encoding="utf-8") as out:
+        office = subprocess.Popen(
+            [_office_command(), "demo", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    counter = SimulatedCounter(data_dir / "counter", mirror=True)
+    try:
+        counter.start()
+        _wait_for_office(office, ready, log, timeout=180)
+        registration = json.loads(ready.read_text(encoding="utf-8"))
+        terminal_dir = data_dir / "terminal"
+        shutil.rmtree(terminal_dir, ignore_errors=True)
+        settings = TerminalConfig(
+            data_dir=terminal_dir, backoffice_url=f"http://127.0.0.1:{port}"
+        )
+        register(
+            settings,
+            registration["terminal_id"],
+            registration["terminal_no"],
+            registration["credential"],
+        )
+        services = open_counter(settings)
+        try:
+            services.login.login(DEMO_CLERK, DEMO_PIN)
+            notice = DEMO_NOTICE.format(
+                printed=counter.directory / "printed", display=counter.display_file
+            )
+            CounterApp(
+                services,
+                CounterHardware(load_config(counter.config)),
+                sync=services.sync_worker(),
+                notice=notice,
+            ).run()
+        finally:
+            services.close()
+    finally:
+        counter.stop()
+        office.terminate()
+        office.wait(10)
+    typer.echo(f"demo stopped; back office log: {log}, receipts: {counter.directory / 'printed'}")

@@ -88,14 +88,14 @@ class PaymentDialog(Dialog[list[Tender]]):
         self.dismiss([t for t in tenders if t.amount_fen > 0])
 
 
-@dataclass(frozen=True)
-class RealName:
-    name: str
-    resident_id: str
+class RealNameDialog(Dialog[str]):
+    """实名制: the buyer's name and 18-character resident ID, as on the ID card. `record` is
+    the sale service's check; the form stays open until it accepts, and returns what may be
+    shown (the masked ID)."""
 
-
-class RealNameDialog(Dialog[RealName]):
-    """实名制: the buyer's name and 18-character resident ID, as on the ID card."""
+    def __init__(self, record: Callable[[str, str], str]) -> None:
+        super().__init__()
+        self.record = record
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -110,11 +110,14 @@ class RealNameDialog(Dialog[RealName]):
     def submitted(self, event: Input.Submitted) -> None:
         if not self.focus_next_or(event, event.input.id == "resident_id"):
             return
-        self.dismiss(
-            RealName(
+        try:
+            shown = self.record(
                 self.query_one("#name", Input).value, self.query_one("#resident_id", Input).value
             )
-        )
+        except PosError as error:
+            self.refuse(error.message)
+            return
+        self.dismiss(shown)
 
 
 class NumberPickDialog(Dialog[str]):

@@ -17,7 +17,6 @@ from pos_terminal.screens.dialogs import (
     ApprovalDialog,
     NumberPickDialog,
     PaymentDialog,
-    RealName,
     RealNameDialog,
 )
 from pos_terminal.screens.status import StatusBar
@@ -147,20 +146,20 @@ class SaleScreen(CounterScreen):
             self.say("实名登记只用于号卡 Real name is for number sales", error=True)
             return
 
-        def entered(form: RealName | None) -> None:
-            if form is None or self.draft is None:
-                return
-            try:
-                shown = self.services.sales.set_customer(self.draft, form.name, form.resident_id)
-            except PosError as error:
-                self.refuse(error)
+        draft = self.draft
+
+        def entered(shown: str | None) -> None:
+            if shown is None:
                 return
             self.refresh_lines()
             self.say(f"实名 {shown}")
             if then_pay:
                 self.action_pay()
 
-        self.app.push_screen(RealNameDialog(), entered)
+        def record(name: str, resident_id: str) -> str:
+            return self.services.sales.set_customer(draft, name, resident_id)
+
+        self.app.push_screen(RealNameDialog(record), entered)
 
     def action_pay(self) -> None:
         draft = self.draft
