@@ -1,6 +1,7 @@
 """`haoka-pos`: the counter terminal's command line."""
 
 import contextlib
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -41,7 +42,7 @@ from pos_terminal.config import TerminalConfig
 from pos_terminal.config import load_config as load_terminal_config
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.services.counter import open_counter, register
-from pos_terminal.services.errors import PosError
+from pos_terminal.services.errors import BackOfficeRefused, Offline, PosError
 from shared.ids import new_id
 
 app = typer.Typer(help="HaoKa counter terminal.", no_args_is_help=True)
@@ -438,3 +439,33 @@ def demo(
         office.terminate()
         office.wait(10)
     typer.echo(f"demo stopped; back office log: {log}, receipts: {counter.directory / 'printed'}")
+
+
+@app.command("register")
+def register_command(
+    url: Annotated[str, typer.Argument(help="the back office, e.g. https://office.example:8000")],
+    terminal_no: Annotated[int, typer.Option(help="the number the back office gave it")],
+    credential: Annotated[
+        str,
+        typer.Option(
+            prompt="device credential", hide_input=True, help="shown once at registration"
+        ),
+    ],
+    terminal_config: TerminalOption = None,
+) -> None:
+    """Joins this terminal to the back office with the credential an admin got when registering
+    it (POST /api/v1/terminals), and pulls the outlet's stock, prices and clerks."""
+    terminal_id, dot, _ = credential.strip().partition(".")
+    if not dot:
+        typer.echo("error: that is not a device credential (expected <terminal id>.<secret>)")
+        raise typer.Exit(2)
+    settings = dataclasses.replace(_terminal(terminal_config), backoffice_url=url.rstrip("/"))
+    try:
+        pulled = register(settings, terminal_id, terminal_no, credential.strip())
+    except (BackOfficeRefused, Offline) as error:
+        typer.echo(f"error: the back office at {url} refused or is unreachable: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"terminal {terminal_no} registered; {pulled.stock_changes} items of stock, data in "
+        f"{settings.data_dir}"
+    )

@@ -1,4 +1,5 @@
-"""Fixtures of the terminal service tests: a store holding one pulled outlet, and the services."""
+"""Fixtures of the terminal tests: a store holding one pulled outlet and the services on it;
+the real back office on a free port with a dealer, outlet, terminal and staff."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -6,7 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
+from backoffice.contracts_channel import StaffCreate
+from backoffice.core.config import Settings
+from backoffice.domain.roles import Role
+from backoffice.services import dealers
 from pos_terminal.services.login import LoginService
 from pos_terminal.services.printing import PrintQueue
 from pos_terminal.services.returns import ReturnService
@@ -14,7 +20,9 @@ from pos_terminal.services.sale import SaleService
 from pos_terminal.services.shift import ShiftService
 from pos_terminal.services.stock import StockService
 from pos_terminal.store import Store
-from tests.pos_terminal.helpers import CLERK, Clock, seeded_store
+from tests.backoffice.channel_helpers import Channel, channel, pool
+from tests.pos_terminal.helpers import CLERK, CLERK_PIN, Clock, seeded_store
+from tests.pos_terminal.office import OfficeServer
 
 
 @dataclass
@@ -65,3 +73,30 @@ def open_counter(counter: Counter) -> Counter:
     """A counter with a shift open on a 200-yuan float."""
     counter.shifts.open_shift(CLERK, 20_000)
     return counter
+
+
+@pytest.fixture
+def office(settings: Settings) -> Iterator[OfficeServer]:
+    server = OfficeServer(settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shop(session: Session) -> Channel:
+    """Dealer D1 with one outlet and terminal, a clerk and a manager; the central pool holds
+    numbers and two ¥50 cards, and the shelf is empty until a test stocks it."""
+    pool(session, cards=2)
+    shop = channel(session)
+    for username, role, pin in (
+        (CLERK, Role.clerk, CLERK_PIN),
+        ("boss1", Role.dealer_manager, "1357"),
+    ):
+        dealers.create_staff(
+            session,
+            "D1",
+            StaffCreate(username=username, password="long-password", role=role, pin=pin),
+            "s1",
+        )
+    return shop

@@ -3,17 +3,14 @@ free port, SQLite and PostgreSQL): online and offline sales, back-off, duplicate
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlmodel import Session, select
 
-from backoffice.contracts_channel import DealerStatusChange, StaffCreate, TerminalCreate
-from backoffice.core.config import Settings
+from backoffice.contracts_channel import DealerStatusChange, TerminalCreate
 from backoffice.domain.channel import DealerStatus
-from backoffice.domain.roles import Role
 from backoffice.models import Outlet, SyncEvent
 from backoffice.services import dealers, stock
 from pos_terminal import outbox
@@ -27,37 +24,10 @@ from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient, SyncState, SyncWorker
 from shared.sync import PushRequest, RejectReason
-from tests.backoffice.channel_helpers import Channel, channel, pool, resident_id, stocked_numbers
+from tests.backoffice.channel_helpers import Channel, resident_id, stocked_numbers
 from tests.pos_terminal.office import OfficeServer, free_port
 
 CLERK, CLERK_PIN = "clerk1", "2468"
-
-
-@pytest.fixture
-def office(settings: Settings) -> Iterator[OfficeServer]:
-    server = OfficeServer(settings)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def shop(session: Session) -> Channel:
-    """Dealer D1 with one outlet and terminal, three numbers and two ¥50 cards on its shelf,
-    a clerk and a manager."""
-    pool(session, cards=2)
-    shop = channel(session)
-    for username, role, pin in (
-        (CLERK, Role.clerk, CLERK_PIN),
-        ("boss1", Role.dealer_manager, "1357"),
-    ):
-        dealers.create_staff(
-            session,
-            "D1",
-            StaffCreate(username=username, password="long-password", role=role, pin=pin),
-            "s1",
-        )
-    return shop
 
 
 class Terminal:
