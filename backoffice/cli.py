@@ -143,6 +143,20 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     uvicorn.run("backoffice.api.asgi:app", host=host, port=port, workers=workers)
 
 
+@app.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="seconds between rounds")] = 5.0,
+) -> None:
+    """Run the background work beside the server: number activations to provisioning (signed
+    webhook, retries) and expired reservations released."""
+    import logging
+
+    from backoffice import worker as background
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    background.run_forever(get_settings(), interval)
+
+
 @app.command("create-user")
 def create_user(
     ctx: typer.Context,

@@ -59,3 +59,10 @@ def test_compose_runs_migrations_after_a_healthy_database() -> None:
         "service_completed_successfully"
     )
     assert services["office"]["environment"]["DATABASE_URL"].startswith("postgresql://")
+
+
+def test_compose_runs_the_background_worker_after_migrations() -> None:
+    worker = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]["worker"]
+    assert worker["command"] == ["haoka-office", "worker"]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["environment"]["DATABASE_URL"].startswith("postgresql://")
