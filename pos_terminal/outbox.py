@@ -31,6 +31,7 @@ class OutboxEvent:
     reason: str | None
     message: str | None
     attempts: int
+    acknowledged_by: str | None = None
 
     def to_wire(self) -> Event:
         return _EVENT.validate_python(
@@ -75,6 +76,7 @@ def _row(row: sqlite3.Row) -> OutboxEvent:
         reason=row["reason"],
         message=row["message"],
         attempts=row["attempts"],
+        acknowledged_by=row["acknowledged_by"],
     )
 
 

@@ -1,4 +1,5 @@
-"""Today's figures at this terminal: sales by product, returns, cash expected, sync backlog."""
+"""Today's figures at this terminal: sales by product, returns, cash expected, sync backlog,
+and the events the back office rejected, with their reasons."""
 
 from typing import ClassVar
 
@@ -6,8 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Label, Static
 
+from pos_terminal import outbox
 from pos_terminal.screens.base import CounterScreen, Message
+from pos_terminal.screens.dialogs import Approval, ApprovalDialog
 from pos_terminal.screens.status import StatusBar
+from pos_terminal.services.errors import PosError
+from pos_terminal.services.receipts import local_time
 from shared.money import format_fen
 
 
@@ -15,19 +20,30 @@ class FiguresScreen(CounterScreen):
     DEFAULT_CSS = """
     FiguresScreen #summary { margin: 0 1; height: auto; }
     FiguresScreen DataTable { margin: 0 1; height: 1fr; }
+    FiguresScreen #rejected-title { margin: 1 1 0 1; text-style: bold; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("f5", "refresh", "刷新 Refresh")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5", "refresh", "刷新 Refresh"),
+        Binding("f6", "acknowledge", "店长确认 Acknowledge"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Label("今日 Today", id="title")
         yield Static("", id="summary")
         yield DataTable(id="products", cursor_type="none")
+        yield Label("后台拒绝 Rejected by the back office", id="rejected-title")
+        yield DataTable(id="rejected", cursor_type="row")
         yield Message("")
         yield StatusBar()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("商品 Product", "件数 Count", "金额 Amount")
+        self.query_one("#products", DataTable).add_columns(
+            "商品 Product", "件数 Count", "金额 Amount"
+        )
+        self.query_one("#rejected", DataTable).add_columns(
+            "#", "类型 Event", "时间 When", "原因 Reason", "说明 Message", "确认 Seen by"
+        )
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
@@ -43,7 +59,43 @@ class FiguresScreen(CounterScreen):
             f"被拒 rejected {figures.rejected_events}   待打印 receipts waiting "
             f"{figures.receipts_waiting}"
         )
-        table = self.query_one(DataTable)
+        table = self.query_one("#products", DataTable)
         table.clear()
         for line in figures.products:
             table.add_row(line.label, str(line.count or 0), format_fen(line.amount_fen))
+        zone = self.services.identity().timezone
+        rejected = self.query_one("#rejected", DataTable)
+        rejected.clear()
+        for event in outbox.rejected_events(self.services.store):
+            rejected.add_row(
+                str(event.seq),
+                event.type.value,
+                local_time(event.occurred_at, zone),
+                event.reason or "",
+                event.message or "",
+                event.acknowledged_by or "",
+                key=str(event.seq),
+            )
+
+    def action_acknowledge(self) -> None:
+        """A dealer manager confirms having seen the highlighted rejection (with the PIN)."""
+        table = self.query_one("#rejected", DataTable)
+        if table.row_count == 0:
+            return
+        seq = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+        def approved(form: Approval | None) -> None:
+            if form is None:
+                return
+            try:
+                manager = self.services.login.approve(
+                    form.manager, form.pin, "acknowledge_rejection", {"seq": seq}
+                )
+                outbox.acknowledge_rejection(self.services.store, seq, manager.username)
+            except PosError as error:
+                self.refuse(error)
+                return
+            self.action_refresh()
+            self.say(f"#{seq} 已确认 acknowledged by {manager.username}")
+
+        self.app.push_screen(ApprovalDialog(f"确认被拒事件 Acknowledge rejection #{seq}"), approved)

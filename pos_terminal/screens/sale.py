@@ -52,11 +52,13 @@ class SaleScreen(CounterScreen):
         Binding("f11", "no_sale", "开钱箱 Drawer"),
         Binding("delete", "remove_line", "删行 Remove"),
         Binding("escape", "cancel_sale", "取消 Cancel"),
+        Binding("ctrl+r", "reprint", "补打 Reprint"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.draft: SaleDraft | None = None
+        self.last_receipt: str | None = None
         # Scans and picks may reserve the number at the back office (network I/O): they run
         # one at a time, in the order they came, off the UI thread.
         self.steps: asyncio.Queue[tuple[str, SaleStep]] = asyncio.Queue()
@@ -195,10 +197,24 @@ class SaleScreen(CounterScreen):
         app.show_customer(change_screen(sale.tendered_fen, sale.change_fen))  # type: ignore[attr-defined]
         app.print_pending()  # type: ignore[attr-defined]
         app.wake_sync()  # type: ignore[attr-defined]
+        self.last_receipt = sale.receipt_no
         self.say(
             f"已收款 {sale.receipt_no}  合计 {format_fen(sale.total_fen)}  "
             f"找零 Change {format_fen(sale.change_fen)}"
         )
+
+    def action_reprint(self) -> None:
+        """The last receipt again, marked as a copy (a torn or jammed printout)."""
+        if self.last_receipt is None:
+            self.say("还没有小票 No receipt yet", error=True)
+            return
+        try:
+            self.services.prints.reprint(self.last_receipt)
+        except PosError as error:
+            self.refuse(error)
+            return
+        self.app.print_pending()  # type: ignore[attr-defined]
+        self.say(f"补打 reprinting {self.last_receipt}")
 
     def selected_index(self) -> int | None:
         table = self.query_one(DataTable)

@@ -8,13 +8,24 @@ import pytest
 
 from devices.config import load_config
 from devices.simulators.counter import SimulatedCounter
+from pos_terminal import outbox
 from pos_terminal.app import CounterApp
 from pos_terminal.config import TerminalConfig
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.screens.login import LoginScreen
 from pos_terminal.services.counter import CounterServices, open_counter
 from pos_terminal.services.sale import Tender
-from tests.pos_terminal.helpers import CLERK, CLERK_PIN, msisdn, resident_id, seeded_store, voucher
+from shared.sync import EventResult, EventStatus, RejectReason
+from tests.pos_terminal.helpers import (
+    CLERK,
+    CLERK_PIN,
+    MANAGER,
+    MANAGER_PIN,
+    msisdn,
+    resident_id,
+    seeded_store,
+    voucher,
+)
 
 
 @pytest.fixture
@@ -138,3 +149,61 @@ async def test_return_by_receipt_barcode_then_shift_close_with_z_report(
     assert services.shifts.current() is None
     receipts = devices.printer.printer.wait_for_receipts(3)  # sale, return slip, Z report
     assert any("Z" in line and "1" in line for line in receipts[-1].lines)
+
+
+async def test_a_shelf_count_lists_what_is_missing_and_what_is_unexpected(
+    services: CounterServices,
+) -> None:
+    app = CounterApp(services, status_interval=60)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await log_in(pilot)
+        await pilot.press("f3")
+        await pilot.pause()
+        stock = app.screen
+        stock.query_one("RadioSet").focus()
+        await pilot.press("right", "enter")  # 盘点 Count
+        stock.query_one("#code").focus()
+        await type_in(pilot, msisdn(1))
+        await type_in(pilot, msisdn(1))  # the same item twice counts once
+        assert "已扫过 already scanned" in str(stock.query_one("Message").render())
+        await type_in(pilot, voucher(1))
+        await pilot.press("f9")
+        await pilot.pause()
+        result = str(stock.query_one("#result").render())
+    assert "盘点 Count: 2 件 scanned" in result
+    assert "缺少 missing 6" in result and msisdn(2) in result
+    assert services.figures().sync_backlog == 1  # the count goes to the back office
+
+
+async def test_rejections_are_listed_and_a_manager_acknowledges_them(
+    services: CounterServices,
+) -> None:
+    services.login.login(CLERK, CLERK_PIN)
+    services.shifts.open_shift(CLERK, 0)
+    draft = services.sales.start(CLERK)
+    services.sales.scan(draft, voucher(2))
+    sale = services.sales.complete(draft, [Tender("cash", 5_000)])
+    [event] = [e for e in outbox.all_events(services.store) if e.id == sale.event_id]
+    outbox.store_results(
+        services.store,
+        [
+            EventResult(
+                id=event.id, seq=event.seq, status=EventStatus.rejected,
+                reason=RejectReason.item_already_sold, message=f"{voucher(2)} was sold elsewhere",
+            )
+        ],
+    )
+    app = CounterApp(services, status_interval=60)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        rejected = app.screen.query_one("#rejected")
+        assert rejected.row_count == 1  # type: ignore[attr-defined]
+        assert "item_already_sold" in rejected.get_row_at(0)  # type: ignore[attr-defined]
+        await pilot.press("f6")
+        await pilot.pause()
+        await type_in(pilot, "seen, stock to be checked")
+        await type_in(pilot, MANAGER)
+        await type_in(pilot, MANAGER_PIN)
+    [seen] = outbox.rejected_events(services.store)
+    assert seen.acknowledged_by == MANAGER
