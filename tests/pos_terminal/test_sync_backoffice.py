@@ -25,9 +25,8 @@ from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient, SyncState, SyncWorker
 from shared.sync import PushRequest, RejectReason
 from tests.backoffice.channel_helpers import Channel, resident_id, stocked_numbers
+from tests.pos_terminal.helpers import CLERK, CLERK_PIN
 from tests.pos_terminal.office import OfficeServer, free_port
-
-CLERK, CLERK_PIN = "clerk1", "2468"
 
 
 class Terminal:
