@@ -18,6 +18,7 @@ from backoffice.api.routes import (
     imports,
     numbers,
     releases,
+    settlement,
     sims,
     users,
     vouchers,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, users, grading, numbers, sims, vouchers, releases, imports, audit):
         api.include_router(module.router)
     api.include_router(channel.router)
+    api.include_router(settlement.router)
     app.include_router(api)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")

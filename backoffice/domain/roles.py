@@ -12,6 +12,8 @@ class Role(StrEnum):
     clerk = "clerk"
     # The operator's charging system, which asks whether a top-up card may be redeemed.
     charging = "charging"
+    # The operator's provisioning system, which reports numbers activated and switched off.
+    provisioning = "provisioning"
 
 
 # The billing centre's work; admins may do everything anyway.

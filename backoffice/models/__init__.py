@@ -18,6 +18,13 @@ from backoffice.models.channel import (
     SyncEvent,
     Terminal,
 )
+from backoffice.models.settlement import (
+    CommissionPlanRow,
+    DealerAccountEntry,
+    NumberActivation,
+    SettlementProfile,
+    SettlementStatement,
+)
 from backoffice.models.tables import (
     AuditEntry,
     DocumentCounter,
@@ -39,7 +46,9 @@ __all__ = [
     "ActivationOutbox",
     "AuditEntry",
     "CashMovement",
+    "CommissionPlanRow",
     "Dealer",
+    "DealerAccountEntry",
     "DealerLedgerEntry",
     "DealerPrice",
     "DocumentCounter",
@@ -47,6 +56,7 @@ __all__ = [
     "GradingRule",
     "ImportJob",
     "MobileNumber",
+    "NumberActivation",
     "NumberBatch",
     "NumberGrade",
     "NumberReservation",
@@ -56,6 +66,8 @@ __all__ = [
     "ReservationQuota",
     "Sale",
     "SaleLine",
+    "SettlementProfile",
+    "SettlementStatement",
     "Shift",
     "SimBatch",
     "SimCard",

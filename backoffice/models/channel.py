@@ -26,9 +26,7 @@ class Dealer(SQLModel, table=True):
     status: str = Field(max_length=16)  # active | suspended | terminated
     # Bigint: a large dealer's figures pass the 21 million yuan an int4 of fen can hold.
     credit_limit_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    # What the dealer owes for stock it holds and sold; raised by a single conditional
-    # UPDATE so that concurrent allocations can never pass the limit together.
-    owed_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # What the dealer owes is the sum of its ledger (services.dealers.owed), never a column.
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
 

@@ -132,6 +132,21 @@ def change_dealer_status(
     return dealer
 
 
+def owed(session: Session, dealer_id: str) -> int:
+    """What the dealer owes for the stock it was charged for, less payments and credits: the
+    sum of its ledger (there is no running balance to drift from it)."""
+    return owed_by_dealer(session, [dealer_id]).get(dealer_id, 0)
+
+
+def owed_by_dealer(session: Session, dealer_ids: list[str] | None = None) -> dict[str, int]:
+    query = select(
+        DealerLedgerEntry.dealer_id, func.coalesce(func.sum(DealerLedgerEntry.amount_fen), 0)
+    ).group_by(DealerLedgerEntry.dealer_id)
+    if dealer_ids is not None:
+        query = query.where(col(DealerLedgerEntry.dealer_id).in_(dealer_ids))
+    return {dealer_id: int(total) for dealer_id, total in session.exec(query)}
+
+
 def charge_dealer(
     session: Session,
     dealer: Dealer,
@@ -142,30 +157,30 @@ def charge_dealer(
     document_id: str | None = None,
     note: str = "",
 ) -> None:
-    """Adds to what the dealer owes within its credit limit, in one conditional statement
-    (concurrent allocations serialize on the dealer row and cannot both pass the limit)."""
-    statement = (
-        update(Dealer)
-        .where(col(Dealer.id) == dealer.id)
-        .values(owed_fen=Dealer.owed_fen + amount_fen, updated_at=utcnow())
-    )
+    """Adds a ledger entry within the dealer's credit limit. Touching the dealer row first
+    locks it (the row on PostgreSQL, the database on SQLite), so concurrent charges take
+    turns and each sums a ledger that holds the ones before it."""
+    touch = update(Dealer).where(col(Dealer.id) == dealer.id).values(updated_at=utcnow())
     if amount_fen > 0:
-        statement = statement.where(
-            col(Dealer.owed_fen) + amount_fen <= col(Dealer.credit_limit_fen)
-        ).where(col(Dealer.status) == DealerStatus.active.value)
-    if session.connection().execute(statement).rowcount != 1:
+        touch = touch.where(col(Dealer.status) == DealerStatus.active.value)
+    if session.connection().execute(touch).rowcount != 1:
         session.rollback()
         fresh = find_dealer(session, dealer.id)
-        if fresh.status != DealerStatus.active.value:
-            raise Conflict(
-                f"dealer {fresh.code} is {fresh.status}; nothing may be charged to it",
-                code="dealer_not_active",
-            )
         raise Conflict(
-            f"dealer {fresh.code} owes {fresh.owed_fen} fen of a {fresh.credit_limit_fen} fen "
-            f"credit limit; {amount_fen} fen more would exceed it",
-            code="credit_limit_exceeded",
+            f"dealer {fresh.code} is {fresh.status}; nothing may be charged to it",
+            code="dealer_not_active",
         )
+    if amount_fen > 0:
+        now_owed = owed(session, dealer.id)
+        limit = session.exec(select(Dealer.credit_limit_fen).where(Dealer.id == dealer.id)).one()
+        if now_owed + amount_fen > limit:
+            session.rollback()
+            fresh = find_dealer(session, dealer.id)
+            raise Conflict(
+                f"dealer {fresh.code} owes {now_owed} fen of a {limit} fen credit limit; "
+                f"{amount_fen} fen more would exceed it",
+                code="credit_limit_exceeded",
+            )
     session.add(
         DealerLedgerEntry(
             id=new_id(),
@@ -177,6 +192,8 @@ def charge_dealer(
             note=note[:255],
         )
     )
+    # The next charge in this transaction sums the ledger; it must see this entry.
+    session.flush()
 
 
 def record_payment(session: Session, key: str, request: PaymentIn, actor: str) -> Dealer:

@@ -11,8 +11,7 @@ from sqlmodel import Session
 from backoffice.contracts_channel import AllocationRequest, AllocationRule
 from backoffice.domain.channel import AllocationOrder
 from backoffice.domain.roles import Role
-from backoffice.models import Dealer
-from backoffice.services import stock
+from backoffice.services import dealers, stock
 from backoffice.services.errors import Conflict
 from tests.backoffice.channel_helpers import channel, pool
 
@@ -125,5 +124,4 @@ def test_concurrent_allocations_take_disjoint_items_within_the_credit_limit(
     with Session(engine) as session:
         held = stock.outlet_stock(session, shop.outlet_code)
         assert len(held) == len({i.item for i in held}) == 90
-        dealer = session.get(Dealer, shop.dealer_id)
-        assert dealer is not None and dealer.owed_fen == 90 * 5_000
+        assert dealers.owed(session, shop.dealer_id) == 90 * 5_000

@@ -16,7 +16,7 @@ from backoffice.contracts_channel import (
     TransferIn,
 )
 from backoffice.domain.channel import AllocationOrder
-from backoffice.models import AuditEntry, Dealer, MobileNumber, SimCard, Voucher
+from backoffice.models import AuditEntry, MobileNumber, SimCard, Voucher
 from backoffice.services import dealers, delivery_note, numbers, sims, stock
 from backoffice.services.errors import Conflict, InvalidInput
 from tests.backoffice.channel_helpers import (
@@ -68,10 +68,7 @@ def test_allocation_by_rule_moves_numbers_and_cards_and_charges_the_dealer(
     assert sum(line.item_count for line in document.lines) == 32
     # Version 1 prices: STD 50 yuan, G3 600 yuan passed through; ¥50 cards at 48.50.
     assert document.charge_fen == 20 * 5_000 + 2 * 60_000 + 10 * 4_850
-    dealer = session.get(Dealer, shop.dealer_id)
-    assert dealer is not None
-    session.refresh(dealer)
-    assert dealer.owed_fen == document.charge_fen
+    assert dealers.owed(session, shop.dealer_id) == document.charge_fen
     audit = session.exec(select(AuditEntry).where(AuditEntry.document_id == document.id)).all()
     assert sorted(a.item_count for a in audit) == [2, 10, 20]
 
@@ -84,10 +81,7 @@ def test_allocation_over_the_credit_limit_is_refused_and_moves_nothing(session: 
         allocate_numbers(session, shop.outlet_code, 1)
     assert refused.value.code == "credit_limit_exceeded"
     assert len(stock.outlet_stock(session, shop.outlet_code)) == 10
-    dealer = session.get(Dealer, shop.dealer_id)
-    assert dealer is not None
-    session.refresh(dealer)
-    assert dealer.owed_fen == 50_000
+    assert dealers.owed(session, shop.dealer_id) == 50_000
 
 
 def test_allocation_short_of_stock_is_all_or_nothing(session: Session) -> None:
@@ -107,10 +101,7 @@ def test_allocation_short_of_stock_is_all_or_nothing(session: Session) -> None:
         )
     assert refused.value.code == "insufficient_stock"
     assert stock.outlet_stock(session, shop.outlet_code) == []
-    dealer = session.get(Dealer, shop.dealer_id)
-    assert dealer is not None
-    session.refresh(dealer)
-    assert dealer.owed_fen == 0
+    assert dealers.owed(session, shop.dealer_id) == 0
 
 
 def test_allocation_cannot_be_hand_picked(session: Session) -> None:
@@ -193,10 +184,7 @@ def test_receipt_reports_missing_and_unexpected_items(session: Session) -> None:
         )
     assert _status(session, sent[8]) == ("in_stock", shop.outlet_id)
     assert _status(session, sent[9]) == ("available", None)
-    dealer = session.get(Dealer, shop.dealer_id)
-    assert dealer is not None
-    session.refresh(dealer)
-    assert dealer.owed_fen == 9 * 5_000
+    assert dealers.owed(session, shop.dealer_id) == 9 * 5_000
     assert [d.item_key for d in stock.list_discrepancies(session)] == [stranger]
 
 

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, status
+from sqlmodel import Session
 
 from backoffice.api.deps import Admin, ChannelReader, SalesCentre, SessionDep, dealer_scope
 from backoffice.contracts_channel import (
@@ -24,25 +25,33 @@ from backoffice.contracts_channel import (
     TerminalPublic,
     TerminalRegistered,
 )
+from backoffice.models import Dealer
 from backoffice.services import dealers, prices
 from backoffice.services.errors import NotFound
 
 router = APIRouter(tags=["dealers"])
 
 
-def _dealer(dealer: object) -> DealerPublic:
-    return DealerPublic.model_validate(dealer)
+def _dealer(session: Session, dealer: Dealer, owed: int | None = None) -> DealerPublic:
+    if owed is None:
+        owed = dealers.owed(session, dealer.id)
+    return DealerPublic.model_validate({**dealer.model_dump(), "owed_fen": owed})
 
 
 @router.post("/dealers", status_code=status.HTTP_201_CREATED)
 def create_dealer(request: DealerCreate, session: SessionDep, clerk: SalesCentre) -> DealerPublic:
-    return _dealer(dealers.create_dealer(session, request, clerk.username))
+    return _dealer(session, dealers.create_dealer(session, request, clerk.username))
 
 
 @router.get("/dealers")
 def list_dealers(session: SessionDep, user: ChannelReader) -> list[DealerPublic]:
     scope = dealer_scope(user)
-    return [_dealer(d) for d in dealers.list_dealers(session) if scope in (None, d.id)]
+    owed = dealers.owed_by_dealer(session)
+    return [
+        _dealer(session, d, owed.get(d.id, 0))
+        for d in dealers.list_dealers(session)
+        if scope in (None, d.id)
+    ]
 
 
 @router.get("/dealers/{key}")
@@ -50,28 +59,28 @@ def get_dealer(key: str, session: SessionDep, user: ChannelReader) -> DealerPubl
     dealer = dealers.find_dealer(session, key)
     if dealer_scope(user) not in (None, dealer.id):
         raise NotFound(f"dealer {key!r} not found", code="dealer_not_found")
-    return _dealer(dealer)
+    return _dealer(session, dealer)
 
 
 @router.patch("/dealers/{key}")
 def update_dealer(
     key: str, request: DealerUpdate, session: SessionDep, clerk: SalesCentre
 ) -> DealerPublic:
-    return _dealer(dealers.update_dealer(session, key, request, clerk.username))
+    return _dealer(session, dealers.update_dealer(session, key, request, clerk.username))
 
 
 @router.post("/dealers/{key}/status")
 def change_dealer_status(
     key: str, request: DealerStatusChange, session: SessionDep, clerk: SalesCentre
 ) -> DealerPublic:
-    return _dealer(dealers.change_dealer_status(session, key, request, clerk.username))
+    return _dealer(session, dealers.change_dealer_status(session, key, request, clerk.username))
 
 
 @router.post("/dealers/{key}/payments")
 def record_payment(
     key: str, request: PaymentIn, session: SessionDep, clerk: SalesCentre
 ) -> DealerPublic:
-    return _dealer(dealers.record_payment(session, key, request, clerk.username))
+    return _dealer(session, dealers.record_payment(session, key, request, clerk.username))
 
 
 @router.get("/dealers/{key}/ledger")

@@ -1,0 +1,226 @@
+"""Settlement routes: dealer accounts, settlement profiles, commission plans, provisioning
+callbacks, settlement runs, statements and their PDF / XLSX / CSV downloads, and the shift
+cash reconciliation (Z reports)."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
+
+from backoffice.api.deps import ChannelReader, SalesCentre, SessionDep, dealer_scope, require
+from backoffice.contracts_settlement import (
+    AccountEntryIn,
+    AccountEntryPublic,
+    AccountPublic,
+    ActivationCallback,
+    CommissionPlanCreate,
+    CommissionPlanPublic,
+    NumberActivationPublic,
+    SettlementProfileIn,
+    SettlementProfilePublic,
+    SettlementRunIn,
+    SettlementRunPublic,
+    ShiftReconciliationRow,
+    StatementDetail,
+    StatementDispute,
+    StatementPublic,
+)
+from backoffice.domain.roles import Role
+from backoffice.domain.settlement import StatementAction, StatementStatus
+from backoffice.models import User
+from backoffice.services import settlement, shift_reconciliation, statement_documents
+from backoffice.services.dealers import find_dealer
+from backoffice.services.errors import Forbidden
+
+router = APIRouter(tags=["settlement"])
+
+SettlementReader = Annotated[User, Depends(require(Role.sales_centre, Role.manager))]
+ProvisioningSystem = Annotated[User, Depends(require(Role.provisioning))]
+
+
+@router.get("/dealers/{key}/account")
+def dealer_account(
+    key: str,
+    session: SessionDep,
+    _: SettlementReader,
+    start: date | None = None,
+    end: date | None = None,
+) -> AccountPublic:
+    dealer = find_dealer(session, key)
+    entries = settlement.account_entries(session, dealer.id, start, end)
+    return AccountPublic(
+        dealer_id=dealer.id,
+        balance_fen=settlement.balance(session, dealer.id),
+        entries=[AccountEntryPublic.model_validate(e) for e in entries],
+    )
+
+
+@router.post("/dealers/{key}/account/entries", status_code=status.HTTP_201_CREATED)
+def post_account_entry(
+    key: str, request: AccountEntryIn, session: SessionDep, user: SalesCentre
+) -> AccountEntryPublic:
+    return AccountEntryPublic.model_validate(
+        settlement.post_entry(session, key, request, user.username)
+    )
+
+
+@router.put("/dealers/{key}/settlement-profile")
+def set_settlement_profile(
+    key: str, request: SettlementProfileIn, session: SessionDep, user: SalesCentre
+) -> SettlementProfilePublic:
+    profile = settlement.set_cadence(session, key, request.cadence, user.username)
+    return SettlementProfilePublic.model_validate(profile)
+
+
+@router.post("/commission-plans", status_code=status.HTTP_201_CREATED)
+def create_commission_plan(
+    request: CommissionPlanCreate, session: SessionDep, user: SalesCentre
+) -> CommissionPlanPublic:
+    return settlement.create_plan(session, request, user.username)
+
+
+@router.get("/commission-plans")
+def list_commission_plans(
+    session: SessionDep, _: SettlementReader, dealer: str | None = None
+) -> list[CommissionPlanPublic]:
+    return settlement.list_plans(session, dealer)
+
+
+@router.post("/activations/callback")
+def activation_callback(
+    request: ActivationCallback, session: SessionDep, system: ProvisioningSystem
+) -> NumberActivationPublic:
+    row = settlement.record_activation(session, request, system.username)
+    return NumberActivationPublic.model_validate(row)
+
+
+@router.post("/settlement/runs")
+def run_settlement(
+    request: SettlementRunIn, session: SessionDep, user: SalesCentre
+) -> SettlementRunPublic:
+    return settlement.run_settlement(session, request, user.username)
+
+
+@router.get("/settlement/statements")
+def list_statements(
+    session: SessionDep,
+    _: SettlementReader,
+    dealer: str | None = None,
+    period_start: date | None = None,
+    status_: Annotated[StatementStatus | None, Query(alias="status")] = None,
+) -> list[StatementPublic]:
+    rows = settlement.list_statements(session, dealer, period_start, status_)
+    return [StatementPublic.model_validate(s) for s in rows]
+
+
+@router.get("/settlement/statements/{number}")
+def get_statement(number: str, session: SessionDep, _: SettlementReader) -> StatementDetail:
+    return statement_documents.statement_detail(session, number)
+
+
+@router.get(
+    "/settlement/statements/{number}/{fmt}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/pdf": {},
+                "text/csv": {},
+                statement_documents.XLSX_TYPE: {},
+            }
+        }
+    },
+)
+def download_statement(
+    number: str, fmt: Literal["pdf", "xlsx", "csv"], session: SessionDep, _: SettlementReader
+) -> Response:
+    body, media_type = statement_documents.render(session, number, fmt)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{number}.{fmt}"'},
+    )
+
+
+def _move(
+    number: str, action: StatementAction, session: SessionDep, user: User, comment: str = ""
+) -> StatementPublic:
+    statement = settlement.move_statement(session, number, action, user.username, comment)
+    return StatementPublic.model_validate(statement)
+
+
+@router.post("/settlement/statements/{number}/confirm")
+def confirm_statement(number: str, session: SessionDep, user: SalesCentre) -> StatementPublic:
+    return _move(number, StatementAction.confirm, session, user)
+
+
+@router.post("/settlement/statements/{number}/dispute")
+def dispute_statement(
+    number: str, request: StatementDispute, session: SessionDep, user: SalesCentre
+) -> StatementPublic:
+    return _move(number, StatementAction.dispute, session, user, request.comment)
+
+
+@router.post("/settlement/statements/{number}/paid")
+def mark_statement_paid(number: str, session: SessionDep, user: SalesCentre) -> StatementPublic:
+    return _move(number, StatementAction.mark_paid, session, user)
+
+
+class ZReportFilter(BaseModel):
+    outlet: str | None = Field(default=None, description="outlet id or code")
+    clerk: str | None = None
+    dealer: str | None = Field(default=None, description="dealer id or code")
+    start: date | None = Field(default=None, description="first day the shifts closed on")
+    end: date | None = Field(default=None, description="last day the shifts closed on")
+
+
+def _z_reports(
+    session: SessionDep, user: User, query: ZReportFilter
+) -> list[ShiftReconciliationRow]:
+    scope = dealer_scope(user)
+    dealer_id = find_dealer(session, query.dealer).id if query.dealer else None
+    if scope is not None:
+        if dealer_id not in (None, scope):
+            raise Forbidden("dealer staff see only their own dealer's shifts")
+        dealer_id = scope
+    return shift_reconciliation.z_reports(
+        session,
+        outlet=query.outlet,
+        clerk=query.clerk,
+        dealer_id=dealer_id,
+        start=query.start,
+        end=query.end,
+    )
+
+
+@router.get("/shifts/z-reports")
+def z_reports(
+    session: SessionDep, user: ChannelReader, query: Annotated[ZReportFilter, Query()]
+) -> list[ShiftReconciliationRow]:
+    return _z_reports(session, user, query)
+
+
+@router.get(
+    "/shifts/z-reports/{fmt}",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, statement_documents.XLSX_TYPE: {}}}},
+)
+def export_z_reports(
+    fmt: Literal["xlsx", "csv"],
+    session: SessionDep,
+    user: ChannelReader,
+    query: Annotated[ZReportFilter, Query()],
+) -> Response:
+    header, rows = shift_reconciliation.as_table(_z_reports(session, user, query))
+    if fmt == "xlsx":
+        body = statement_documents.rows_to_xlsx("交班对账", header, rows)
+        media_type = statement_documents.XLSX_TYPE
+    else:
+        body = statement_documents.rows_to_csv(header, rows)
+        media_type = "text/csv; charset=utf-8"
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="z-reports.{fmt}"'},
+    )

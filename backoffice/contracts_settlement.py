@@ -1,0 +1,196 @@
+"""Request and response models of settlement: dealer accounts, commission plans, provisioning
+callbacks, settlement runs and statements, and shift cash reconciliation."""
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from backoffice.contracts import Public
+from backoffice.contracts_channel import Code
+from backoffice.domain.channel import DealerKind
+from backoffice.domain.settlement import Cadence, LedgerKind, StatementStatus
+
+# Entries the sales centre posts by hand; sales, returns and commissions come from runs.
+ManualKind = Literal["deposit", "payment", "adjustment", "penalty"]
+
+
+class AccountEntryIn(BaseModel):
+    kind: ManualKind
+    amount_fen: int = Field(description="positive raises what the dealer owes")
+    occurred_on: date | None = Field(default=None, description="defaults to today (China)")
+    description: str = Field(default="", max_length=255)
+    reason: str = Field(
+        default="", max_length=1000, description="adjustment reason, or penalty evidence"
+    )
+    approver: str = Field(default="", max_length=96)
+
+
+class AccountEntryPublic(Public):
+    id: str
+    dealer_id: str
+    kind: LedgerKind
+    amount_fen: int
+    retail_fen: int
+    occurred_on: date
+    booked_on: date
+    late: bool
+    item_key: str | None
+    description: str
+    reason: str
+    approver: str
+    actor: str
+    created_at: datetime
+
+
+class AccountPublic(BaseModel):
+    dealer_id: str
+    balance_fen: int = Field(description="the sum of every entry; positive: the dealer owes")
+    entries: list[AccountEntryPublic]
+
+
+class SettlementProfileIn(BaseModel):
+    cadence: Cadence
+
+
+class SettlementProfilePublic(Public):
+    dealer_id: str
+    cadence: Cadence
+
+
+class StageIn(BaseModel):
+    after_months: int = Field(ge=1, le=60)
+    amount_fen: int = Field(ge=0)
+
+
+class ShareBandIn(BaseModel):
+    first_month: int = Field(ge=0)
+    last_month: int = Field(ge=0)
+    basis_points: int = Field(ge=0, le=10_000)
+
+
+class SlabIn(BaseModel):
+    min_volume: int = Field(ge=0)
+    per_number_fen: int = Field(ge=0)
+
+
+class CommissionRules(BaseModel):
+    one_off_fen: dict[str, int] = Field(
+        default_factory=dict, description='grade code → fen per number; "*" for any grade'
+    )
+    stages: list[StageIn] = Field(default_factory=list)
+    share_bands: list[ShareBandIn] = Field(default_factory=list)
+    slabs: list[SlabIn] = Field(default_factory=list)
+
+
+class CommissionPlanCreate(BaseModel):
+    code: Code
+    dealer: str | None = Field(default=None, description="dealer id or code")
+    dealer_kind: DealerKind | None = None
+    effective_from: date
+    effective_to: date | None = None
+    rules: CommissionRules
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> "CommissionPlanCreate":
+        if (self.dealer is None) == (self.dealer_kind is None):
+            raise ValueError("a plan is for one dealer or for one dealer kind, not both")
+        return self
+
+
+class CommissionPlanPublic(BaseModel):
+    id: str
+    code: str
+    dealer_id: str | None
+    dealer_kind: str | None
+    effective_from: date
+    effective_to: date | None
+    rules: CommissionRules
+    created_by: str
+    created_at: datetime
+
+
+class ActivationCallback(BaseModel):
+    """What the provisioning system reports of a number."""
+
+    msisdn: str = Field(pattern=r"^1\d{10}$")
+    status: Literal["activated", "deactivated"]
+    on: date
+
+
+class NumberActivationPublic(Public):
+    msisdn: str
+    activated_on: date | None
+    deactivated_on: date | None
+
+
+class SettlementRunIn(BaseModel):
+    day: date = Field(description="any day of the period to settle")
+    cadence: Cadence = Cadence.month
+    dealer: str | None = Field(default=None, description="only this dealer (id or code)")
+
+
+class SettlementRunPublic(BaseModel):
+    period_start: date
+    period_end: date
+    cadence: Cadence
+    statements: int
+    skipped_closed: int
+    entries_booked: int
+    seconds: float
+
+
+class StatementPublic(Public):
+    id: str
+    number: str
+    dealer_id: str
+    cadence: Cadence
+    period_start: date
+    period_end: date
+    status: StatementStatus
+    retail_collected_fen: int
+    opening_fen: int
+    sales_fen: int
+    returns_fen: int
+    commission_fen: int
+    penalties_fen: int
+    payments_fen: int
+    deposits_fen: int
+    adjustments_fen: int
+    closing_fen: int
+    line_count: int
+    comment: str
+    computed_at: datetime
+    computed_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+class StatementDetail(BaseModel):
+    statement: StatementPublic
+    dealer_code: str
+    dealer_name: str
+    lines: list[AccountEntryPublic]
+
+
+class StatementDispute(BaseModel):
+    comment: str = Field(min_length=1, max_length=1000)
+
+
+class ShiftReconciliationRow(BaseModel):
+    shift_id: str
+    outlet_code: str
+    outlet_name: str
+    terminal_no: int
+    clerk: str
+    z_number: int
+    opened_at: datetime
+    closed_at: datetime
+    opening_float_fen: int
+    cash_sales_fen: int
+    cash_refunds_fen: int
+    cash_in_fen: int
+    cash_out_fen: int
+    expected_cash_fen: int
+    counted_cash_fen: int
+    difference_fen: int = Field(description="counted minus expected; negative is a shortage")

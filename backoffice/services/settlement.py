@@ -1,0 +1,856 @@
+"""Dealer settlement: the account ledger, settlement profiles, commission plans, provisioning
+callbacks, settlement runs and the statement lifecycle."""
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, text
+from sqlmodel import Session, col
+from sqlmodel import select as sql_select
+
+from backoffice.contracts_settlement import (
+    AccountEntryIn,
+    ActivationCallback,
+    CommissionPlanCreate,
+    CommissionPlanPublic,
+    CommissionRules,
+    SettlementRunIn,
+    SettlementRunPublic,
+)
+from backoffice.domain.commission import (
+    CommissionKind,
+    CommissionPlan,
+    NumberSale,
+    Period,
+    ShareBand,
+    Slab,
+    Stage,
+    add_months,
+    commission_for,
+)
+from backoffice.domain.settlement import (
+    Cadence,
+    Entry,
+    LedgerKind,
+    SettlementError,
+    StatementAction,
+    StatementStatus,
+    check_entry,
+    is_closed,
+    next_period,
+    period_containing,
+    statement_move,
+    statement_totals,
+)
+from backoffice.models import (
+    CommissionPlanRow,
+    Dealer,
+    DealerAccountEntry,
+    NumberActivation,
+    Sale,
+    SaleLine,
+    SettlementProfile,
+    SettlementStatement,
+)
+from backoffice.models.types import utcnow
+from backoffice.services import audit, bulk
+from backoffice.services.dealers import find_dealer
+from backoffice.services.errors import Conflict, InvalidInput, NotFound
+from shared.ids import new_id
+
+# Settlement days are the operator's business days, in China time.
+ZONE = ZoneInfo("Asia/Shanghai")
+_ENTRIES = DealerAccountEntry.__table__  # type: ignore[attr-defined]
+_SALES = Sale.__table__  # type: ignore[attr-defined]
+_LINES = SaleLine.__table__  # type: ignore[attr-defined]
+_ACTIVATIONS = NumberActivation.__table__  # type: ignore[attr-defined]
+_NUMBER_PREFIX = "number:"
+
+
+def business_day(at: datetime) -> date:
+    return at.astimezone(ZONE).date()
+
+
+def day_start(day: date) -> datetime:
+    """The UTC instant a China business day starts."""
+    return datetime.combine(day, day_time(), ZONE).astimezone(UTC)
+
+
+def _refuse(error: SettlementError) -> Conflict:
+    return Conflict(error.message, code=error.code)
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+def cadence_of(session: Session, dealer_id: str) -> Cadence:
+    profile = session.get(SettlementProfile, dealer_id)
+    return Cadence(profile.cadence) if profile else Cadence.month
+
+
+def set_cadence(session: Session, key: str, cadence: Cadence, actor: str) -> SettlementProfile:
+    dealer = find_dealer(session, key)
+    profile = session.get(SettlementProfile, dealer.id)
+    before = profile.cadence if profile else Cadence.month.value
+    if profile is None:
+        profile = SettlementProfile(dealer_id=dealer.id, cadence=cadence.value, updated_by=actor)
+    profile.cadence = cadence.value
+    profile.updated_by = actor
+    profile.updated_at = utcnow()
+    session.add(profile)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="settlement_cadence",
+        from_status=before,
+        to_status=cadence.value,
+    )
+    session.commit()
+    return profile
+
+
+# --- the account ----------------------------------------------------------------------------
+
+
+def _closed_starts(session: Session, dealer_id: str, since: date) -> set[date]:
+    rows = session.exec(
+        sql_select(SettlementStatement.period_start)
+        .where(SettlementStatement.dealer_id == dealer_id)
+        .where(SettlementStatement.period_end >= since)
+        .where(
+            col(SettlementStatement.status).in_(
+                [StatementStatus.confirmed.value, StatementStatus.paid.value]
+            )
+        )
+    )
+    return set(rows)
+
+
+def booking_day(session: Session, dealer_id: str, day: date) -> tuple[date, bool]:
+    """The day an entry of `day` is booked on: `day` itself, or the first day of the next
+    open period when its own period is already closed (the entry is then late)."""
+    cadence = cadence_of(session, dealer_id)
+    closed = _closed_starts(session, dealer_id, day)
+    period = period_containing(day, cadence)
+    late = False
+    while period.start in closed:
+        period = next_period(period, cadence)
+        late = True
+    return (period.start if late else day), late
+
+
+def post_entry(
+    session: Session, key: str, request: AccountEntryIn, actor: str
+) -> DealerAccountEntry:
+    """Deposits, payments, adjustments and penalties posted by the sales centre."""
+    dealer = find_dealer(session, key)
+    kind = LedgerKind(request.kind)
+    try:
+        check_entry(kind, request.amount_fen, request.reason, request.approver)
+    except SettlementError as exc:
+        raise InvalidInput(exc.message, code=exc.code) from exc
+    occurred = request.occurred_on or business_day(utcnow())
+    booked, late = booking_day(session, dealer.id, occurred)
+    entry = DealerAccountEntry(
+        id=new_id(),
+        dealer_id=dealer.id,
+        kind=kind.value,
+        amount_fen=request.amount_fen,
+        occurred_on=occurred,
+        booked_on=booked,
+        late=late,
+        description=request.description,
+        reason=request.reason,
+        approver=request.approver,
+        actor=actor,
+    )
+    session.add(entry)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action=f"account_{kind.value}",
+        reason=f"{request.amount_fen} fen; {request.reason or request.description}"[:255],
+    )
+    session.commit()
+    return entry
+
+
+def balance(session: Session, dealer_id: str, before: date | None = None) -> int:
+    """The sum of the dealer's entries (booked before `before`, when given)."""
+    query = select(func.coalesce(func.sum(_ENTRIES.c.amount_fen), 0)).where(
+        _ENTRIES.c.dealer_id == dealer_id
+    )
+    if before is not None:
+        query = query.where(_ENTRIES.c.booked_on < before)
+    return int(session.connection().execute(query).scalar_one())
+
+
+def account_entries(
+    session: Session, dealer_id: str, start: date | None = None, end: date | None = None
+) -> list[DealerAccountEntry]:
+    query = sql_select(DealerAccountEntry).where(DealerAccountEntry.dealer_id == dealer_id)
+    if start is not None:
+        query = query.where(DealerAccountEntry.booked_on >= start)
+    if end is not None:
+        query = query.where(DealerAccountEntry.booked_on <= end)
+    return list(
+        session.exec(query.order_by(col(DealerAccountEntry.booked_on), col(DealerAccountEntry.id)))
+    )
+
+
+# --- commission plans and activations -------------------------------------------------------
+
+
+def _plan_public(row: CommissionPlanRow) -> CommissionPlanPublic:
+    return CommissionPlanPublic(
+        id=row.id,
+        code=row.code,
+        dealer_id=row.dealer_id,
+        dealer_kind=row.dealer_kind,
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        rules=CommissionRules.model_validate_json(row.rules),
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _domain_plan(row: CommissionPlanRow) -> CommissionPlan:
+    rules = CommissionRules.model_validate_json(row.rules)
+    return CommissionPlan(
+        code=row.code,
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        one_off_fen=dict(rules.one_off_fen),
+        stages=tuple(Stage(s.after_months, s.amount_fen) for s in rules.stages),
+        share_bands=tuple(
+            ShareBand(b.first_month, b.last_month, b.basis_points) for b in rules.share_bands
+        ),
+        slabs=tuple(Slab(s.min_volume, s.per_number_fen) for s in rules.slabs),
+    )
+
+
+def create_plan(
+    session: Session, request: CommissionPlanCreate, actor: str
+) -> CommissionPlanPublic:
+    dealer_id = find_dealer(session, request.dealer).id if request.dealer else None
+    if session.exec(
+        sql_select(CommissionPlanRow).where(CommissionPlanRow.code == request.code)
+    ).first():
+        raise Conflict(f"commission plan {request.code} exists", code="plan_exists")
+    row = CommissionPlanRow(
+        id=new_id(),
+        code=request.code,
+        dealer_id=dealer_id,
+        dealer_kind=request.dealer_kind.value if request.dealer_kind else None,
+        effective_from=request.effective_from,
+        effective_to=request.effective_to,
+        rules=request.rules.model_dump_json(),
+        created_by=actor,
+    )
+    try:
+        _domain_plan(row)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="plan_invalid") from exc
+    session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="commission_plan",
+        entity_id=row.id,
+        action="create",
+        reason=f"{row.code} from {row.effective_from}",
+    )
+    session.commit()
+    return _plan_public(row)
+
+
+def list_plans(session: Session, dealer_key: str | None = None) -> list[CommissionPlanPublic]:
+    query = sql_select(CommissionPlanRow)
+    if dealer_key:
+        dealer = find_dealer(session, dealer_key)
+        query = query.where(
+            (col(CommissionPlanRow.dealer_id) == dealer.id)
+            | (col(CommissionPlanRow.dealer_kind) == dealer.kind)
+        )
+    rows = session.exec(query.order_by(col(CommissionPlanRow.effective_from)))
+    return [_plan_public(r) for r in rows]
+
+
+def plans_by_dealer(session: Session, dealers: Sequence[Dealer]) -> dict[str, list[CommissionPlan]]:
+    """Each dealer's plans: its own when it has any, else those of its kind."""
+    rows = list(session.exec(sql_select(CommissionPlanRow)))
+    own: dict[str, list[CommissionPlan]] = defaultdict(list)
+    by_kind: dict[str, list[CommissionPlan]] = defaultdict(list)
+    for row in rows:
+        if row.dealer_id:
+            own[row.dealer_id].append(_domain_plan(row))
+        elif row.dealer_kind:
+            by_kind[row.dealer_kind].append(_domain_plan(row))
+    return {d.id: own.get(d.id) or by_kind.get(d.kind, []) for d in dealers}
+
+
+def record_activation(
+    session: Session, request: ActivationCallback, actor: str
+) -> NumberActivation:
+    """Provisioning says a number went live or was switched off; a later activation of a
+    number that was switched off starts its life afresh."""
+    row = session.get(NumberActivation, request.msisdn)
+    if row is None:
+        row = NumberActivation(msisdn=request.msisdn)
+    before = "deactivated" if row.deactivated_on else ("activated" if row.activated_on else None)
+    if request.status == "activated":
+        row.activated_on = request.on
+        row.deactivated_on = None
+    else:
+        if row.activated_on is None or request.on < row.activated_on:
+            raise InvalidInput(
+                f"number {request.msisdn} was not active on {request.on}",
+                code="not_activated",
+            )
+        row.deactivated_on = request.on
+    row.updated_at = utcnow()
+    session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="number",
+        entity_id=request.msisdn,
+        action=f"provisioning_{request.status}",
+        from_status=before,
+        to_status=request.status,
+        reason=f"on {request.on}",
+    )
+    session.commit()
+    return row
+
+
+# --- settlement runs ------------------------------------------------------------------------
+
+ENTRY_COLUMNS = (
+    "id",
+    "dealer_id",
+    "kind",
+    "amount_fen",
+    "retail_fen",
+    "occurred_on",
+    "booked_on",
+    "late",
+    "source_key",
+    "item_key",
+    "description",
+    "reason",
+    "approver",
+    "actor",
+    "created_at",
+)
+
+
+def _source(prefix: str, line_id: object) -> object:
+    return literal(prefix) + cast(line_id, String)
+
+
+def _product_name(product: str) -> str:
+    kind, _, detail = product.partition(":")
+    if kind == "voucher" and detail.isdigit():
+        return f"充值卡{int(detail) // 100}元"
+    return f"号码{detail}" if kind == "number" else product
+
+
+def _book_sales_and_returns(
+    session: Session, dealer_ids: Sequence[str], period: Period, actor: str
+) -> int:
+    """Books every accepted sale line and return up to the period's end that is not booked
+    yet, in two set-based reads and one bulk insert (COPY on PostgreSQL). Events from before
+    the period are late: their own period was settled without them."""
+    end = day_start(period.end + timedelta(days=1))
+    rows: list[tuple[object, ...]] = []
+    now = bulk.db_timestamp()
+    for kind, stamp, sign in (
+        (LedgerKind.sale, _SALES.c.sold_at, 1),
+        (LedgerKind.sale_return, _LINES.c.returned_at, -1),
+    ):
+        key = _source(f"{kind.value}:", _LINES.c.id)
+        booked = exists().where(_ENTRIES.c.source_key == key)
+        query = (
+            select(
+                _LINES.c.id,
+                _LINES.c.item_key,
+                _LINES.c.product,
+                _LINES.c.price_fen,
+                _LINES.c.dealer_fen,
+                _SALES.c.dealer_id,
+                _SALES.c.receipt_no,
+                stamp,
+            )
+            .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
+            .where(_SALES.c.dealer_id.in_(dealer_ids))
+            .where(stamp.is_not(None))
+            .where(stamp < end)
+            .where(~booked)
+        )
+        for line in session.connection().execute(query):
+            occurred = business_day(line[7])
+            late = occurred < period.start
+            word = "销售" if kind is LedgerKind.sale else "退货"
+            amount = sign * line.dealer_fen
+            # A zero-priced line (a free SIM pack) owes nothing and records nothing.
+            if not amount:
+                continue
+            rows.append(
+                (
+                    new_id(),
+                    line.dealer_id,
+                    kind.value,
+                    amount,
+                    sign * line.price_fen,
+                    occurred.isoformat(),
+                    (period.start if late else occurred).isoformat(),
+                    late,
+                    f"{kind.value}:{line.id}",
+                    line.item_key,
+                    f"{word} {_product_name(line.product)} 小票{line.receipt_no}",
+                    "",
+                    "",
+                    actor,
+                    now,
+                )
+            )
+    bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
+    return len(rows)
+
+
+def _number_sales(
+    session: Session,
+    dealer_ids: Sequence[str],
+    period: Period,
+    stage_months: Iterable[int],
+) -> dict[str, list[tuple[NumberSale, bool]]]:
+    """The numbers each dealer sold that can earn or lose commission in the period, with
+    their provisioning status and whether their sale was booked late into it, in one read:
+    sold in the period's months (one-off, slabs), sold a stage's months before (staged),
+    returned in the period, or sold earlier and booked late here."""
+    end = day_start(period.end + timedelta(days=1))
+    windows = [(period.start.replace(day=1), period.end)]
+    # Month ends clamp (31 Jan + 1 month = 28 Feb), so a stage's window is a few days wider;
+    # commission_for decides exactly.
+    slack = timedelta(days=4)
+    for months in set(stage_months):
+        windows.append(
+            (add_months(period.start, -months) - slack, add_months(period.end, -months) + slack)
+        )
+    booked_late = exists().where(
+        and_(
+            _ENTRIES.c.source_key == _source(f"{LedgerKind.sale.value}:", _LINES.c.id),
+            _ENTRIES.c.late.is_(True),
+            _ENTRIES.c.booked_on == period.start,
+        )
+    )
+    sold = _SALES.c.sold_at
+    query = (
+        select(
+            _SALES.c.dealer_id,
+            _LINES.c.item_key,
+            _LINES.c.product,
+            sold,
+            _LINES.c.returned_at,
+            _ACTIVATIONS.c.activated_on,
+            _ACTIVATIONS.c.deactivated_on,
+            booked_late.label("late"),
+        )
+        .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
+        .outerjoin(_ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key)
+        .where(_SALES.c.dealer_id.in_(dealer_ids))
+        .where(_LINES.c.item_kind == "number")
+        .where(sold < end)
+        .where(
+            or_(
+                *(
+                    and_(sold >= day_start(a), sold < day_start(b + timedelta(days=1)))
+                    for a, b in windows
+                ),
+                and_(_LINES.c.returned_at >= day_start(period.start), _LINES.c.returned_at < end),
+                and_(sold < day_start(period.start), booked_late),
+            )
+        )
+    )
+    sales: dict[str, list[tuple[NumberSale, bool]]] = defaultdict(list)
+    for row in session.connection().execute(query):
+        sale = NumberSale(
+            msisdn=row.item_key,
+            grade=row.product.removeprefix(_NUMBER_PREFIX),
+            sold_on=business_day(row.sold_at),
+            returned_on=business_day(row.returned_at) if row.returned_at else None,
+            activated_on=row.activated_on,
+            deactivated_on=row.deactivated_on,
+        )
+        sales[row.dealer_id].append((sale, bool(row.late)))
+    return sales
+
+
+def _commission_key(plan: str, kind: str, msisdn: str | None, description: str) -> str:
+    digest = hashlib.sha1(f"{plan}|{kind}|{msisdn}|{description}".encode()).hexdigest()
+    return f"commission:{digest[:32]}"
+
+
+def _book_commissions(
+    session: Session,
+    dealers: Sequence[Dealer],
+    period: Period,
+    actor: str,
+) -> int:
+    """Books what the period's commission should be, less what earlier runs of this period
+    already booked: a rerun of a draft appends corrections and never rewrites a row."""
+    plans = plans_by_dealer(session, dealers)
+    with_plans = [d.id for d in dealers if plans[d.id]]
+    if not with_plans:
+        return 0
+    stage_months = {
+        stage.after_months for p in plans.values() for plan in p for stage in plan.stages
+    }
+    sales = _number_sales(session, with_plans, period, stage_months)
+    wanted: dict[tuple[str, str], tuple[int, str, str | None, bool]] = {}
+    for dealer_id in with_plans:
+        dealer_sales = sales.get(dealer_id, [])
+        lines = commission_for(plans[dealer_id], [sale for sale, _ in dealer_sales], period)
+        # A sale booked late missed its own period's one-off: it earns it here.
+        late = [
+            line
+            for sale, booked_late in dealer_sales
+            if booked_late
+            for line in commission_for(plans[dealer_id], [sale], Period(sale.sold_on, sale.sold_on))
+            if line.kind is CommissionKind.one_off
+        ]
+        for line, is_late in [(x, False) for x in lines] + [(x, True) for x in late]:
+            key = _commission_key(line.plan, line.kind.value, line.msisdn, line.description)
+            amount, _, _, _ = wanted.get((dealer_id, key), (0, "", None, False))
+            # Commission lowers what the dealer owes.
+            wanted[(dealer_id, key)] = (
+                amount - line.amount_fen,
+                line.description,
+                line.msisdn,
+                is_late,
+            )
+    booked = {
+        (row.dealer_id, row.source_key): int(row.total)
+        for row in session.connection().execute(
+            select(
+                _ENTRIES.c.dealer_id,
+                _ENTRIES.c.source_key,
+                func.sum(_ENTRIES.c.amount_fen).label("total"),
+            )
+            .where(_ENTRIES.c.dealer_id.in_(with_plans))
+            .where(_ENTRIES.c.kind == LedgerKind.commission.value)
+            .where(_ENTRIES.c.booked_on >= period.start)
+            .where(_ENTRIES.c.booked_on <= period.end)
+            .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key)
+        )
+    }
+    now = bulk.db_timestamp()
+    rows: list[tuple[object, ...]] = []
+    for (dealer_id, key), (amount, description, msisdn, late) in wanted.items():
+        difference = amount - booked.pop((dealer_id, key), 0)
+        if difference:
+            rows.append(
+                _commission_row(
+                    dealer_id, key, difference, description, msisdn, late, period, actor, now
+                )
+            )
+    for (dealer_id, key), amount in booked.items():
+        if amount:  # no longer earned (the number was switched off since the last run)
+            rows.append(
+                _commission_row(
+                    dealer_id, key, -amount, "佣金冲正", None, False, period, actor, now
+                )
+            )
+    bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
+    return len(rows)
+
+
+def _commission_row(
+    dealer_id: str,
+    key: str,
+    amount: int,
+    description: str,
+    msisdn: str | None,
+    late: bool,
+    period: Period,
+    actor: str,
+    now: str,
+) -> tuple[object, ...]:
+    day = period.end.isoformat()
+    kind = LedgerKind.commission.value
+    return (
+        new_id(),
+        dealer_id,
+        kind,
+        amount,
+        0,
+        day,
+        day,
+        late,
+        key,
+        msisdn,
+        description[:255],
+        "",
+        "",
+        actor,
+        now,
+    )
+
+
+def _period_figures(
+    session: Session, dealer_ids: Sequence[str], period: Period
+) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, tuple[int, int]]]:
+    """Opening balances, sums by kind, and (retail collected, line count) per dealer."""
+    opening = {
+        row.dealer_id: int(row.total)
+        for row in session.connection().execute(
+            select(_ENTRIES.c.dealer_id, func.sum(_ENTRIES.c.amount_fen).label("total"))
+            .where(_ENTRIES.c.dealer_id.in_(dealer_ids))
+            .where(_ENTRIES.c.booked_on < period.start)
+            .group_by(_ENTRIES.c.dealer_id)
+        )
+    }
+    by_kind: dict[str, dict[str, int]] = defaultdict(dict)
+    extra: dict[str, tuple[int, int]] = {}
+    in_period = and_(
+        _ENTRIES.c.dealer_id.in_(dealer_ids),
+        _ENTRIES.c.booked_on >= period.start,
+        _ENTRIES.c.booked_on <= period.end,
+    )
+    for row in session.connection().execute(
+        select(
+            _ENTRIES.c.dealer_id,
+            _ENTRIES.c.kind,
+            func.sum(_ENTRIES.c.amount_fen).label("total"),
+            func.sum(_ENTRIES.c.retail_fen).label("retail"),
+            func.count().label("lines"),
+        )
+        .where(in_period)
+        .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.kind)
+    ):
+        by_kind[row.dealer_id][row.kind] = int(row.total)
+        retail, lines = extra.get(row.dealer_id, (0, 0))
+        extra[row.dealer_id] = (retail + int(row.retail), lines + int(row.lines))
+    return opening, by_kind, extra
+
+
+def _statement_number(dealer: Dealer, period: Period) -> str:
+    return f"ST-{dealer.code}-{period.start:%Y%m%d}"[:32]
+
+
+def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> SettlementRunPublic:
+    """Settles one period for every dealer on the cadence (or one dealer): books the sales,
+    returns and commission not yet on the account, then (re)computes draft statements.
+    Confirmed and paid periods are closed: one dealer's run is refused, a run for all skips
+    them."""
+    started = time.perf_counter()
+    period = period_containing(request.day, request.cadence)
+    if session.get_bind().dialect.name == "postgresql":
+        # One run at a time, so two runs cannot both book the same unbooked sale.
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(6006)"))
+    if request.dealer:
+        dealer = find_dealer(session, request.dealer)
+        if cadence_of(session, dealer.id) is not request.cadence:
+            raise Conflict(
+                f"dealer {dealer.code} settles by {cadence_of(session, dealer.id).value}",
+                code="wrong_cadence",
+            )
+        candidates = [dealer]
+    else:
+        profiles = dict(
+            session.connection()
+            .execute(
+                select(SettlementProfile.dealer_id, SettlementProfile.cadence)  # type: ignore[call-overload]
+            )
+            .all()
+        )
+        candidates = [
+            d
+            for d in session.exec(sql_select(Dealer).order_by(col(Dealer.code)))
+            if profiles.get(d.id, Cadence.month.value) == request.cadence.value
+        ]
+    ids = [d.id for d in candidates]
+    existing: dict[str, SettlementStatement] = {}
+    later_closed: dict[str, date] = {}
+    for row in session.exec(
+        sql_select(SettlementStatement)
+        .where(col(SettlementStatement.dealer_id).in_(ids))
+        .where(SettlementStatement.period_start >= period.start)
+    ):
+        if row.period_start == period.start:
+            existing[row.dealer_id] = row
+        elif is_closed(StatementStatus(row.status)):
+            later_closed[row.dealer_id] = row.period_start
+    dealers: list[Dealer] = []
+    skipped = 0
+    for dealer in candidates:
+        statement = existing.get(dealer.id)
+        try:
+            if dealer.id in later_closed:
+                raise SettlementError(
+                    "later_period_closed",
+                    f"dealer {dealer.code}'s period from {later_closed[dealer.id]} is closed; "
+                    "an earlier period cannot be settled after it",
+                )
+            if statement is not None:
+                statement_move(StatementStatus(statement.status), StatementAction.recompute)
+        except SettlementError as exc:
+            if request.dealer:
+                raise _refuse(exc) from exc
+            skipped += 1
+            continue
+        dealers.append(dealer)
+    ids = [d.id for d in dealers]
+    booked = 0
+    statements = 0
+    if ids:
+        booked = _book_sales_and_returns(session, ids, period, actor)
+        booked += _book_commissions(session, dealers, period, actor)
+        opening, by_kind, extra = _period_figures(session, ids, period)
+        now = utcnow()
+        for dealer in dealers:
+            totals = statement_totals(
+                opening.get(dealer.id, 0),
+                [Entry(LedgerKind(k), v, period.start) for k, v in by_kind[dealer.id].items()],
+            )
+            statement = existing.get(dealer.id)
+            before = statement.status if statement else None
+            if statement is None:
+                statement = SettlementStatement(
+                    id=new_id(),
+                    number=_statement_number(dealer, period),
+                    dealer_id=dealer.id,
+                    cadence=request.cadence.value,
+                    period_start=period.start,
+                    period_end=period.end,
+                    status=StatementStatus.draft.value,
+                    computed_by=actor,
+                    updated_by=actor,
+                )
+            retail, lines = extra.get(dealer.id, (0, 0))
+            statement.sqlmodel_update(
+                {
+                    "status": StatementStatus.draft.value,
+                    "retail_collected_fen": retail,
+                    "line_count": lines,
+                    "computed_at": now,
+                    "computed_by": actor,
+                    "updated_at": now,
+                    "updated_by": actor,
+                    **{
+                        name: getattr(totals, name)
+                        for name in (
+                            "opening_fen",
+                            "sales_fen",
+                            "returns_fen",
+                            "commission_fen",
+                            "penalties_fen",
+                            "payments_fen",
+                            "deposits_fen",
+                            "adjustments_fen",
+                            "closing_fen",
+                        )
+                    },
+                }
+            )
+            session.add(statement)
+            audit.record(
+                session,
+                actor=actor,
+                entity_type="settlement_statement",
+                entity_id=statement.id,
+                action="compute",
+                from_status=before,
+                to_status=StatementStatus.draft.value,
+                reason=f"{dealer.code} {period.start}..{period.end}: closing {totals.closing_fen}",
+            )
+            statements += 1
+    session.commit()
+    return SettlementRunPublic(
+        period_start=period.start,
+        period_end=period.end,
+        cadence=request.cadence,
+        statements=statements,
+        skipped_closed=skipped,
+        entries_booked=booked,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+# --- statements -----------------------------------------------------------------------------
+
+
+def find_statement(session: Session, number: str) -> SettlementStatement:
+    statement = session.exec(
+        sql_select(SettlementStatement).where(SettlementStatement.number == number)
+    ).first()
+    if statement is None:
+        raise NotFound(f"no statement {number}", code="statement_not_found")
+    return statement
+
+
+def list_statements(
+    session: Session,
+    dealer_key: str | None = None,
+    period_start: date | None = None,
+    status: StatementStatus | None = None,
+) -> list[SettlementStatement]:
+    query = sql_select(SettlementStatement)
+    if dealer_key:
+        query = query.where(SettlementStatement.dealer_id == find_dealer(session, dealer_key).id)
+    if period_start:
+        query = query.where(SettlementStatement.period_start == period_start)
+    if status:
+        query = query.where(SettlementStatement.status == status.value)
+    return list(
+        session.exec(
+            query.order_by(col(SettlementStatement.period_start), col(SettlementStatement.number))
+        )
+    )
+
+
+def statement_lines(session: Session, statement: SettlementStatement) -> list[DealerAccountEntry]:
+    return account_entries(
+        session, statement.dealer_id, statement.period_start, statement.period_end
+    )
+
+
+def move_statement(
+    session: Session, number: str, action: StatementAction, actor: str, comment: str = ""
+) -> SettlementStatement:
+    """Confirm, dispute (with a comment) or mark paid; recomputing goes through a run."""
+    statement = find_statement(session, number)
+    before = statement.status
+    try:
+        target = statement_move(StatementStatus(before), action)
+    except SettlementError as exc:
+        raise _refuse(exc) from exc
+    statement.status = target.value
+    if comment:
+        statement.comment = comment
+    statement.updated_at = utcnow()
+    statement.updated_by = actor
+    session.add(statement)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="settlement_statement",
+        entity_id=statement.id,
+        action=action.value,
+        from_status=before,
+        to_status=target.value,
+        reason=comment[:255] or None,
+    )
+    session.commit()
+    return statement
