@@ -2,10 +2,11 @@
 UPDATE, so no item is ever sold twice whatever the concurrency."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -29,6 +30,7 @@ from backoffice.models import (
     Voucher,
 )
 from backoffice.models.types import UTCDateTime, utcnow
+from backoffice.services import bulk
 from backoffice.services.dealers import TerminalContext
 from backoffice.services.errors import NotFound
 from backoffice.services.prices import central_prices, dealer_overrides
@@ -41,6 +43,7 @@ _NUMBERS = MobileNumber.__table__  # type: ignore[attr-defined]
 _VOUCHERS = Voucher.__table__  # type: ignore[attr-defined]
 _RESERVATIONS = NumberReservation.__table__  # type: ignore[attr-defined]
 _SIMS = SimCard.__table__  # type: ignore[attr-defined]
+_SALES = Sale.__table__  # type: ignore[attr-defined]
 _SOLD_NUMBER = {NumberStatus.sold.value, NumberStatus.active.value, NumberStatus.cooling.value}
 _SOLD_VOUCHER = {
     VoucherStatus.active.value,
@@ -98,6 +101,30 @@ class PriceBook:
         return price
 
 
+class BatchConflict(Exception):
+    """A set-based write met a row it did not foresee (another push with the same receipt,
+    say): the caller undoes the batch's writes and applies its sales one by one instead."""
+
+
+def insert_many(session: Session, table: Table, rows: list[dict[str, object]]) -> None:
+    """Inserts rows of one shape in the session's transaction: COPY on PostgreSQL, which
+    costs neither a statement per row nor the parsing of one huge multi-row INSERT. A
+    unique key already taken raises BatchConflict."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    values = (
+        tuple(bulk.db_timestamp(v) if isinstance(v, datetime) else v for v in map(row.get, columns))
+        for row in rows
+    )
+    dbapi = session.connection().dialect.loaded_dbapi
+    try:
+        bulk.insert_rows(session, table.name, columns, values)
+    except (IntegrityError, dbapi.IntegrityError) as exc:
+        # COPY goes around SQLAlchemy, so its errors come unwrapped.
+        raise BatchConflict(f"{table.name}: {exc}") from exc
+
+
 @dataclass
 class Pending:
     """Rows of accepted sales that cannot fail a constraint, written in bulk once per push
@@ -122,13 +149,9 @@ class Pending:
                     updated_at=utcnow(),
                 )
             )
-        for table, rows in (
-            (SaleLine.__table__, self.sale_lines),  # type: ignore[attr-defined]
-            (AuditEntry.__table__, self.audit),  # type: ignore[attr-defined]
-            (ActivationOutbox.__table__, self.activations),  # type: ignore[attr-defined]
-        ):
-            if rows:
-                connection.execute(insert(table), rows)
+        insert_many(session, SaleLine.__table__, self.sale_lines)  # type: ignore[attr-defined]
+        insert_many(session, AuditEntry.__table__, self.audit)  # type: ignore[attr-defined]
+        insert_many(session, ActivationOutbox.__table__, self.activations)  # type: ignore[attr-defined]
         self.sale_lines, self.audit, self.activations, self.sold_numbers = [], [], [], []
 
 
@@ -138,9 +161,16 @@ def _number_refusal(session: Session, msisdn: str, context: TerminalContext) -> 
         .execute(select(_NUMBERS.c.status, _NUMBERS.c.outlet_id).where(_NUMBERS.c.msisdn == msisdn))
         .first()
     )
-    if row is None:
+    return _number_refused(msisdn, None if row is None else (row[0], row[1]), context)
+
+
+def _number_refused(
+    msisdn: str, state: tuple[str, str | None] | None, context: TerminalContext
+) -> Rejection:
+    """Why a number in this state (status, outlet) cannot be sold by this terminal."""
+    if state is None:
         return Rejection(RejectReason.unknown_item, f"number {msisdn} is not in the system")
-    status, outlet_id = row
+    status, outlet_id = state
     if status in _SOLD_NUMBER:
         return Rejection(RejectReason.item_already_sold, f"number {msisdn} is already sold")
     if status == NumberStatus.reserved.value and outlet_id == context.outlet.id:
@@ -160,13 +190,18 @@ def _voucher_refusal(session: Session, serial: str, context: TerminalContext) ->
         .execute(select(_VOUCHERS.c.status).where(_VOUCHERS.c.serial == serial))
         .first()
     )
-    if row is None:
+    return _voucher_refused(serial, None if row is None else row[0], context)
+
+
+def _voucher_refused(serial: str, status: str | None, context: TerminalContext) -> Rejection:
+    """Why a card in this status cannot be sold by this terminal."""
+    if status is None:
         return Rejection(RejectReason.unknown_item, f"card {serial} is not in the system")
-    if row[0] in _SOLD_VOUCHER:
+    if status in _SOLD_VOUCHER:
         return Rejection(RejectReason.item_already_sold, f"card {serial} is already sold")
     return Rejection(
         RejectReason.item_not_in_outlet_stock,
-        f"card {serial} is {row[0]}, not in stock at outlet {context.outlet.code}",
+        f"card {serial} is {status}, not in stock at outlet {context.outlet.code}",
     )
 
 
@@ -197,7 +232,7 @@ _ACTIVATE_VOUCHER = (
     )
     .returning(_VOUCHERS.c.face_value_fen)
 )
-_INSERT_SALE = insert(Sale.__table__)  # type: ignore[attr-defined]
+_INSERT_SALE = insert(_SALES)
 
 
 def _sell_number(session: Session, msisdn: str, context: TerminalContext) -> str:
@@ -275,19 +310,8 @@ def _approver(session: Session, username: str, dealer_id: str) -> User | None:
     ).first()
 
 
-def apply_sale(
-    session: Session,
-    context: TerminalContext,
-    event_id: str,
-    occurred_at: datetime,
-    sale: SalePayload,
-    settings: Settings,
-    cipher: PinCipher,
-    prices: PriceBook | None = None,
-    pending: Pending | None = None,
-) -> None:
-    """Applies a sale inside the caller's transaction or raises Rejection. With `pending`,
-    the rows that cannot fail are left there for the caller to write in bulk."""
+def _check_sale(context: TerminalContext, sale: SalePayload) -> None:
+    """What a sale must satisfy before any of its items is looked at."""
     total = sum(line.price_fen for line in sale.lines)
     paid = sum(p.amount_fen for p in sale.payments)
     if paid != total:
@@ -297,17 +321,37 @@ def apply_sale(
     has_number = any(line.item_kind == "number" for line in sale.lines)
     if has_number and sale.customer is None:
         raise Rejection(RejectReason.real_name_required, "a number sale needs the buyer's ID")
-    book = prices or price_book(session, context.dealer.id, settings)
+
+
+@dataclass
+class _SaleRows:
+    sale: dict[str, object]
+    lines: list[dict[str, object]]
+    audit: list[dict[str, object]]
+    activations: list[dict[str, object]]
+
+
+def _sale_rows(
+    session: Session,
+    context: TerminalContext,
+    event_id: str,
+    occurred_at: datetime,
+    sale: SalePayload,
+    cipher: PinCipher,
+    book: PriceBook,
+    sell: Callable[[str, str], str],
+) -> _SaleRows:
+    """The rows an accepted sale writes, or Rejection. `sell(kind, item)` takes the item
+    (or only checks that it may be taken) and returns its product."""
     now = utcnow()
     line_rows = []
     audit_rows = []
     outbox_rows = []
     for index, line in enumerate(sale.lines):
+        product = sell(line.item_kind, line.item)
         if line.item_kind == "number":
-            product = number_product(_sell_number(session, line.item, context))
             before, after = NumberStatus.in_stock.value, NumberStatus.sold.value
         else:
-            product = voucher_product(_sell_voucher(session, line.item, context))
             before, after = VoucherStatus.in_stock.value, VoucherStatus.active.value
         if product != line.product:
             raise Rejection(
@@ -390,41 +434,300 @@ def apply_sale(
                 }
             )
     customer = sale.customer
-    connection = session.connection()
+    sale_row: dict[str, object] = {
+        "id": sale.sale_id,
+        "event_id": event_id,
+        "receipt_no": sale.receipt_no,
+        "terminal_id": context.terminal.id,
+        "outlet_id": context.outlet.id,
+        "dealer_id": context.dealer.id,
+        "clerk": sale.clerk,
+        "shift_id": sale.shift_id,
+        "sold_at": occurred_at,
+        "total_fen": sum(line.price_fen for line in sale.lines),
+        "payments": json.dumps([p.model_dump() for p in sale.payments]),
+        "customer_name": customer.name if customer else None,
+        "customer_id_masked": mask_resident_id(customer.resident_id) if customer else None,
+        "customer_id_cipher": cipher.encrypt(sale.sale_id, customer.resident_id)
+        if customer
+        else None,
+    }
+    return _SaleRows(sale_row, line_rows, audit_rows, outbox_rows)
+
+
+def _receipt_reused(sale: SalePayload) -> Rejection:
+    return Rejection(
+        RejectReason.receipt_number_reused,
+        f"receipt {sale.receipt_no} or sale {sale.sale_id} was already used by another sale",
+    )
+
+
+def _leave(rows: _SaleRows, pending: Pending) -> None:
+    pending.sold_numbers += [
+        line["item_key"]  # type: ignore[misc]
+        for line in rows.lines
+        if line["item_kind"] == "number"
+    ]
+    pending.sale_lines += rows.lines
+    pending.audit += rows.audit
+    pending.activations += rows.activations
+
+
+def apply_sale(
+    session: Session,
+    context: TerminalContext,
+    event_id: str,
+    occurred_at: datetime,
+    sale: SalePayload,
+    settings: Settings,
+    cipher: PinCipher,
+    prices: PriceBook | None = None,
+    pending: Pending | None = None,
+) -> None:
+    """Applies a sale inside the caller's transaction or raises Rejection. With `pending`,
+    the rows that cannot fail are left there for the caller to write in bulk."""
+    _check_sale(context, sale)
+    book = prices or price_book(session, context.dealer.id, settings)
+
+    def sell(kind: str, item: str) -> str:
+        if kind == "number":
+            return number_product(_sell_number(session, item, context))
+        return voucher_product(_sell_voucher(session, item, context))
+
+    rows = _sale_rows(session, context, event_id, occurred_at, sale, cipher, book, sell)
     try:
-        connection.execute(
-            _INSERT_SALE,
-            {
-                "id": sale.sale_id,
-                "event_id": event_id,
-                "receipt_no": sale.receipt_no,
-                "terminal_id": context.terminal.id,
-                "outlet_id": context.outlet.id,
-                "dealer_id": context.dealer.id,
-                "clerk": sale.clerk,
-                "shift_id": sale.shift_id,
-                "sold_at": occurred_at,
-                "total_fen": total,
-                "payments": json.dumps([p.model_dump() for p in sale.payments]),
-                "customer_name": customer.name if customer else None,
-                "customer_id_masked": mask_resident_id(customer.resident_id) if customer else None,
-                "customer_id_cipher": cipher.encrypt(sale.sale_id, customer.resident_id)
-                if customer
-                else None,
-            },
-        )
+        session.connection().execute(_INSERT_SALE, rows.sale)
     except IntegrityError as exc:
-        raise Rejection(
-            RejectReason.receipt_number_reused,
-            f"receipt {sale.receipt_no} or sale {sale.sale_id} was already used by another sale",
-        ) from exc
-    rows = pending if pending is not None else Pending()
-    rows.sold_numbers += [line.item for line in sale.lines if line.item_kind == "number"]
-    rows.sale_lines += line_rows
-    rows.audit += audit_rows
-    rows.activations += outbox_rows
+        raise _receipt_reused(sale) from exc
+    later = pending if pending is not None else Pending()
+    _leave(rows, later)
     if pending is None:
-        rows.write(session)
+        later.write(session)
+
+
+@dataclass(frozen=True)
+class SaleToApply:
+    event_id: str
+    occurred_at: datetime
+    payload: SalePayload
+
+
+# Expanding IN lists: one cached statement whatever the batch's size.
+_NUMBER_STATES = select(
+    _NUMBERS.c.msisdn, _NUMBERS.c.status, _NUMBERS.c.outlet_id, _NUMBERS.c.grade_code
+).where(_NUMBERS.c.msisdn.in_(bindparam("items", expanding=True)))
+_VOUCHER_STATES = select(
+    _VOUCHERS.c.serial, _VOUCHERS.c.status, _VOUCHERS.c.outlet_id, _VOUCHERS.c.face_value_fen
+).where(_VOUCHERS.c.serial.in_(bindparam("items", expanding=True)))
+_SELL_ALL_FROM_SHELF = (
+    update(_NUMBERS)
+    .where(_NUMBERS.c.msisdn.in_(bindparam("items", expanding=True)))
+    .where(_NUMBERS.c.outlet_id == bindparam("outlet"))
+    .where(_NUMBERS.c.status == NumberStatus.in_stock.value)
+    .values(
+        status=NumberStatus.sold.value,
+        held_from=None,
+        version=_NUMBERS.c.version + 1,
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+)
+_ACTIVATE_ALL_VOUCHERS = (
+    update(_VOUCHERS)
+    .where(_VOUCHERS.c.serial.in_(bindparam("items", expanding=True)))
+    .where(_VOUCHERS.c.outlet_id == bindparam("outlet"))
+    .where(_VOUCHERS.c.status == VoucherStatus.in_stock.value)
+    .values(
+        status=VoucherStatus.active.value,
+        version=_VOUCHERS.c.version + 1,
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+)
+_CHUNK = 1_000
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    return [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+
+
+def apply_sales(
+    session: Session,
+    context: TerminalContext,
+    batch: list[SaleToApply],
+    cipher: PinCipher,
+    book: PriceBook,
+    pending: Pending,
+) -> list[Rejection | None]:
+    """Decides a run of sales from their items' current states and writes the accepted ones
+    with a handful of set-based statements: per sale, None (accepted) or its Rejection, the
+    same as apply_sale one by one would give.
+
+    The caller must hold the items' row locks (and SQLite's write lock), so that the states
+    read here stay true until the commit. Each set-based write checks that it moved exactly
+    the rows decided; anything else raises BatchConflict before the caller commits."""
+    wanted: dict[str, set[str]] = {"number": set(), "voucher": set()}
+    for entry in batch:
+        for line in entry.payload.lines:
+            wanted[line.item_kind].add(line.item)
+    connection = session.connection()
+    numbers: dict[str, tuple[str, str | None, str]] = {}
+    for keys in _chunks(sorted(wanted["number"])):
+        for msisdn, status, outlet_id, grade in connection.execute(_NUMBER_STATES, {"items": keys}):
+            numbers[msisdn] = (status, outlet_id, grade)
+    vouchers: dict[str, tuple[str, str | None, int]] = {}
+    for keys in _chunks(sorted(wanted["voucher"])):
+        for serial, status, outlet_id, face in connection.execute(_VOUCHER_STATES, {"items": keys}):
+            vouchers[serial] = (status, outlet_id, int(face))
+    outlet = context.outlet.id
+    held = [
+        m
+        for m, (status, owner, _) in numbers.items()
+        if status == NumberStatus.reserved.value and owner == outlet
+    ]
+    mine: set[str] = set()
+    if held:
+        mine = set(
+            connection.execute(
+                select(_RESERVATIONS.c.msisdn)
+                .where(_RESERVATIONS.c.msisdn.in_(held))
+                .where(_RESERVATIONS.c.terminal_id == context.terminal.id)
+                .where(_RESERVATIONS.c.status == "active")
+            ).scalars()
+        )
+    used_receipts: set[str] = set()
+    used_sale_ids: set[str] = set()
+    receipts = [e.payload.receipt_no for e in batch]
+    sale_ids = [e.payload.sale_id for e in batch]
+    for receipt_chunk, id_chunk in zip(_chunks(receipts), _chunks(sale_ids), strict=True):
+        for receipt_no, sale_id in connection.execute(
+            select(_SALES.c.receipt_no, _SALES.c.id).where(
+                or_(_SALES.c.receipt_no.in_(receipt_chunk), _SALES.c.id.in_(id_chunk))
+            )
+        ):
+            used_receipts.add(receipt_no)
+            used_sale_ids.add(sale_id)
+
+    taken: set[str] = set()  # sold by an accepted sale of this run
+    outcomes: list[Rejection | None] = []
+    sale_rows: list[dict[str, object]] = []
+    from_shelf: list[str] = []
+    reserved: list[str] = []
+    cards: list[str] = []
+    for entry in batch:
+        sale = entry.payload
+        claimed: list[str] = []
+
+        def sell(kind: str, item: str, claimed: list[str] = claimed) -> str:
+            # Sold by an earlier sale of the run, or on an earlier line of this one: the
+            # one-by-one path would find it sold, and so refuses it here.
+            gone = item in taken or item in claimed
+            if kind == "number":
+                number = numbers.get(item)
+                if number is None:
+                    raise _number_refused(item, None, context)
+                status, owner, grade = number
+                if gone:
+                    raise _number_refused(item, (NumberStatus.sold.value, owner), context)
+                sellable = status == NumberStatus.in_stock.value or (
+                    status == NumberStatus.reserved.value and item in mine
+                )
+                if not sellable or owner != outlet:
+                    raise _number_refused(item, (status, owner), context)
+                claimed.append(item)
+                return number_product(grade)
+            card = vouchers.get(item)
+            if card is None:
+                raise _voucher_refused(item, None, context)
+            status, owner, face = card
+            if gone:
+                raise _voucher_refused(item, VoucherStatus.active.value, context)
+            if status != VoucherStatus.in_stock.value or owner != outlet:
+                raise _voucher_refused(item, status, context)
+            claimed.append(item)
+            return voucher_product(face)
+
+        try:
+            if not context.dealer_active:
+                raise Rejection(
+                    RejectReason.dealer_suspended,
+                    f"dealer {context.dealer.code} is {context.dealer.status}",
+                )
+            _check_sale(context, sale)
+            rows = _sale_rows(
+                session, context, entry.event_id, entry.occurred_at, sale, cipher, book, sell
+            )
+            if sale.receipt_no in used_receipts or sale.sale_id in used_sale_ids:
+                raise _receipt_reused(sale)
+        except Rejection as rejection:
+            outcomes.append(rejection)
+            continue
+        outcomes.append(None)
+        taken.update(claimed)
+        used_receipts.add(sale.receipt_no)
+        used_sale_ids.add(sale.sale_id)
+        for item in claimed:
+            if item in vouchers:
+                cards.append(item)
+            elif numbers[item][0] == NumberStatus.reserved.value:
+                reserved.append(item)
+            else:
+                from_shelf.append(item)
+        sale_rows.append(rows.sale)
+        _leave(rows, pending)
+    _write_sales(session, context, from_shelf, reserved, cards, sale_rows)
+    return outcomes
+
+
+def _write_sales(
+    session: Session,
+    context: TerminalContext,
+    from_shelf: list[str],
+    reserved: list[str],
+    cards: list[str],
+    sale_rows: list[dict[str, object]],
+) -> None:
+    connection = session.connection()
+    now = utcnow()
+    outlet = context.outlet.id
+    moved = 0
+    for keys in _chunks(from_shelf):
+        moved += connection.execute(
+            _SELL_ALL_FROM_SHELF, {"items": keys, "outlet": outlet, "at": now}
+        ).rowcount
+    for keys in _chunks(cards):
+        moved += connection.execute(
+            _ACTIVATE_ALL_VOUCHERS, {"items": keys, "outlet": outlet, "at": now}
+        ).rowcount
+    for keys in _chunks(reserved):
+        mine = (
+            select(_RESERVATIONS.c.msisdn)
+            .where(_RESERVATIONS.c.msisdn.in_(keys))
+            .where(_RESERVATIONS.c.terminal_id == context.terminal.id)
+            .where(_RESERVATIONS.c.status == "active")
+        )
+        moved += connection.execute(
+            update(_NUMBERS)
+            .where(_NUMBERS.c.msisdn.in_(keys))
+            .where(_NUMBERS.c.outlet_id == outlet)
+            .where(_NUMBERS.c.status == NumberStatus.reserved.value)
+            .where(_NUMBERS.c.msisdn.in_(mine))
+            .values(
+                status=NumberStatus.sold.value,
+                held_from=None,
+                version=_NUMBERS.c.version + 1,
+                updated_at=now,
+            )
+        ).rowcount
+        connection.execute(
+            update(_RESERVATIONS)
+            .where(_RESERVATIONS.c.msisdn.in_(keys))
+            .where(_RESERVATIONS.c.status == "active")
+            .values(status="used")
+        )
+    if moved != len(from_shelf) + len(reserved) + len(cards):
+        raise BatchConflict(
+            f"{moved} items moved of {len(from_shelf) + len(reserved) + len(cards)}"
+        )
+    insert_many(session, _SALES, sale_rows)
 
 
 def price_book(session: Session, dealer_id: str, settings: Settings) -> PriceBook:
