@@ -9,6 +9,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backoffice.contracts import UserCreate
 from backoffice.contracts_channel import (
     DealerCreate,
     DealerStatusChange,
@@ -20,7 +21,6 @@ from backoffice.contracts_channel import (
     TerminalPublic,
     TerminalRegistered,
 )
-from backoffice.core.security import hash_password
 from backoffice.domain.channel import (
     ChannelRuleError,
     DealerStatus,
@@ -29,7 +29,7 @@ from backoffice.domain.channel import (
 )
 from backoffice.models import Dealer, DealerLedgerEntry, Outlet, Terminal, User
 from backoffice.models.types import utcnow
-from backoffice.services import audit
+from backoffice.services import audit, users
 from backoffice.services.errors import (
     Conflict,
     Forbidden,
@@ -278,28 +278,20 @@ def create_staff(session: Session, dealer_key: str, request: StaffCreate, actor:
     outlet_id = None
     if request.outlet is not None:
         outlet_id = find_outlet(session, request.outlet, dealer_scope=dealer.id).id
-    user = User(
-        id=new_id(),
-        username=request.username,
-        full_name=request.full_name,
-        role=request.role.value,
-        password_hash=hash_password(request.password),
+    return users.create_user(
+        session,
+        UserCreate(
+            username=request.username,
+            password=request.password,
+            full_name=request.full_name,
+            role=request.role,
+        ),
+        actor,
         dealer_id=dealer.id,
         outlet_id=outlet_id,
-        pin_hash=hash_password(request.pin),
+        pin=request.pin,
+        note=f" of dealer {dealer.code}",
     )
-    session.add(user)
-    audit.record(
-        session,
-        actor=actor,
-        entity_type="user",
-        entity_id=user.id,
-        action="create",
-        to_status=request.role.value,
-        reason=f"username {request.username} of dealer {dealer.code}",
-    )
-    _commit(session, f"user {request.username!r}")
-    return user
 
 
 def outlet_staff(session: Session, outlet: Outlet) -> list[User]:

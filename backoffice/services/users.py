@@ -15,13 +15,26 @@ from shared.ids import new_id
 _DUMMY_HASH = hash_password("not-a-user-password")
 
 
-def create_user(session: Session, request: UserCreate, actor: str) -> User:
+def create_user(
+    session: Session,
+    request: UserCreate,
+    actor: str,
+    *,
+    dealer_id: str | None = None,
+    outlet_id: str | None = None,
+    pin: str | None = None,
+    note: str = "",
+) -> User:
+    """A back-office user; a dealer's staff also carry their dealer, outlet and POS PIN."""
     user = User(
         id=new_id(),
         username=request.username,
         full_name=request.full_name,
         role=request.role.value,
         password_hash=hash_password(request.password),
+        dealer_id=dealer_id,
+        outlet_id=outlet_id,
+        pin_hash=hash_password(pin) if pin is not None else None,
     )
     session.add(user)
     audit.record(
@@ -31,7 +44,7 @@ def create_user(session: Session, request: UserCreate, actor: str) -> User:
         entity_id=user.id,
         action="create",
         to_status=request.role.value,
-        reason=f"username {request.username}",
+        reason=f"username {request.username}{note}",
     )
     try:
         session.commit()
