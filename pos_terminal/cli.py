@@ -38,7 +38,7 @@ from devices.printer import (
 )
 from devices.simulators.counter import SimulatedCounter
 from pos_terminal.app import CounterApp
-from pos_terminal.config import TerminalConfig
+from pos_terminal.config import TerminalConfig, remember_backoffice_url
 from pos_terminal.config import load_config as load_terminal_config
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.services.counter import open_counter, register
@@ -465,6 +465,7 @@ def register_command(
     except (BackOfficeRefused, Offline) as error:
         typer.echo(f"error: the back office at {url} refused or is unreachable: {error}", err=True)
         raise typer.Exit(1) from None
+    remember_backoffice_url(settings)
     typer.echo(
         f"terminal {terminal_no} registered; {pulled.stock_changes} items of stock, data in "
         f"{settings.data_dir}"

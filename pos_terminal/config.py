@@ -79,8 +79,9 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     env = os.environ if environ is None else environ
     names = {f.name for f in fields(TerminalConfig)}
     values: dict[str, Any] = {}
-    if path is None and env.get(ENV_PREFIX + "DATA_DIR"):
-        path = Path(env[ENV_PREFIX + "DATA_DIR"]) / CONFIG_FILE
+    if path is None:
+        data_dir = env.get(ENV_PREFIX + "DATA_DIR")
+        path = (Path(data_dir) if data_dir else default_data_dir()) / CONFIG_FILE
     if path is not None and path.exists():
         with path.open("rb") as source:
             loaded = tomllib.load(source)
@@ -93,3 +94,27 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
         if raw:
             values[name] = _coerce(name, raw)
     return replace(TerminalConfig(), **values)
+
+
+def remember_backoffice_url(config: TerminalConfig) -> Path:
+    """Writes the back-office URL into terminal.toml in the data directory, keeping the other
+    settings there, so that `haoka-pos run` finds the office it was registered with."""
+    path = config.data_dir / CONFIG_FILE
+    settings: dict[str, Any] = {}
+    if path.exists():
+        with path.open("rb") as source:
+            settings = tomllib.load(source)
+    settings["backoffice_url"] = config.backoffice_url
+    lines = [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'

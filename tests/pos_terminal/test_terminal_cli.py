@@ -6,7 +6,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from pos_terminal.cli import app
-from pos_terminal.config import TerminalConfig
+from pos_terminal.config import TerminalConfig, load_config
 from pos_terminal.services.counter import open_counter
 from tests.backoffice.channel_helpers import Channel, stocked_numbers
 from tests.pos_terminal.office import OfficeServer
@@ -28,6 +28,8 @@ def test_register_joins_the_back_office_and_pulls_the_outlet(
     )
     assert result.exit_code == 0, result.output
     assert f"terminal {shop.terminal_no} registered; 5 items of stock" in result.output
+    # `run` later finds the office it was registered with.
+    assert load_config(environ=env).backoffice_url == office.url
     counter = open_counter(TerminalConfig(data_dir=data))
     try:
         assert counter.identity().outlet_code == shop.outlet_code
