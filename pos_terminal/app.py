@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
-from devices.ports import DeviceKind, DeviceStatus
+from devices.ports import DeviceKind, DeviceStatus, ScanEvent
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.screens.figures import FiguresScreen
 from pos_terminal.screens.login import LoginScreen
@@ -80,6 +80,7 @@ class CounterApp(App[None]):
             self.push_screen(LoginScreen(), self.logged_in)
         else:
             self.logged_in(self.services.login.current)
+        self.hardware.on_status = self.device_status_from_thread
         if self.hardware.scanner is not None:
             self.read_scans()
         if self.sync is not None:
@@ -118,19 +119,26 @@ class CounterApp(App[None]):
         while not worker.is_cancelled:
             event = self.hardware.read_scan(0.5)
             if event is not None:
-                self.call_from_thread(self.deliver_scan, event.raw, event.code, event.error)
+                self.call_from_thread(self.deliver_scan, event)
 
-    def deliver_scan(self, raw: str, code: object, error: object) -> None:
-        screen = self.screen
-        if error is not None or code is None:
+    def deliver_scan(self, event: ScanEvent) -> None:
+        """A scan goes to the screen in front, once a clerk is logged in and not locked."""
+        if event.code is None:
             self.bell()
-            self.notify(f"{raw}: {error}", severity="error")
+            self.notify(f"{event.raw}: {event.error}", severity="error")
             return
         if self.services.login.current is None or self.services.login.locked:
             return
-        on_scan = getattr(screen, "on_scan", None)
+        on_scan = getattr(self.screen, "on_scan", None)
         if on_scan is not None:
-            on_scan(code.value)  # type: ignore[attr-defined]
+            on_scan(event.code.value)
+
+    def device_status_from_thread(self, status: DeviceStatus) -> None:
+        try:
+            self.call_from_thread(self.device_status, status)
+        except RuntimeError:
+            # Reported from the app's own thread: no hop needed.
+            self.device_status(status)
 
     def device_status(self, status: DeviceStatus) -> None:
         field = _STATUS_FIELDS.get(status.kind)

@@ -37,7 +37,8 @@ class CounterHardware:
         on_status: Callable[[DeviceStatus], None] | None = None,
     ) -> None:
         self.config = config or DevicesConfig()
-        self._on_status = on_status or (lambda status: None)
+        # Replaceable after start-up: the app routes device reports to its status bar.
+        self.on_status: Callable[[DeviceStatus], None] = on_status or (lambda status: None)
         self.printer: EscposPrinter | None = None
         self.display: SerialDisplay | None = None
         self.drawer: CashDrawer | None = None
@@ -48,15 +49,18 @@ class CounterHardware:
             except (PrinterUnavailable, ValueError) as error:
                 self._report(DeviceKind.printer, "printer", False, str(error))
         if self.config.display is not None:
-            self.display = open_display(self.config.display, self._on_status)
+            self.display = open_display(self.config.display, self._publish)
         try:
             self.drawer = open_drawer(self.config, self.printer)
         except PrinterUnavailable as error:
             self._report(DeviceKind.drawer, "drawer", False, str(error))
-        self.scanner = open_scanner(self.config, self._on_status)
+        self.scanner = open_scanner(self.config, self._publish)
+
+    def _publish(self, status: DeviceStatus) -> None:
+        self.on_status(status)
 
     def _report(self, kind: DeviceKind, identifier: str, connected: bool, detail: str) -> None:
-        self._on_status(DeviceStatus(identifier, kind, connected, detail))
+        self._publish(DeviceStatus(identifier, kind, connected, detail))
 
     def read_scan(self, timeout: float) -> ScanEvent | None:
         return self.scanner.read(timeout) if self.scanner is not None else None

@@ -207,3 +207,25 @@ async def test_rejections_are_listed_and_a_manager_acknowledges_them(
         await type_in(pilot, MANAGER_PIN)
     [seen] = outbox.rejected_events(services.store)
     assert seen.acknowledged_by == MANAGER
+
+
+async def test_a_code_from_the_serial_scanner_lands_on_the_sale(
+    services: CounterServices, devices: SimulatedCounter
+) -> None:
+    hardware = CounterHardware(load_config(devices.config))
+    app = CounterApp(services, hardware, status_interval=60)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await log_in(pilot)
+        await type_in(pilot, "0")  # open the shift
+        await pilot.press("f1")
+        await pilot.pause(0.6)  # the reader opens the port on its first read
+        for _ in range(40):
+            devices.scanner.scan(voucher(1))
+            await pilot.pause(0.1)
+            sale = app.screen
+            if sale.draft is not None and sale.draft.lines:  # type: ignore[attr-defined]
+                break
+        await sale.steps.join()  # type: ignore[attr-defined]
+        lines = sale.draft.lines  # type: ignore[attr-defined]
+        assert [line.entry.item for line in lines] == [voucher(1)]  # repeats were refused
+        assert "ok" in app.counter_status.scanner
