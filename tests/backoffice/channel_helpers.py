@@ -194,3 +194,26 @@ def push(
         CIPHER,
     )
     return reply.results
+
+
+def item_status(session: Session, model: type, key: str) -> str:
+    """An item's status as the database has it now (not as the session remembers it)."""
+    row = session.get(model, key)
+    assert row is not None
+    session.refresh(row)
+    return row.status  # type: ignore[attr-defined,no-any-return]
+
+
+def second_terminal(session: Session, shop: Channel) -> Channel:
+    """Another terminal at the same outlet, for races between two counters."""
+    registered = dealers.register_terminal(
+        session, TerminalCreate(outlet=shop.outlet_code, name="counter 2"), "admin1"
+    )
+    return Channel(
+        shop.dealer_id,
+        shop.outlet_id,
+        shop.outlet_code,
+        registered.terminal.id,
+        registered.terminal.terminal_no,
+        registered.credential,
+    )

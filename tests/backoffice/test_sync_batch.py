@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from backoffice.contracts_channel import TerminalCreate
 from backoffice.models import (
     ActivationOutbox,
     AuditEntry,
@@ -17,15 +16,16 @@ from backoffice.models import (
     SyncEvent,
     Voucher,
 )
-from backoffice.services import dealers, sales, sync
+from backoffice.services import sales, sync
 from shared.ids import new_id
 from shared.sync import EventStatus, RejectReason, ReturnEvent, ReturnPayload
 from tests.backoffice.channel_helpers import (
-    Channel,
     channel,
+    item_status,
     pool,
     push,
     sale_event,
+    second_terminal,
     stocked_numbers,
 )
 
@@ -34,25 +34,8 @@ def _count(session: Session, model: type) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-def _status(session: Session, model: type, key: str) -> str:
-    row = session.get(model, key)
-    assert row is not None
-    session.refresh(row)
-    return row.status
 
 
-def _twin(session: Session, shop: Channel) -> Channel:
-    registered = dealers.register_terminal(
-        session, TerminalCreate(outlet=shop.outlet_code, name="counter 2"), "admin1"
-    )
-    return Channel(
-        shop.dealer_id,
-        shop.outlet_id,
-        shop.outlet_code,
-        registered.terminal.id,
-        registered.terminal.terminal_no,
-        registered.credential,
-    )
 
 
 def test_items_sold_by_another_batch_in_between_are_rejected_the_rest_accepted(
@@ -60,7 +43,7 @@ def test_items_sold_by_another_batch_in_between_are_rejected_the_rest_accepted(
 ) -> None:
     pool(session, cards=3)
     shop = channel(session)
-    other = _twin(session, shop)
+    other = second_terminal(session, shop)
     first, second, third, card, spare = stocked_numbers(session, shop.outlet_code, 3, cards=2)
     push(
         session,
@@ -84,8 +67,8 @@ def test_items_sold_by_another_batch_in_between_are_rejected_the_rest_accepted(
     ]
     assert results[0].message == f"number {first} is already sold"
     assert results[2].message == f"card {card} is already sold"
-    assert [_status(session, MobileNumber, m) for m in (first, second, third)] == ["sold"] * 3
-    assert _status(session, Voucher, spare) == "active"
+    assert [item_status(session, MobileNumber, m) for m in (first, second, third)] == ["sold"] * 3
+    assert item_status(session, Voucher, spare) == "active"
     assert _count(session, Sale) == 4
     assert _count(session, SaleLine) == 5
     assert _count(session, ActivationOutbox) == 3
@@ -114,7 +97,7 @@ def test_within_a_batch_an_item_goes_to_the_first_sale_that_is_accepted(
         RejectReason.item_already_sold,
         RejectReason.receipt_number_reused,
     ]
-    assert _status(session, MobileNumber, second) == "in_stock"
+    assert item_status(session, MobileNumber, second) == "in_stock"
     sale = session.exec(select(Sale)).one()
     assert sale.event_id == sold.id
     stored = {e.id: e.result for e in session.exec(select(SyncEvent))}
@@ -150,7 +133,7 @@ def test_a_return_between_two_sales_of_one_item_is_seen_by_the_second(session: S
     resold = sale_event(shop.terminal_no, 3, [("number", msisdn, 5_000)])
     results = push(session, shop, bought, brought_back, resold)
     assert [r.status for r in results] == [EventStatus.accepted] * 3
-    assert _status(session, MobileNumber, msisdn) == "sold"
+    assert item_status(session, MobileNumber, msisdn) == "sold"
     assert _count(session, Sale) == 2
 
 

@@ -12,7 +12,6 @@ from backoffice.contracts_channel import (
     PriceIn,
     ReconciliationResolve,
     StaffCreate,
-    TerminalCreate,
 )
 from backoffice.core.config import Settings
 from backoffice.domain.channel import DealerStatus
@@ -41,35 +40,20 @@ from tests.backoffice.channel_helpers import (
     Channel,
     allocate_numbers,
     channel,
+    item_status,
     pool,
     push,
     resident_id,
     sale_event,
+    second_terminal,
     stocked_numbers,
 )
 
 STD_PRICE = 5_000
 
 
-def _status(session: Session, model: type, key: str) -> str:
-    row = session.get(model, key)
-    assert row is not None
-    session.refresh(row)
-    return row.status
 
 
-def _second_terminal(session: Session, shop: Channel) -> Channel:
-    registered = dealers.register_terminal(
-        session, TerminalCreate(outlet=shop.outlet_code, name="counter 2"), "admin1"
-    )
-    return Channel(
-        shop.dealer_id,
-        shop.outlet_id,
-        shop.outlet_code,
-        registered.terminal.id,
-        registered.terminal.terminal_no,
-        registered.credential,
-    )
 
 
 def test_sale_sells_the_number_activates_the_card_and_queues_the_activation(
@@ -83,8 +67,8 @@ def test_sale_sells_the_number_activates_the_card_and_queues_the_activation(
     )
     (result,) = push(session, shop, event)
     assert (result.status, result.reason) == (EventStatus.accepted, None)
-    assert _status(session, MobileNumber, msisdn) == "sold"
-    assert _status(session, Voucher, card) == "active"
+    assert item_status(session, MobileNumber, msisdn) == "sold"
+    assert item_status(session, Voucher, card) == "active"
     sale = session.exec(select(Sale)).one()
     assert sale.total_fen == 10_000
     assert sale.customer_id_masked == mask_resident_id(resident_id())
@@ -119,7 +103,7 @@ def test_a_repeated_event_returns_the_first_result_and_is_applied_once(session: 
 def test_two_terminals_selling_one_number_one_is_rejected_and_queued(session: Session) -> None:
     pool(session)
     shop = channel(session)
-    other = _second_terminal(session, shop)
+    other = second_terminal(session, shop)
     msisdn = stocked_numbers(session, shop.outlet_code, 1)[0]
     (first,) = push(session, shop, sale_event(shop.terminal_no, 1, [("number", msisdn, 5_000)]))
     (second,) = push(session, other, sale_event(other.terminal_no, 1, [("number", msisdn, 5_000)]))
@@ -139,7 +123,7 @@ def test_concurrent_terminals_racing_for_one_number_exactly_one_wins(engine: Eng
     with Session(engine, expire_on_commit=False) as session:
         pool(session)
         shop = channel(session)
-        terminals = [shop] + [_second_terminal(session, shop) for _ in range(5)]
+        terminals = [shop] + [second_terminal(session, shop) for _ in range(5)]
         msisdns = stocked_numbers(session, shop.outlet_code, 3)
     barrier = threading.Barrier(len(terminals))
     results: list[EventStatus | RejectReason | None] = []
@@ -176,7 +160,7 @@ def test_prices_come_from_the_list_unless_a_manager_approved_an_override(
     first, second, third = stocked_numbers(session, shop.outlet_code, 3)
     (cheap,) = push(session, shop, sale_event(shop.terminal_no, 1, [("number", first, 4_000)]))
     assert (cheap.status, cheap.reason) == (EventStatus.rejected, RejectReason.price_mismatch)
-    assert _status(session, MobileNumber, first) == "in_stock"
+    assert item_status(session, MobileNumber, first) == "in_stock"
     dealers.create_staff(
         session,
         "D1",
@@ -221,7 +205,7 @@ def test_suspended_dealer_events_are_rejected_and_kept(session: Session) -> None
     )
     (result,) = push(session, shop, sale_event(shop.terminal_no, 1, [("number", msisdn, 5_000)]))
     assert result.reason is RejectReason.dealer_suspended
-    assert _status(session, MobileNumber, msisdn) == "in_stock"
+    assert item_status(session, MobileNumber, msisdn) == "in_stock"
     assert session.get(SyncEvent, result.id) is not None
 
 
@@ -260,7 +244,7 @@ def test_returns_within_the_window_put_the_item_back_in_stock(session: Session) 
     assert late.reason is RejectReason.return_window_passed
     assert in_time.status is EventStatus.accepted
     assert twice.reason is RejectReason.already_returned
-    assert _status(session, MobileNumber, second) == "in_stock"
+    assert item_status(session, MobileNumber, second) == "in_stock"
     outbox = session.exec(select(ActivationOutbox).where(ActivationOutbox.msisdn == second)).one()
     assert outbox.status == "cancelled"
     settings = Settings(database_url="sqlite://", return_window_days=60)
@@ -336,7 +320,7 @@ def test_batches_selling_in_opposite_orders_all_complete(engine: Engine) -> None
     with Session(engine, expire_on_commit=False) as session:
         pool(session)
         shop = channel(session)
-        other = _second_terminal(session, shop)
+        other = second_terminal(session, shop)
         items = stocked_numbers(session, shop.outlet_code, 20)
     plans = [(shop, items), (other, items[::-1])]
     barrier = threading.Barrier(2)
