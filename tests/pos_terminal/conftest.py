@@ -13,6 +13,9 @@ from backoffice.contracts_channel import StaffCreate
 from backoffice.core.config import Settings
 from backoffice.domain.roles import Role
 from backoffice.services import dealers
+from pos_terminal.config import TerminalConfig
+from pos_terminal.services import counter as counter_services
+from pos_terminal.services.counter import CounterServices
 from pos_terminal.services.login import LoginService
 from pos_terminal.services.printing import PrintQueue
 from pos_terminal.services.returns import ReturnService
@@ -100,3 +103,14 @@ def shop(session: Session) -> Channel:
             "s1",
         )
     return shop
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[CounterServices]:
+    """The counter's services as the app gets them, on a store holding one pulled outlet."""
+    config = TerminalConfig(data_dir=tmp_path / "terminal")
+    config.data_dir.mkdir()
+    seeded_store(config.store_path).close()
+    services = counter_services.open_counter(config)
+    yield services
+    services.close()

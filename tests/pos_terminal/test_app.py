@@ -10,10 +10,9 @@ from devices.config import load_config
 from devices.simulators.counter import SimulatedCounter
 from pos_terminal import outbox
 from pos_terminal.app import CounterApp
-from pos_terminal.config import TerminalConfig
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.screens.login import LoginScreen
-from pos_terminal.services.counter import CounterServices, open_counter
+from pos_terminal.services.counter import CounterServices
 from pos_terminal.services.sale import Tender
 from shared.sync import EventResult, EventStatus, RejectReason
 from tests.pos_terminal.helpers import (
@@ -23,19 +22,8 @@ from tests.pos_terminal.helpers import (
     MANAGER_PIN,
     msisdn,
     resident_id,
-    seeded_store,
     voucher,
 )
-
-
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[CounterServices]:
-    config = TerminalConfig(data_dir=tmp_path / "terminal")
-    config.data_dir.mkdir()
-    seeded_store(config.store_path).close()
-    counter = open_counter(config)
-    yield counter
-    counter.close()
 
 
 @pytest.fixture

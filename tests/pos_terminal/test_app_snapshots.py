@@ -1,27 +1,13 @@
 """Snapshots of the counter's main screens (pytest-textual-snapshot). Each test says what must
 be visible; `pytest --snapshot-update` rewrites them after an intended change."""
 
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 
 from pos_terminal.app import CounterApp
-from pos_terminal.config import TerminalConfig
-from pos_terminal.services.counter import CounterServices, open_counter
-from tests.pos_terminal.helpers import CLERK, CLERK_PIN, msisdn, seeded_store, voucher
+from pos_terminal.services.counter import CounterServices
+from tests.pos_terminal.helpers import CLERK, CLERK_PIN, msisdn, voucher
 
 SIZE = (100, 30)
-
-
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[CounterServices]:
-    config = TerminalConfig(data_dir=tmp_path / "terminal")
-    config.data_dir.mkdir()
-    seeded_store(config.store_path).close()
-    counter = open_counter(config)
-    yield counter
-    counter.close()
 
 
 def _app(services: CounterServices) -> CounterApp:
