@@ -2,7 +2,7 @@
 callbacks, settlement runs and statements, and shift cash reconciliation."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -14,10 +14,20 @@ from backoffice.domain.settlement import Cadence, LedgerKind, StatementStatus
 # Entries the sales centre posts by hand; sales, returns and commissions come from runs.
 ManualKind = Literal["deposit", "payment", "adjustment", "penalty"]
 
+# Bounds far above any real amount, so that a mistyped figure is refused with the field's name
+# instead of overflowing the ledger's BIGINT column (or SQLite's integer) as a server error.
+ENTRY_LIMIT_FEN = 10**12  # ¥10,000,000,000 in one entry
+RULE_LIMIT_FEN = 10**8  # ¥1,000,000 per number in a commission rule
+RuleFen = Annotated[int, Field(ge=0, le=RULE_LIMIT_FEN)]
+
 
 class AccountEntryIn(BaseModel):
     kind: ManualKind
-    amount_fen: int = Field(description="positive raises what the dealer owes")
+    amount_fen: int = Field(
+        ge=-ENTRY_LIMIT_FEN,
+        le=ENTRY_LIMIT_FEN,
+        description="positive raises what the dealer owes",
+    )
     occurred_on: date | None = Field(default=None, description="defaults to today (China)")
     description: str = Field(default="", max_length=255)
     reason: str = Field(
@@ -60,7 +70,7 @@ class SettlementProfilePublic(Public):
 
 class StageIn(BaseModel):
     after_months: int = Field(ge=1, le=60)
-    amount_fen: int = Field(ge=0)
+    amount_fen: RuleFen
 
 
 class ShareBandIn(BaseModel):
@@ -71,11 +81,11 @@ class ShareBandIn(BaseModel):
 
 class SlabIn(BaseModel):
     min_volume: int = Field(ge=0)
-    per_number_fen: int = Field(ge=0)
+    per_number_fen: RuleFen
 
 
 class CommissionRules(BaseModel):
-    one_off_fen: dict[str, int] = Field(
+    one_off_fen: dict[str, RuleFen] = Field(
         default_factory=dict, description='grade code → fen per number; "*" for any grade'
     )
     stages: list[StageIn] = Field(default_factory=list)

@@ -1,5 +1,6 @@
 """The devices TOML file: which scanner, printer, drawer and customer display this counter has."""
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -140,6 +141,9 @@ class _Section:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"must be a number of seconds, got {_kind(value)}")
+        # TOML has inf and nan: an infinite double-scan window would drop every repeat forever.
+        if not math.isfinite(value):
+            raise self.error(key, f"must be a finite number of seconds, got {value}")
         if value < 0:
             raise self.error(key, f"must not be negative, got {value}")
         if at_most is not None and not 0 < value <= at_most:

@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -187,22 +187,6 @@ class NetworkPrinterInterface:
                 continue
             found[f"network:{target}"] = FoundDevice(f"network:{target}", self.name, path=target)
         return found
-
-
-@dataclass
-class FakeInterface:
-    """Replays scripted scans, one per call, repeating the last: for tests and demos."""
-
-    scans: list[list[FoundDevice]]
-    name: str = "fake"
-    _calls: int = field(default=0, init=False)
-
-    def list_devices(self) -> dict[str, FoundDevice]:
-        if not self.scans:
-            return {}
-        scan = self.scans[min(self._calls, len(self.scans) - 1)]
-        self._calls += 1
-        return {device.identifier: device for device in scan}
 
 
 # --- drivers --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from textual.widgets import Header
 from textual.worker import get_current_worker
 
 from devices.ports import DeviceKind, DeviceStatus, ScanEvent
+from pos_terminal import outbox
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.screens.figures import FiguresScreen
 from pos_terminal.screens.login import LoginScreen
@@ -83,9 +84,9 @@ class CounterApp(App[None]):
         self.hardware.on_status = self.device_status_from_thread
         if self.hardware.scanner is not None:
             self.read_scans()
+        self.count_outbox()
         if self.sync is not None:
             self.sync.on_change = lambda state: self.call_from_thread(self.show_sync, state)
-            self.show_sync(self.sync.state)
             self.sync.start()
         self.set_interval(self.status_interval, self.poll_devices)
         self.poll_devices()
@@ -171,37 +172,54 @@ class CounterApp(App[None]):
         self.call_from_thread(self._count_waiting)
 
     def _count_waiting(self) -> None:
-        self.set_status(waiting_receipts=len(self.services.prints.pending()))
+        self.set_status(waiting_receipts=self.services.prints.waiting())
 
     @work(thread=True, group="status", exclusive=True)
     def poll_devices(self) -> None:
+        # Gathered first and handed to the UI thread once: each hop waits for the UI.
+        changes: dict[str, object] = {}
         status = self.hardware.printer_status()
         if status is not None:
-            self.call_from_thread(self.set_status, printer=status.state.value)
+            changes["printer"] = status.state.value
             if self.hardware.drawer is self.hardware.printer:
-                drawer = {True: "开 open", False: "关 closed", None: "?"}[status.drawer_open]
-                self.call_from_thread(self.set_status, drawer=drawer)
-            if status.can_print and self.services.prints.pending():
+                changes["drawer"] = {True: "开 open", False: "关 closed", None: "?"}[
+                    status.drawer_open
+                ]
+            if status.can_print and self.services.prints.waiting():
                 self.call_from_thread(self.print_pending)
         for kind, device in (
             (DeviceKind.scanner, self.hardware.scanner),
             (DeviceKind.display, self.hardware.display),
         ):
             text = "—" if device is None else ("ok" if _connected(device) else "✗")
-            self.call_from_thread(self.set_status, **{_STATUS_FIELDS[kind]: text})
+            changes[_STATUS_FIELDS[kind]] = text
         if self.hardware.drawer is None:
-            self.call_from_thread(self.set_status, drawer="—")
+            changes["drawer"] = "—"
+        self.call_from_thread(self.set_status, **changes)
 
     # --- sync -------------------------------------------------------------------------------
 
     def show_sync(self, state: SyncState) -> None:
-        self.set_status(connection="online" if state.online else "offline", backlog=state.backlog)
+        self.set_status(
+            connection="online" if state.online else "offline",
+            backlog=state.backlog,
+            rejected=state.unseen_rejections,
+        )
 
     def wake_sync(self) -> None:
         if self.sync is not None:
             self.sync.wake()
         else:
-            self.set_status(backlog=self.services.figures().sync_backlog)
+            self.count_outbox()
+
+    def count_outbox(self) -> None:
+        """Backlog and unseen rejections from the store, for a counter without a sync worker
+        and after a manager acknowledges a rejection."""
+        store = self.services.store
+        self.set_status(
+            backlog=outbox.backlog(store),
+            rejected=len(outbox.unacknowledged_rejections(store)),
+        )
 
     def on_unmount(self) -> None:
         if self.sync is not None:

@@ -457,7 +457,9 @@ def register_command(
     it (POST /api/v1/terminals), and pulls the outlet's stock, prices and clerks."""
     terminal_id, dot, _ = credential.strip().partition(".")
     if not dot:
-        typer.echo("error: that is not a device credential (expected <terminal id>.<secret>)")
+        typer.echo(
+            "error: that is not a device credential (expected <terminal id>.<secret>)", err=True
+        )
         raise typer.Exit(2)
     settings = dataclasses.replace(_terminal(terminal_config), backoffice_url=url.rstrip("/"))
     try:

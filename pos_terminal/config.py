@@ -26,7 +26,6 @@ class TerminalConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     backoffice_url: str = "http://127.0.0.1:8000"
     credential_path: Path | None = None  # default: <data_dir>/credential
-    timezone: str = "Asia/Shanghai"
     return_window_days: int = 7
     push_batch: int = 200
     sync_interval_seconds: float = 5.0
@@ -63,15 +62,24 @@ class TerminalConfig:
         tmp.replace(path)
 
 
-def _coerce(name: str, raw: Any) -> Any:
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """A setting's value as its field's type; ValueError naming the setting and where it was
+    found. TOML values keep their type (no `true` as 1 day); environment text is parsed."""
     kind = {f.name: f.type for f in fields(TerminalConfig)}[name]
-    if kind in (Path, Path | None):
-        return Path(raw).expanduser()
-    if kind is int:
-        return int(raw)
-    if kind is float:
-        return float(raw)
-    return str(raw)
+    text = isinstance(raw, str)
+    try:
+        if kind in (Path, Path | None) and text:
+            return Path(raw).expanduser()
+        if kind is int and (text or (isinstance(raw, int) and not isinstance(raw, bool))):
+            return int(raw)
+        if kind is float and (text or (isinstance(raw, int | float) and not isinstance(raw, bool))):
+            return float(raw)
+        if kind is str and text:
+            return raw
+    except ValueError:
+        pass
+    wanted = {Path: "a path", Path | None: "a path", int: "a whole number", float: "a number"}
+    raise ValueError(f"{source}: {name} must be {wanted.get(kind, 'text')}, not {raw!r}")
 
 
 def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> TerminalConfig:
@@ -84,15 +92,19 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
         path = (Path(data_dir) if data_dir else default_data_dir()) / CONFIG_FILE
     if path is not None and path.exists():
         with path.open("rb") as source:
-            loaded = tomllib.load(source)
+            try:
+                loaded = tomllib.load(source)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{path}: not valid TOML: {error}") from None
         unknown = sorted(set(loaded) - names)
         if unknown:
             raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-        values.update({key: _coerce(key, value) for key, value in loaded.items()})
+        values.update({key: _coerce(key, value, str(path)) for key, value in loaded.items()})
     for name in names:
-        raw = env.get(ENV_PREFIX + name.upper())
+        variable = ENV_PREFIX + name.upper()
+        raw = env.get(variable)
         if raw:
-            values[name] = _coerce(name, raw)
+            values[name] = _coerce(name, raw, variable)
     return replace(TerminalConfig(), **values)
 
 

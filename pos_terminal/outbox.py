@@ -105,8 +105,13 @@ def rejected_events(store: Store) -> list[OutboxEvent]:
     return [_row(r) for r in rows]
 
 
+def rejected_count(store: Store) -> int:
+    row = store.conn.execute("SELECT count(*) FROM events WHERE status = 'rejected'").fetchone()
+    return int(row[0])
+
+
 def unacknowledged_rejections(store: Store) -> list[OutboxEvent]:
-    """Rejections nobody has looked at yet: what the status bar warns about."""
+    """Rejections no manager has acknowledged yet: what the status bar warns about."""
     rows = store.conn.execute(
         "SELECT * FROM events WHERE status = 'rejected' AND acknowledged_by IS NULL "
         "ORDER BY seq DESC"

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pos_terminal import outbox
 from pos_terminal.services.errors import BackOfficeRefused, Offline
@@ -40,6 +40,16 @@ PUSH_PATH = "/api/v1/sync/push"
 PULL_PATH = "/api/v1/sync/pull"
 RESERVE_PATH = "/api/v1/sync/reservations"
 DEALER_SUSPENDED = "dealer_suspended"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], body: object, what: str) -> M:
+    """An answer this terminal cannot read counts as no answer: Offline, try again later."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise Offline(f"back office sent a malformed {what} answer: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,7 @@ class SyncClient:
             content=request.model_dump_json(),
             headers={"Content-Type": "application/json"},
         )
-        try:
-            response = PushResponse.model_validate(body)
-        except ValidationError as error:
-            raise Offline(f"back office sent a malformed push answer: {error}") from error
+        response = _parse(PushResponse, body, "push")
         sent = {(e.id, e.seq) for e in events}
         results = [r for r in response.results if (r.id, r.seq) in sent]
         outbox.store_results(self.store, results)
@@ -177,11 +184,7 @@ class SyncClient:
                 # A suspended dealer's terminals get no pull at all: the refusal is the news.
                 _note_dealer_status(self.store, "suspended")
             raise
-        try:
-            response = PullResponse.model_validate(body)
-        except ValidationError as error:
-            raise Offline(f"back office sent a malformed pull answer: {error}") from error
-        return apply_pull(self.store, response)
+        return apply_pull(self.store, _parse(PullResponse, body, "pull"))
 
     # --- reservations ----------------------------------------------------------------------
 
@@ -193,7 +196,7 @@ class SyncClient:
             content=request.model_dump_json(),
             headers={"Content-Type": "application/json"},
         )
-        return Reservation.model_validate(body)
+        return _parse(Reservation, body, "reservation")
 
     def cancel_reservation(self, reservation_id: str) -> None:
         self._call("DELETE", f"{RESERVE_PATH}/{reservation_id}")
@@ -349,6 +352,7 @@ class SyncWorker:
                 backlog=outbox.backlog(self.client.store),
                 last_error=str(error),
                 last_success=self.state.last_success,
+                unseen_rejections=_unseen(self.client.store),
             )
         else:
             self.failures = 0
@@ -357,6 +361,7 @@ class SyncWorker:
                 backlog=outbox.backlog(self.client.store),
                 last_error=None,
                 last_success=self.client.store.now(),
+                unseen_rejections=_unseen(self.client.store),
             )
         if self.on_change is not None:
             self.on_change(self.state)
@@ -402,3 +407,8 @@ class SyncState:
     backlog: int
     last_error: str | None
     last_success: datetime | None
+    unseen_rejections: int = 0  # rejected events no manager has acknowledged yet
+
+
+def _unseen(store: Store) -> int:
+    return len(outbox.unacknowledged_rejections(store))

@@ -346,4 +346,5 @@ class Reservation(Contract):
     id: str
     msisdn: str
     status: str
-    expires_at: datetime
+    # Aware: the terminal compares it with its own UTC clock when the number is scanned.
+    expires_at: AwareDatetime

@@ -71,7 +71,7 @@ class Period:
         """The (year, month) pairs the period touches."""
         first = self.start.year * 12 + self.start.month - 1
         last = self.end.year * 12 + self.end.month - 1
-        return [divmod(i, 12) for i in range(first, last + 1)]
+        return [(i // 12, i % 12 + 1) for i in range(first, last + 1)]
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,17 @@ def statement_move(status: StatementStatus, action: StatementAction) -> Statemen
     return target
 
 
+def booking(day: date, closed_until: date | None) -> tuple[date, bool]:
+    """The day an entry of `day` is booked on, and whether it is late. The ledger up to the
+    end of the dealer's last closed period is frozen (an earlier period cannot be settled
+    after a later one closed), so an entry from inside it goes to the day after, labelled
+    late; any other entry is booked on its own day, even when its period has a draft or has
+    not been run, so that the run of that period finds it there and settles it once."""
+    if closed_until is None or day > closed_until:
+        return day, False
+    return closed_until + timedelta(days=1), True
+
+
 def is_closed(status: StatementStatus) -> bool:
     """Closed periods take no more entries; late ones are booked into the next open period."""
     return status in (StatementStatus.confirmed, StatementStatus.paid)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Column, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -44,6 +44,7 @@ _VOUCHERS = Voucher.__table__  # type: ignore[attr-defined]
 _RESERVATIONS = NumberReservation.__table__  # type: ignore[attr-defined]
 _SIMS = SimCard.__table__  # type: ignore[attr-defined]
 _SALES = Sale.__table__  # type: ignore[attr-defined]
+_OUTBOX = ActivationOutbox.__table__  # type: ignore[attr-defined]
 _SOLD_NUMBER = {NumberStatus.sold.value, NumberStatus.active.value, NumberStatus.cooling.value}
 _SOLD_VOUCHER = {
     VoucherStatus.active.value,
@@ -734,6 +735,27 @@ def price_book(session: Session, dealer_id: str, settings: Settings) -> PriceBoo
     return PriceBook(session, dealer_id, timedelta(hours=settings.price_list_grace_hours))
 
 
+def _back_on_shelf(
+    session: Session,
+    key: Column,  # type: ignore[type-arg]
+    item: str,
+    before: str,
+    after: str,
+    sale: Sale,
+    now: datetime,
+) -> bool:
+    """A returned item goes back to the selling outlet's stock, by one conditional UPDATE
+    that only an item still in the state the sale left it in passes."""
+    table = key.table
+    moved = session.connection().execute(
+        update(table)
+        .where(key == item)
+        .where(table.c.status == before)
+        .values(status=after, outlet_id=sale.outlet_id, version=table.c.version + 1, updated_at=now)
+    )
+    return bool(moved.rowcount)
+
+
 def apply_return(
     session: Session,
     context: TerminalContext,
@@ -770,56 +792,25 @@ def apply_return(
         if line.returned_at is not None:
             raise Rejection(RejectReason.already_returned, f"{item} was already returned")
         if line.item_kind == "number":
-            moved = (
-                session.connection()
-                .execute(
-                    update(_NUMBERS)
-                    .where(_NUMBERS.c.msisdn == item)
-                    .where(_NUMBERS.c.status == NumberStatus.sold.value)
-                    .values(
-                        status=NumberStatus.in_stock.value,
-                        outlet_id=sale.outlet_id,
-                        version=_NUMBERS.c.version + 1,
-                        updated_at=now,
-                    )
-                )
-                .rowcount
-            )
-            if not moved:
+            before, after = NumberStatus.sold.value, NumberStatus.in_stock.value
+            if not _back_on_shelf(session, _NUMBERS.c.msisdn, item, before, after, sale, now):
                 raise Rejection(RejectReason.item_already_active, f"number {item} is active")
             move_paired_sim(session, item, SimStatus.sold, SimStatus.in_stock)
+            # The number never went live: its activation must not be sent.
             session.connection().execute(
-                update(ActivationOutbox.__table__)  # type: ignore[arg-type]
-                .where(ActivationOutbox.__table__.c.msisdn == item)  # type: ignore[attr-defined]
+                update(_OUTBOX)
+                .where(_OUTBOX.c.msisdn == item)
                 .where(
-                    ActivationOutbox.__table__.c.status.in_(  # type: ignore[attr-defined]
-                        [OutboxStatus.pending.value, OutboxStatus.failed.value]
-                    )
+                    _OUTBOX.c.status.in_([OutboxStatus.pending.value, OutboxStatus.failed.value])
                 )
                 .values(status=OutboxStatus.cancelled.value)
             )
-            before, after = NumberStatus.sold.value, NumberStatus.in_stock.value
         else:
-            moved = (
-                session.connection()
-                .execute(
-                    update(_VOUCHERS)
-                    .where(_VOUCHERS.c.serial == item)
-                    .where(_VOUCHERS.c.status == VoucherStatus.active.value)
-                    .values(
-                        status=VoucherStatus.in_stock.value,
-                        outlet_id=sale.outlet_id,
-                        version=_VOUCHERS.c.version + 1,
-                        updated_at=now,
-                    )
-                )
-                .rowcount
-            )
-            if not moved:
+            before, after = VoucherStatus.active.value, VoucherStatus.in_stock.value
+            if not _back_on_shelf(session, _VOUCHERS.c.serial, item, before, after, sale, now):
                 raise Rejection(
                     RejectReason.voucher_already_redeemed, f"card {item} is no longer active"
                 )
-            before, after = VoucherStatus.active.value, VoucherStatus.in_stock.value
         line.returned_at = now
         session.add(line)
         refund += line.price_fen

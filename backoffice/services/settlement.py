@@ -5,6 +5,7 @@ import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from zoneinfo import ZoneInfo
@@ -40,9 +41,10 @@ from backoffice.domain.settlement import (
     SettlementError,
     StatementAction,
     StatementStatus,
+    StatementTotals,
+    booking,
     check_entry,
     is_closed,
-    next_period,
     period_containing,
     statement_move,
     statement_totals,
@@ -119,31 +121,22 @@ def set_cadence(session: Session, key: str, cadence: Cadence, actor: str) -> Set
 # --- the account ----------------------------------------------------------------------------
 
 
-def _closed_starts(session: Session, dealer_id: str, since: date) -> set[date]:
-    rows = session.exec(
-        sql_select(SettlementStatement.period_start)
-        .where(SettlementStatement.dealer_id == dealer_id)
-        .where(SettlementStatement.period_end >= since)
+def closed_until(session: Session, dealer_ids: Sequence[str]) -> dict[str, date]:
+    """The last day of each dealer's latest confirmed or paid period, for dealers with one."""
+    query = (
+        select(
+            SettlementStatement.dealer_id,  # type: ignore[call-overload]
+            func.max(SettlementStatement.period_end),
+        )
+        .where(col(SettlementStatement.dealer_id).in_(dealer_ids))
         .where(
             col(SettlementStatement.status).in_(
                 [StatementStatus.confirmed.value, StatementStatus.paid.value]
             )
         )
+        .group_by(SettlementStatement.dealer_id)
     )
-    return set(rows)
-
-
-def booking_day(session: Session, dealer_id: str, day: date) -> tuple[date, bool]:
-    """The day an entry of `day` is booked on: `day` itself, or the first day of the next
-    open period when its own period is already closed (the entry is then late)."""
-    cadence = cadence_of(session, dealer_id)
-    closed = _closed_starts(session, dealer_id, day)
-    period = period_containing(day, cadence)
-    late = False
-    while period.start in closed:
-        period = next_period(period, cadence)
-        late = True
-    return (period.start if late else day), late
+    return dict(session.connection().execute(query).all())
 
 
 def post_entry(
@@ -157,7 +150,7 @@ def post_entry(
     except SettlementError as exc:
         raise InvalidInput(exc.message, code=exc.code) from exc
     occurred = request.occurred_on or business_day(utcnow())
-    booked, late = booking_day(session, dealer.id, occurred)
+    booked, late = booking(occurred, closed_until(session, [dealer.id]).get(dealer.id))
     entry = DealerAccountEntry(
         id=new_id(),
         dealer_id=dealer.id,
@@ -370,9 +363,10 @@ def _book_sales_and_returns(
     session: Session, dealer_ids: Sequence[str], period: Period, actor: str
 ) -> int:
     """Books every accepted sale line and return up to the period's end that is not booked
-    yet, in two set-based reads and one bulk insert (COPY on PostgreSQL). Events from before
-    the period are late: their own period was settled without them."""
+    yet, in two set-based reads and one bulk insert (COPY on PostgreSQL). An event from a
+    closed period is booked late into the first open day (domain.settlement.booking)."""
     end = day_start(period.end + timedelta(days=1))
+    frozen = closed_until(session, dealer_ids)
     rows: list[tuple[object, ...]] = []
     now = bulk.db_timestamp()
     for kind, stamp, sign in (
@@ -400,7 +394,7 @@ def _book_sales_and_returns(
         )
         for line in session.connection().execute(query):
             occurred = business_day(line[7])
-            late = occurred < period.start
+            booked_on, late = booking(occurred, frozen.get(line.dealer_id))
             word = "销售" if kind is LedgerKind.sale else "退货"
             amount = sign * line.dealer_fen
             # A zero-priced line (a free SIM pack) owes nothing and records nothing.
@@ -414,7 +408,7 @@ def _book_sales_and_returns(
                     amount,
                     sign * line.price_fen,
                     occurred.isoformat(),
-                    (period.start if late else occurred).isoformat(),
+                    booked_on.isoformat(),
                     late,
                     f"{kind.value}:{line.id}",
                     line.item_key,
@@ -434,11 +428,12 @@ def _number_sales(
     dealer_ids: Sequence[str],
     period: Period,
     stage_months: Iterable[int],
-) -> dict[str, list[tuple[NumberSale, bool]]]:
+) -> dict[str, list[tuple[NumberSale, date | None]]]:
     """The numbers each dealer sold that can earn or lose commission in the period, with
-    their provisioning status and whether their sale was booked late into it, in one read:
-    sold in the period's months (one-off, slabs), sold a stage's months before (staged),
-    returned in the period, or sold earlier and booked late here."""
+    their provisioning status and the day their sale is booked on (None for a zero-priced
+    line, which books nothing), in one read: sold in the period's months (one-off, slabs),
+    sold a stage's months before (staged), returned in the period, or sold earlier and
+    booked late here."""
     end = day_start(period.end + timedelta(days=1))
     windows = [(period.start.replace(day=1), period.end)]
     # Month ends clamp (31 Jan + 1 month = 28 Feb), so a stage's window is a few days wider;
@@ -448,12 +443,11 @@ def _number_sales(
         windows.append(
             (add_months(period.start, -months) - slack, add_months(period.end, -months) + slack)
         )
-    booked_late = exists().where(
-        and_(
-            _ENTRIES.c.source_key == _source(f"{LedgerKind.sale.value}:", _LINES.c.id),
-            _ENTRIES.c.late.is_(True),
-            _ENTRIES.c.booked_on == period.start,
-        )
+    sale_booked = (
+        select(_ENTRIES.c.booked_on)
+        .where(_ENTRIES.c.source_key == _source(f"{LedgerKind.sale.value}:", _LINES.c.id))
+        .limit(1)
+        .scalar_subquery()
     )
     sold = _SALES.c.sold_at
     query = (
@@ -465,7 +459,7 @@ def _number_sales(
             _LINES.c.returned_at,
             _ACTIVATIONS.c.activated_on,
             _ACTIVATIONS.c.deactivated_on,
-            booked_late.label("late"),
+            sale_booked.label("booked_on"),
         )
         .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
         .outerjoin(_ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key)
@@ -479,11 +473,11 @@ def _number_sales(
                     for a, b in windows
                 ),
                 and_(_LINES.c.returned_at >= day_start(period.start), _LINES.c.returned_at < end),
-                and_(sold < day_start(period.start), booked_late),
+                and_(sold < day_start(period.start), sale_booked.between(period.start, period.end)),
             )
         )
     )
-    sales: dict[str, list[tuple[NumberSale, bool]]] = defaultdict(list)
+    sales: dict[str, list[tuple[NumberSale, date | None]]] = defaultdict(list)
     for row in session.connection().execute(query):
         sale = NumberSale(
             msisdn=row.item_key,
@@ -493,7 +487,7 @@ def _number_sales(
             activated_on=row.activated_on,
             deactivated_on=row.deactivated_on,
         )
-        sales[row.dealer_id].append((sale, bool(row.late)))
+        sales[row.dealer_id].append((sale, row.booked_on))
     return sales
 
 
@@ -521,12 +515,23 @@ def _book_commissions(
     wanted: dict[tuple[str, str], tuple[int, str, str | None, bool]] = {}
     for dealer_id in with_plans:
         dealer_sales = sales.get(dealer_id, [])
-        lines = commission_for(plans[dealer_id], [sale for sale, _ in dealer_sales], period)
-        # A sale booked late missed its own period's one-off: it earns it here.
+        # A number's one-off belongs to the period its sale is booked in: a sale booked late
+        # into a later period earns it there, also when its own period is recomputed after a
+        # dispute; a sale booked late into this one earns it here.
+        elsewhere = {
+            sale.msisdn
+            for sale, booked_on in dealer_sales
+            if sale.sold_on in period and booked_on is not None and booked_on not in period
+        }
+        lines = [
+            line
+            for line in commission_for(plans[dealer_id], [s for s, _ in dealer_sales], period)
+            if not (line.kind is CommissionKind.one_off and line.msisdn in elsewhere)
+        ]
         late = [
             line
-            for sale, booked_late in dealer_sales
-            if booked_late
+            for sale, booked_on in dealer_sales
+            if sale.sold_on < period.start and booked_on in period
             for line in commission_for(plans[dealer_id], [sale], Period(sale.sold_on, sale.sold_on))
             if line.kind is CommissionKind.one_off
         ]
@@ -645,6 +650,13 @@ def _period_figures(
     return opening, by_kind, extra
 
 
+def _totals(
+    opening: dict[str, int], by_kind: dict[str, dict[str, int]], dealer_id: str, period: Period
+) -> StatementTotals:
+    entries = [Entry(LedgerKind(k), v, period.start) for k, v in by_kind[dealer_id].items()]
+    return statement_totals(opening.get(dealer_id, 0), entries)
+
+
 def _statement_number(dealer: Dealer, period: Period) -> str:
     return f"ST-{dealer.code}-{period.start:%Y%m%d}"[:32]
 
@@ -661,9 +673,10 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
         session.connection().execute(text("SELECT pg_advisory_xact_lock(6006)"))
     if request.dealer:
         dealer = find_dealer(session, request.dealer)
-        if cadence_of(session, dealer.id) is not request.cadence:
+        cadence = cadence_of(session, dealer.id)
+        if cadence is not request.cadence:
             raise Conflict(
-                f"dealer {dealer.code} settles by {cadence_of(session, dealer.id).value}",
+                f"dealer {dealer.code} settles by {cadence.value}",
                 code="wrong_cadence",
             )
         candidates = [dealer]
@@ -720,10 +733,7 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
         opening, by_kind, extra = _period_figures(session, ids, period)
         now = utcnow()
         for dealer in dealers:
-            totals = statement_totals(
-                opening.get(dealer.id, 0),
-                [Entry(LedgerKind(k), v, period.start) for k, v in by_kind[dealer.id].items()],
-            )
+            totals = _totals(opening, by_kind, dealer.id, period)
             statement = existing.get(dealer.id)
             before = statement.status if statement else None
             if statement is None:
@@ -748,20 +758,7 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
                     "computed_by": actor,
                     "updated_at": now,
                     "updated_by": actor,
-                    **{
-                        name: getattr(totals, name)
-                        for name in (
-                            "opening_fen",
-                            "sales_fen",
-                            "returns_fen",
-                            "commission_fen",
-                            "penalties_fen",
-                            "payments_fen",
-                            "deposits_fen",
-                            "adjustments_fen",
-                            "closing_fen",
-                        )
-                    },
+                    **asdict(totals),
                 }
             )
             session.add(statement)
@@ -826,6 +823,23 @@ def statement_lines(session: Session, statement: SettlementStatement) -> list[De
     )
 
 
+def _check_current(session: Session, statement: SettlementStatement) -> None:
+    """Refuses to close a draft the ledger has moved away from since it was computed (an entry
+    posted into its period, or an earlier period settled after it): confirming would close a
+    period on figures its own lines no longer add up to."""
+    period = Period(statement.period_start, statement.period_end)
+    opening, by_kind, extra = _period_figures(session, [statement.dealer_id], period)
+    totals = _totals(opening, by_kind, statement.dealer_id, period)
+    lines = extra.get(statement.dealer_id, (0, 0))[1]
+    stored = {name: getattr(statement, name) for name in asdict(totals)}
+    if stored != asdict(totals) or statement.line_count != lines:
+        raise Conflict(
+            f"statement {statement.number} no longer matches dealer's account for "
+            f"{period.start}..{period.end}; run the period again before confirming it",
+            code="statement_stale",
+        )
+
+
 def move_statement(
     session: Session, number: str, action: StatementAction, actor: str, comment: str = ""
 ) -> SettlementStatement:
@@ -836,6 +850,8 @@ def move_statement(
         target = statement_move(StatementStatus(before), action)
     except SettlementError as exc:
         raise _refuse(exc) from exc
+    if action is StatementAction.confirm:
+        _check_current(session, statement)
     statement.status = target.value
     if comment:
         statement.comment = comment

@@ -125,20 +125,11 @@ def _apply_sales(
         rows = []
         results = []
         for event, rejection in zip(run, outcomes, strict=True):
-            row = {
-                "id": event.id,
-                "terminal_id": context.terminal.id,
-                "outlet_id": context.outlet.id,
-                "dealer_id": context.dealer.id,
-                "seq": event.seq,
-                "type": event.type.value,
-                "occurred_at": event.occurred_at,
-                "received_at": received,
-                "result": EventStatus.accepted.value,
+            # Every row of one bulk insert has the same columns.
+            row = _event_values(context, event, received) | {
                 "reason": None,
                 "message": None,
                 "resolution": None,
-                "payload": event.payload.model_dump_json(),
             }
             if rejection is None:
                 results.append(EventResult(id=event.id, seq=event.seq, status=EventStatus.accepted))
@@ -224,18 +215,26 @@ def _first_result(event: Event, stored: SyncEvent) -> EventResult:
 _INSERT_EVENT = insert(SyncEvent.__table__)  # type: ignore[attr-defined]
 
 
+def _event_values(
+    context: TerminalContext, event: Event, received_at: datetime
+) -> dict[str, object]:
+    """An event's row as first written: accepted, until its application says otherwise."""
+    return {
+        "id": event.id,
+        "terminal_id": context.terminal.id,
+        "outlet_id": context.outlet.id,
+        "dealer_id": context.dealer.id,
+        "seq": event.seq,
+        "type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "result": EventStatus.accepted.value,
+        "payload": event.payload.model_dump_json(),
+    }
+
+
 def _row(context: TerminalContext, event: Event, result: EventStatus) -> SyncEvent:
-    return SyncEvent(
-        id=event.id,
-        terminal_id=context.terminal.id,
-        outlet_id=context.outlet.id,
-        dealer_id=context.dealer.id,
-        seq=event.seq,
-        type=event.type.value,
-        occurred_at=event.occurred_at,
-        result=result.value,
-        payload=event.payload.model_dump_json(),
-    )
+    return SyncEvent(**_event_values(context, event, utcnow()) | {"result": result.value})
 
 
 def _stored(session: Session, event_id: str) -> SyncEvent | None:
@@ -266,21 +265,7 @@ def apply_event(
         pending.write(session)
     savepoint = session.begin_nested()
     try:
-        session.connection().execute(
-            _INSERT_EVENT,
-            {
-                "id": event.id,
-                "terminal_id": context.terminal.id,
-                "outlet_id": context.outlet.id,
-                "dealer_id": context.dealer.id,
-                "seq": event.seq,
-                "type": event.type.value,
-                "occurred_at": event.occurred_at,
-                "received_at": utcnow(),
-                "result": EventStatus.accepted.value,
-                "payload": event.payload.model_dump_json(),
-            },
-        )
+        session.connection().execute(_INSERT_EVENT, _event_values(context, event, utcnow()))
         if not context.dealer_active:
             raise Rejection(
                 RejectReason.dealer_suspended,

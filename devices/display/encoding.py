@@ -196,8 +196,8 @@ def commands_for(
     command_set: CommandSet, *, fallback: str = "?", currency: str = "Y"
 ) -> DisplayCommands:
     """The encoder for a configured command set."""
-    if command_set == "epson":
-        return EpsonDisplayCommands(fallback=fallback, currency=currency)
-    if command_set == "cd5220":
-        return CD5220Commands(fallback=fallback, currency=currency)
-    raise ValueError(f"unknown display command set {command_set!r} (known: epson, cd5220)")
+    encoders = {"epson": EpsonDisplayCommands, "cd5220": CD5220Commands}
+    if command_set not in encoders:
+        known = ", ".join(COMMAND_SETS)
+        raise ValueError(f"unknown display command set {command_set!r} (known: {known})")
+    return encoders[command_set](fallback=fallback, currency=currency)

@@ -12,7 +12,6 @@ INITIALIZE = ESC + b"@"
 CHINESE_ON = FS + b"&"
 CHINESE_OFF = FS + b"."
 PARTIAL_CUT = GS + b"V\x01"
-FULL_CUT = GS + b"V\x00"
 
 
 class Align(IntEnum):
@@ -40,11 +39,6 @@ def character_size(width: int = 1, height: int = 1) -> bytes:
     if not (1 <= width <= 8 and 1 <= height <= 8):
         raise ValueError(f"character size {width}x{height} is outside 1..8")
     return GS + b"!" + bytes([(width - 1) << 4 | (height - 1)])
-
-
-def bold(on: bool) -> bytes:
-    """ESC E n."""
-    return ESC + b"E" + bytes([1 if on else 0])
 
 
 def feed_lines(lines: int) -> bytes:

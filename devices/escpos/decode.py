@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageOps
 
 from devices.escpos import code128
-from devices.escpos.commands import Align
+from devices.escpos.commands import Align, StatusRequest
 from devices.escpos.raster import (
     DOTS_PER_COLUMN,
     QUIET_ZONE_MODULES,
@@ -328,7 +328,10 @@ class EscposInterpreter:
         if cmd in (0x04, 0x05):
             self._need(buf, i + 3)
             if cmd == 0x04:
-                self._events.append(StatusQuery(buf[i + 2]))
+                request = buf[i + 2]
+                if request not in set(StatusRequest):
+                    raise DecodeError(f"DLE EOT {request} at offset {i}: a status request is 1..4")
+                self._events.append(StatusQuery(request))
             return i + 3
         if cmd == 0x14:
             self._need(buf, i + 5)

@@ -13,7 +13,6 @@ from shared.codes import CodeError, classify_code
 
 KEY_UP = 0
 KEY_DOWN = 1
-KEY_HOLD = 2
 
 # Shown in place of a key the US layout table does not know, so the code fails validation
 # visibly instead of silently losing a character.

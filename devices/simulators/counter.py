@@ -13,17 +13,17 @@ import select
 import signal
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from devices.display.encoding import CommandSet
 from devices.scanner.decode import Suffix
+from devices.simulators._base import Simulator
 from devices.simulators.display import DisplaySimulator
 from devices.simulators.printer import PrinterSimulator
 from devices.simulators.serial_scanner import SerialScannerSimulator
 
 
-class SimulatedCounter:
+class SimulatedCounter(Simulator):
     """Starts the three simulators behind stable paths in `directory` and writes their config."""
 
     def __init__(
@@ -49,7 +49,6 @@ class SimulatedCounter:
         )
         self.display = DisplaySimulator(display_commands, link=directory / "ttyDisplay")
         self.scanner = SerialScannerSimulator(scanner_suffix, link=directory / "ttyScanner")
-        self._display_commands = display_commands
         self._drawer_pin = drawer_pin
         self._status_timeout = status_timeout
         self._stop = threading.Event()
@@ -90,7 +89,7 @@ pin = {self._drawer_pin}
 
 [display]
 port = "{self.display.port}"
-command_set = "{self._display_commands}"
+command_set = "{self.display.screen.command_set}"
 """
 
     def _mirror_display(self) -> None:
@@ -130,20 +129,9 @@ command_set = "{self._display_commands}"
             os.close(self._wake_r)
             os.close(self._wake_w)
             self._wake_r = self._wake_w = -1
-        self.scanner.close()
-        self.display.close()
+        self.scanner.stop()
+        self.display.stop()
         self.printer.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

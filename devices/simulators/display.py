@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from devices.display.encoding import COLUMNS, ROWS, CommandSet
+from devices.simulators._base import Simulator
 from devices.simulators._pty import PtyPort
 
 ESC, US = 0x1B, 0x1F
@@ -203,7 +203,7 @@ class DisplayScreen:
         self.cursor = (0, 0)
 
 
-class DisplaySimulator:
+class DisplaySimulator(Simulator):
     """A pole display behind a pty: the application opens `port`; a background thread (started
     by `start`) feeds what it writes into a DisplayScreen."""
 
@@ -248,7 +248,7 @@ class DisplaySimulator:
                 self._changed.wait(remaining)
             return True
 
-    def close(self) -> None:
+    def stop(self) -> None:
         if self._thread is not None:
             os.write(self._stop_w, b"x")
             self._thread.join(timeout=2)
@@ -272,17 +272,6 @@ class DisplaySimulator:
                 self.received += data
                 self.screen.feed(data)
                 self._changed.notify_all()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def main(argv: list[str] | None = None) -> None:

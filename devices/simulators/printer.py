@@ -15,7 +15,6 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from devices.escpos.decode import (
@@ -26,6 +25,7 @@ from devices.escpos.decode import (
 )
 from devices.escpos.status import PrinterCondition
 from devices.printer.profiles import get_profile
+from devices.simulators._base import Simulator
 from devices.simulators._pty import PtyPort
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class _Server:
             thread.join()
 
 
-class PrinterSimulator:
+class PrinterSimulator(Simulator):
     """A SimulatedPrinter listening on TCP like a network receipt printer.
 
     port=0 picks a free port (see `port`). With `control_port`, a second port takes one
@@ -245,19 +245,8 @@ class PrinterSimulator:
             server.stop()
         self._servers.clear()
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class SerialPrinterSimulator:
+class SerialPrinterSimulator(Simulator):
     """A SimulatedPrinter behind a pty: open `path` as the serial port of a receipt printer."""
 
     def __init__(self, *, profile: str = "80mm", out_dir: str | Path | None = None) -> None:
@@ -296,17 +285,6 @@ class SerialPrinterSimulator:
         if self._thread is not None:
             self._thread.join()
         self._pty.unplug()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

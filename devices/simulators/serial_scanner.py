@@ -4,14 +4,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from devices.scanner.decode import SUFFIX_BYTES, Suffix
+from devices.simulators._base import Simulator
 from devices.simulators._pty import PtyPort
 
 
-class SerialScannerSimulator:
+class SerialScannerSimulator(Simulator):
     """Behaves like a serial scanner configured with `suffix`; `scan` sends one code.
 
     `unplug` and `plug` make the port vanish and come back (behind `link`, if given, at the
@@ -45,19 +45,8 @@ class SerialScannerSimulator:
     def plug(self) -> None:
         self._pty.plug()
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self._pty.unplug()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Label
 
 from pos_terminal.screens.base import Message, money
 from pos_terminal.services.errors import PosError
-from pos_terminal.services.sale import Tender
+from pos_terminal.services.sale import Tender, settle
 from pos_terminal.services.stock import StockEntry
 from shared.money import format_fen
 
@@ -45,12 +45,11 @@ class Dialog(ModalScreen[T | None], Generic[T]):
         self.app.bell()
         self.query_one(Message).say(text, error=True)
 
-    def focus_next_or(self, event: Input.Submitted, finish: bool) -> bool:
+    def focus_next_or(self, finish: bool) -> bool:
         """Enter moves to the next field; on the last one it finishes the form."""
         if not finish:
             self.focus_next()
-            return False
-        return True
+        return finish
 
 
 class PaymentDialog(Dialog[list[Tender]]):
@@ -72,20 +71,24 @@ class PaymentDialog(Dialog[list[Tender]]):
             yield Message("Tab 下一项 · Enter 确认 · Esc 取消")
 
     def on_mount(self) -> None:
-        self.query_one("#cash", Input).value = f"{self.total_fen / 100:.2f}"
+        self.query_one("#cash", Input).value = format_fen(self.total_fen, symbol="")
 
     @on(Input.Submitted)
     def submitted(self) -> None:
         # Enter in any field takes the payment; Tab moves to the card and wallet fields.
         try:
             tenders = [
-                Tender(method, money(self.query_one(f"#{method}", Input).value, label))
-                for method, label in (("cash", "cash"), ("card", "card"), ("wallet", "wallet"))
+                Tender(method, money(self.query_one(f"#{method}", Input).value, method))
+                for method in ("cash", "card", "wallet")
             ]
+            # Blank fields are no payment; a negative one is refused by settle, not dropped.
+            tenders = [t for t in tenders if t.amount_fen != 0]
+            # The sale service's own check, so an underpayment is fixed here, form still open.
+            settle(self.total_fen, tenders)
         except PosError as error:
             self.refuse(error.message)
             return
-        self.dismiss([t for t in tenders if t.amount_fen > 0])
+        self.dismiss(tenders)
 
 
 class RealNameDialog(Dialog[str]):
@@ -108,7 +111,7 @@ class RealNameDialog(Dialog[str]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        if not self.focus_next_or(event, event.input.id == "resident_id"):
+        if not self.focus_next_or(event.input.id == "resident_id"):
             return
         try:
             shown = self.record(
@@ -189,7 +192,7 @@ class ApprovalDialog(Dialog[Approval]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        if not self.focus_next_or(event, event.input.id == "pin"):
+        if not self.focus_next_or(event.input.id == "pin"):
             return
         amount = None
         if self.amount_label:
@@ -232,7 +235,7 @@ class CashMoveDialog(Dialog[CashMove]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        if not self.focus_next_or(event, event.input.id == "reason"):
+        if not self.focus_next_or(event.input.id == "reason"):
             return
         try:
             amount = money(self.query_one("#amount", Input).value, "amount")

@@ -83,6 +83,10 @@ class FiguresScreen(CounterScreen):
         if table.row_count == 0:
             return
         seq = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        seen_by = table.get_row_at(table.cursor_row)[-1]
+        if seen_by:
+            self.refuse(PosError("already_acknowledged", f"#{seq}: {seen_by} 已确认 already"))
+            return
 
         def approved(form: Approval | None) -> None:
             if form is None:
@@ -95,7 +99,13 @@ class FiguresScreen(CounterScreen):
             except PosError as error:
                 self.refuse(error)
                 return
+            except ValueError as error:
+                # Acknowledged meanwhile (another dialog on this row): nothing left to do.
+                self.refuse(PosError("already_acknowledged", str(error)))
+                self.action_refresh()
+                return
             self.action_refresh()
+            self.app.count_outbox()  # type: ignore[attr-defined]
             self.say(f"#{seq} 已确认 acknowledged by {manager.username}")
 
         self.app.push_screen(ApprovalDialog(f"确认被拒事件 Acknowledge rejection #{seq}"), approved)

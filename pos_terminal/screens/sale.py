@@ -62,6 +62,7 @@ class SaleScreen(CounterScreen):
         # Scans and picks may reserve the number at the back office (network I/O): they run
         # one at a time, in the order they came, off the UI thread.
         self.steps: asyncio.Queue[tuple[str, SaleStep]] = asyncio.Queue()
+        self.idle = True
 
     def compose(self) -> ComposeResult:
         yield Label("销售 Sale", id="title")
@@ -91,12 +92,22 @@ class SaleScreen(CounterScreen):
     def on_scan(self, code: str) -> None:
         self.steps.put_nowait((code, lambda draft: self.services.sales.scan(draft, code)))
 
+    def steps_waiting(self) -> bool:
+        """True while a scan, pick or removal is queued or running: the draft may still change,
+        so paying now would settle a total that is already out of date."""
+        if self.steps.empty() and self.idle:
+            return False
+        self.say("请稍候 a scan is still being processed", error=True)
+        return True
+
     async def run_steps(self) -> None:
         while True:
             what, step = await self.steps.get()
+            self.idle = False
             try:
                 await self.run_step(what, step)
             finally:
+                self.idle = True
                 self.steps.task_done()
 
     async def run_step(self, what: str, step: SaleStep) -> None:
@@ -164,6 +175,8 @@ class SaleScreen(CounterScreen):
         self.app.push_screen(RealNameDialog(record), entered)
 
     def action_pay(self) -> None:
+        if self.steps_waiting():
+            return
         draft = self.draft
         if draft is None or not draft.lines:
             self.say("请先扫码 Scan something to sell", error=True)
@@ -245,6 +258,8 @@ class SaleScreen(CounterScreen):
         self.app.show_customer(welcome_screen())  # type: ignore[attr-defined]
 
     def action_override(self) -> None:
+        if self.steps_waiting():
+            return
         index = self.selected_index()
         if index is None or self.draft is None:
             self.say("选择要改价的行 Pick a line first", error=True)

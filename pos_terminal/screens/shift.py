@@ -1,5 +1,6 @@
 """Shift: open with a counted float, cash in and out, X report, close with a blind count."""
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on
@@ -102,11 +103,10 @@ class ShiftScreen(CounterScreen):
         self.app.kick_drawer()  # type: ignore[attr-defined]
         self.app.wake_sync()  # type: ignore[attr-defined]
 
-    def _cash(self, title: str, direction: str) -> None:
+    def _cash(self, title: str, move: Callable[[str, int, str], object]) -> None:
         def entered(form: CashMove | None) -> None:
             if form is None:
                 return
-            move = getattr(self.services.shifts, direction)
             try:
                 move(self.clerk().username, form.amount_fen, form.reason)
             except PosError as error:
@@ -119,10 +119,10 @@ class ShiftScreen(CounterScreen):
         self.app.push_screen(CashMoveDialog(title), entered)
 
     def action_cash_in(self) -> None:
-        self._cash("存入 Cash in", "cash_in")
+        self._cash("存入 Cash in", self.services.shifts.cash_in)
 
     def action_cash_out(self) -> None:
-        self._cash("取出 Cash out", "cash_out")
+        self._cash("取出 Cash out", self.services.shifts.cash_out)
 
     def action_x_report(self) -> None:
         try:
@@ -142,7 +142,8 @@ class ShiftScreen(CounterScreen):
         counts = {}
         for fen in DENOMINATIONS:
             text = self.query_one(f"#d{fen}", Input).value.strip() or "0"
-            if not text.isdigit():
+            # isdecimal, not isdigit: int() refuses superscripts such as "²".
+            if not text.isdecimal():
                 raise PosError("bad_count", f"{denomination_label(fen)}: {text!r} is not a count")
             counts[fen] = int(text)
         return counts

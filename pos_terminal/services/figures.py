@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pos_terminal import outbox
+from pos_terminal.services.printing import PrintQueue
 from pos_terminal.services.reports import ReportLine
 from pos_terminal.services.shift import cash_summary, open_shift_row
 from pos_terminal.store import Store, to_text
@@ -50,7 +51,6 @@ def today_figures(store: Store, timezone: str) -> TodayFigures:
         bounds,
     ).fetchone()
     shift = open_shift_row(conn)
-    waiting = conn.execute("SELECT count(*) FROM print_jobs WHERE status = 'pending'").fetchone()
     return TodayFigures(
         day=day,
         sales_count=sales[0],
@@ -60,6 +60,6 @@ def today_figures(store: Store, timezone: str) -> TodayFigures:
         refunds_fen=returns[1],
         cash_expected_fen=None if shift is None else cash_summary(conn, shift.id).expected_fen,
         sync_backlog=outbox.backlog(store),
-        rejected_events=len(outbox.rejected_events(store)),
-        receipts_waiting=waiting[0],
+        rejected_events=outbox.rejected_count(store),
+        receipts_waiting=PrintQueue(store).waiting(),
     )

@@ -72,6 +72,13 @@ class PrintQueue:
         )
         return [_job(r) for r in rows]
 
+    def waiting(self) -> int:
+        """How many receipts wait, without reading them (the status bar polls this)."""
+        row = self.store.conn.execute(
+            "SELECT count(*) FROM print_jobs WHERE status = 'pending'"
+        ).fetchone()
+        return int(row[0])
+
     def get(self, job_id: str) -> PrintJob:
         row = self.store.conn.execute("SELECT * FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:

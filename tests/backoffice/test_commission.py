@@ -101,6 +101,21 @@ def test_revenue_share_follows_the_band_of_months_since_the_sale() -> None:
     assert shares == [1_000, 500]
 
 
+def test_revenue_share_reads_each_calendar_month_of_the_period() -> None:
+    sale = NumberSale("13905750001", "STD", date(2026, 1, 20))
+    revenue = {("13905750001", 2026, 2): 10_000, ("13905750001", 2026, 12): 20_000}
+    february = Period(date(2026, 2, 1), date(2026, 2, 28))
+    december = Period(date(2026, 12, 1), date(2026, 12, 31))
+    assert _total(commission_for([PLAN], [sale], february, revenue)) == 1_000
+    # Month 11 after the sale is in the 5 % band; December is the period's only month.
+    assert _total(commission_for([PLAN], [sale], december, revenue)) == 1_000
+    assert Period(date(2026, 11, 20), date(2027, 1, 5)).months() == [
+        (2026, 11),
+        (2026, 12),
+        (2027, 1),
+    ]
+
+
 def test_tiered_slab_pays_every_number_at_the_rate_reached() -> None:
     sales = [NumberSale(f"139057{i:05d}", "STD", date(2026, 1, 1 + i % 28)) for i in range(12)]
     lines = commission_for([PLAN], sales, JAN)

@@ -175,6 +175,26 @@ def test_provisioning_callback(client: TestClient, login: Login) -> None:
     )
 
 
+def test_an_amount_beyond_any_real_figure_is_refused_by_name(
+    session: Session, client: TestClient, login: Login
+) -> None:
+    channel(session)
+    centre = login(Role.sales_centre)
+    entry = {"kind": "deposit", "amount_fen": -(10**20)}
+    reply = client.post("/api/v1/dealers/D1/account/entries", json=entry, headers=centre)
+    assert reply.status_code == 422
+    assert "amount_fen" in reply.text
+    plan = {
+        "code": "HUGE",
+        "dealer_kind": "partner",
+        "effective_from": "2026-01-01",
+        "rules": {"one_off_fen": {"*": 10**19}},
+    }
+    reply = client.post("/api/v1/commission-plans", json=plan, headers=centre)
+    assert reply.status_code == 422
+    assert "one_off_fen" in reply.text
+
+
 def test_a_long_statement_numbers_its_pages(session: Session) -> None:
     channel(session)
     day = months_ago(1)

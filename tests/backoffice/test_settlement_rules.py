@@ -14,6 +14,7 @@ from backoffice.domain.settlement import (
     SettlementError,
     StatementAction,
     StatementStatus,
+    booking,
     check_entry,
     is_closed,
     next_period,
@@ -105,3 +106,11 @@ def test_statement_lifecycle() -> None:
     assert is_closed(paid)
     with pytest.raises(SettlementError, match="a paid statement cannot dispute"):
         statement_move(paid, StatementAction.dispute)
+
+
+def test_booking_freezes_the_ledger_up_to_the_last_closed_day() -> None:
+    assert booking(date(2026, 1, 20), None) == (date(2026, 1, 20), False)
+    assert booking(date(2026, 2, 3), date(2026, 1, 31)) == (date(2026, 2, 3), False)
+    # Inside the closed stretch, whether or not the day's own period was ever run.
+    assert booking(date(2026, 1, 31), date(2026, 1, 31)) == (date(2026, 2, 1), True)
+    assert booking(date(2025, 12, 5), date(2026, 1, 31)) == (date(2026, 2, 1), True)

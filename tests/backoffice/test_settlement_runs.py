@@ -252,6 +252,78 @@ def test_an_earlier_period_cannot_be_settled_after_a_later_one_closed(session: S
     assert refused.value.code == "later_period_closed"
 
 
+def test_periods_run_out_of_order_settle_a_sale_once(session: Session) -> None:
+    pool(session)
+    shop = channel(session)
+    (number,) = stocked_numbers(session, shop.outlet_code, 1)
+    plan(session, "D1", one_off=2_000)
+    early, later = months_ago(2), months_ago(1)
+    Counter(session, shop).sell(early, [("number", number, NUMBER_PRICE)])
+    # The later month is run first: the earlier month is open, so the sale stays in it.
+    run(session, later)
+    run(session, early)
+    first = statement_of(session, shop.dealer_id, month_start(early))
+    assert (first.sales_fen, first.commission_fen) == (NUMBER_PRICE, -2_000)
+    assert first.closing_fen == _lines_sum(session, first.number) + first.opening_fen
+
+    # The later draft was computed before the earlier month's commission was booked.
+    second = statement_of(session, shop.dealer_id, month_start(later))
+    with pytest.raises(Conflict) as refused:
+        settlement.move_statement(session, second.number, StatementAction.confirm, "sales1")
+    assert refused.value.code == "statement_stale"
+    run(session, later)
+    second = settlement.move_statement(session, second.number, StatementAction.confirm, "sales1")
+    assert (second.opening_fen, second.sales_fen, second.commission_fen) == (
+        NUMBER_PRICE - 2_000,
+        0,
+        0,
+    )
+    assert second.closing_fen == settlement.balance(session, shop.dealer_id)
+
+
+def test_a_disputed_period_recomputed_does_not_pay_a_late_sale_s_one_off_again(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    first, late = stocked_numbers(session, shop.outlet_code, 2)
+    plan(session, "D1", one_off=2_000)
+    early, later = months_ago(2), months_ago(1)
+    counter = Counter(session, shop)
+    counter.sell(early, [("number", first, NUMBER_PRICE)])
+    run(session, early)
+    number = f"ST-D1-{month_start(early):%Y%m%d}"
+    settlement.move_statement(session, number, StatementAction.confirm, "sales1")
+    counter.sell(early + timedelta(days=2), [("number", late, NUMBER_PRICE)])
+    run(session, later)  # the late sale and its one-off go to the later month
+    settlement.move_statement(session, number, StatementAction.dispute, "sales1", "核对")
+    run(session, early)
+    run(session, later)
+    one_offs = [
+        e.amount_fen
+        for start in (month_start(early), month_start(later))
+        for e in settlement.statement_lines(session, statement_of(session, shop.dealer_id, start))
+        if e.kind == "commission"
+    ]
+    assert sum(one_offs) == -4_000  # one one-off per number sold
+
+
+def test_an_entry_posted_into_a_computed_draft_must_be_rerun_before_confirming(
+    session: Session,
+) -> None:
+    channel(session)
+    day = months_ago(1)
+    run(session, day)
+    post(session, "D1", "payment", -1_000, day)
+    number = f"ST-D1-{month_start(day):%Y%m%d}"
+    with pytest.raises(Conflict) as refused:
+        settlement.move_statement(session, number, StatementAction.confirm, "sales1")
+    assert refused.value.code == "statement_stale"
+    run(session, day)
+    confirmed = settlement.move_statement(session, number, StatementAction.confirm, "sales1")
+    assert (confirmed.status, confirmed.payments_fen) == ("confirmed", -1_000)
+
+
 def test_a_dealer_s_own_plan_wins_over_its_kind_s(session: Session) -> None:
     pool(session)
     own, by_kind = channel(session, "D1"), channel(session, "D2")

@@ -34,10 +34,6 @@ def _count(session: Session, model: type) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-
-
-
-
 def test_items_sold_by_another_batch_in_between_are_rejected_the_rest_accepted(
     session: Session,
 ) -> None:

@@ -10,7 +10,14 @@ from backoffice.contracts_channel import DealerStatusChange, ItemsIn, StaffCreat
 from backoffice.domain.channel import DealerStatus
 from backoffice.domain.roles import Role
 from backoffice.services import dealers, stock
-from tests.backoffice.channel_helpers import Channel, channel, pool, sale_event, stocked_numbers
+from tests.backoffice.channel_helpers import (
+    Channel,
+    allocate_numbers,
+    channel,
+    pool,
+    sale_event,
+    stocked_numbers,
+)
 
 
 def _device(shop: Channel) -> dict[str, str]:
@@ -150,6 +157,40 @@ def test_a_dealer_never_sees_another_dealers_stock_or_sales(
     # Dealer staff cannot run the sales centre's work.
     allocation = {"outlet": "D2-O1", "rules": [{"item_kind": "number", "count": 1, "grade": "STD"}]}
     assert client.post("/api/v1/allocations", json=allocation, headers=other).status_code == 403
+
+
+def test_a_dealer_never_sees_another_dealers_documents_or_queues(
+    client: TestClient, session: Session
+) -> None:
+    pool(session)
+    mine = channel(session)
+    channel(session, code="D2")
+    document = allocate_numbers(session, mine.outlet_code, 2)
+    first = document.lines[0].first_item
+    # One item missing at receipt opens a discrepancy; a sale of it is rejected and queued.
+    stock.receive(session, document.number, [first], "clerk")
+    missing = f"{int(first) + 1}"
+    event = sale_event(mine.terminal_no, 1, [("number", missing, 5_000)])
+    client.post(
+        "/api/v1/sync/push",
+        json={"events": [event.model_dump(mode="json")]},
+        headers=_device(mine),
+    )
+    own = _staff_login(client, session, "D1", "boss1")
+    other = _staff_login(client, session, "D2", "boss2")
+
+    for path in (
+        f"/api/v1/stock-documents/{document.number}",
+        f"/api/v1/stock-documents/{document.number}/pdf",
+    ):
+        assert client.get(path, headers=own).status_code == 200
+        assert client.get(path, headers=other).status_code == 404
+    assert len(client.get("/api/v1/discrepancies", headers=own).json()) == 1
+    assert client.get("/api/v1/discrepancies", headers=other).json() == []
+    assert len(client.get("/api/v1/reconciliation", headers=own).json()) == 1
+    assert client.get("/api/v1/reconciliation", headers=other).json() == []
+    scan = {"document_number": document.number, "items": [missing]}
+    assert client.post("/api/v1/receipts", json=scan, headers=other).status_code == 404
 
 
 def test_terminal_reserves_and_cancels_a_number(client: TestClient, session: Session) -> None:

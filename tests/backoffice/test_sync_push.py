@@ -52,10 +52,6 @@ from tests.backoffice.channel_helpers import (
 STD_PRICE = 5_000
 
 
-
-
-
-
 def test_sale_sells_the_number_activates_the_card_and_queues_the_activation(
     session: Session,
 ) -> None:
@@ -250,6 +246,44 @@ def test_returns_within_the_window_put_the_item_back_in_stock(session: Session) 
     settings = Settings(database_url="sqlite://", return_window_days=60)
     (allowed,) = push(session, shop, returning(6, old.payload.receipt_no, first), settings=settings)
     assert allowed.status is EventStatus.accepted
+
+
+def test_an_activated_number_or_redeemed_card_cannot_be_returned(session: Session) -> None:
+    pool(session, cards=5)
+    shop = channel(session)
+    msisdn, *_, card = stocked_numbers(session, shop.outlet_code, 1, cards=1)
+    sale = sale_event(
+        shop.terminal_no, 1, [("number", msisdn, STD_PRICE), ("voucher", card, 5_000)]
+    )
+    push(session, shop, sale)
+    # What the activation webhook and the operator's charging system leave behind.
+    for model, key, status in ((MobileNumber, msisdn, "active"), (Voucher, card, "redeemed")):
+        item = session.get(model, key)
+        item.status = status
+        session.add(item)
+    session.commit()
+
+    def returning(seq: int, item: str, refund_fen: int) -> ReturnEvent:
+        return ReturnEvent(
+            id=new_id(),
+            seq=seq,
+            occurred_at=datetime.now(UTC),
+            payload=ReturnPayload(
+                return_id=new_id(),
+                original_receipt_no=sale.payload.receipt_no,
+                clerk="clerk1",
+                items=[item],
+                refund_fen=refund_fen,
+            ),
+        )
+
+    number, voucher = push(
+        session, shop, returning(2, msisdn, STD_PRICE), returning(3, card, 5_000)
+    )
+    assert number.reason is RejectReason.item_already_active
+    assert voucher.reason is RejectReason.voucher_already_redeemed
+    assert item_status(session, MobileNumber, msisdn) == "active"
+    assert item_status(session, Voucher, card) == "redeemed"
 
 
 def test_shift_and_cash_events(session: Session) -> None:

@@ -122,6 +122,16 @@ def test_evdev_scanner_by_usb_id_and_name(tmp_path: Path) -> None:
             "must not be negative",
         ),
         (
+            '[scanner]\ntype = "serial"\nport = "/dev/ttyACM0"\ndouble_scan_window = inf',
+            "scanner.double_scan_window",
+            "must be a finite number of seconds, got inf",
+        ),
+        (
+            '[printer]\ntransport = "file"\ntarget = "/dev/usb/lp0"\nstatus_timeout = nan',
+            "printer.status_timeout",
+            "must be a finite number of seconds, got nan",
+        ),
+        (
             '[scanner]\ntype = "serial"\nport = "/dev/ttyACM0"\nbaud = 9600',
             "scanner.baud",
             "is not a known setting",

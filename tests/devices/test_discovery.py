@@ -11,7 +11,6 @@ import pytest
 from devices.config import DevicesConfig, DrawerConfig, EvdevScannerConfig
 from devices.discovery import (
     EvdevInterface,
-    FakeInterface,
     FileInterface,
     FoundDevice,
     MatchDriver,
@@ -29,6 +28,7 @@ from devices.printer import PrinterConfig
 from devices.printer.config import parse_host_port
 from devices.scanner import EvdevMatch
 from devices.simulators.serial_scanner import SerialScannerSimulator
+from tests.devices.helpers import FakeInterface
 
 
 def usb_device(

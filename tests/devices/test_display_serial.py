@@ -59,7 +59,7 @@ def test_unplugged_display_fails_the_show_and_recovers_after_replug(tmp_path: Pa
     try:
         assert display.show(["ONE", ""]).ok
         assert first.wait_for(lambda shown: shown[0].startswith("ONE"))
-        first.close()
+        first.stop()
         failed = display.show(["TWO", ""])
         assert not failed.ok and failed.message.startswith(f"{link}: ")  # which display failed
         with DisplaySimulator("cd5220", link=link) as second:

@@ -138,6 +138,7 @@ def test_receipt_image_has_the_paper_width():
         (b"\x1d(k\x03\x00\x31\x45\x99X\n", "QR error level 153"),
         (b"\x1dw\x00X\n", "GS w 0"),
         (b"\x1dh\x00X\n", "GS h 0"),
+        (b"\x10\x04\x41X\n", "DLE EOT 65 at offset 0"),
     ],
 )
 def test_out_of_range_parameters_are_decode_errors_not_crashes(data, problem):

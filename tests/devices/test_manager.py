@@ -8,7 +8,6 @@ import pytest
 
 from devices.config import DevicesConfig, DisplayConfig, SerialScannerConfig
 from devices.discovery import (
-    FakeInterface,
     FoundDevice,
     MatchDriver,
     SerialInterface,
@@ -18,6 +17,7 @@ from devices.manager import DeviceManager
 from devices.ports import DeviceKind, DeviceStatus
 from devices.simulators.display import DisplaySimulator
 from devices.simulators.serial_scanner import SerialScannerSimulator
+from tests.devices.helpers import FakeInterface
 
 SCANNER = FoundDevice("evdev:/dev/input/event5", "evdev", name="Barcode Scanner")
 PRINTER = FoundDevice("usb:1-1", "usb", usb_id="04b8:0202", usb_classes=frozenset({7}))

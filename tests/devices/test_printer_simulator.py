@@ -9,6 +9,8 @@ import time
 import zxingcpp
 from PIL import Image
 
+from devices.escpos.commands import StatusRequest
+from devices.escpos.status import PrinterCondition
 from devices.ports import PrinterState
 from devices.printer import PrinterConfig, open_printer, test_receipt
 from devices.simulators.printer import PrinterSimulator
@@ -75,6 +77,15 @@ def test_bytes_it_cannot_read_are_recorded_and_printing_continues():
         assert printed.lines == ["Ögarbage", "after"]  # like a printer: garbage, then on
         assert len(simulator.printer.errors) == 1
         assert "ESC b'\\x99'" in simulator.printer.errors[0]
+
+
+def test_a_status_request_it_does_not_know_is_recorded_and_later_ones_are_answered():
+    with PrinterSimulator(port=0) as simulator:
+        with socket.create_connection(("127.0.0.1", simulator.port), timeout=2) as conn:
+            conn.sendall(b"\x10\x04\x41\x10\x04\x01")
+            assert conn.recv(1) == bytes([PrinterCondition().answer(StatusRequest.printer)])
+        assert simulator.printer.status_queries == [StatusRequest.printer]
+        assert "DLE EOT 65" in simulator.printer.errors[0]
 
 
 def test_command_line_simulator_starts_paper_out_and_serves(tmp_path):

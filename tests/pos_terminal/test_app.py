@@ -1,6 +1,7 @@
 """The counter app driven like a clerk would (Textual Pilot), with a simulated counter: a TCP
 ESC/POS printer, a pty pole display and a pty serial scanner."""
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,37 @@ async def test_a_refused_scan_is_shown_and_nothing_is_sold(services: CounterServ
     assert services.figures().sales_count == 0
 
 
+async def test_pay_waits_for_a_scan_still_being_processed(
+    services: CounterServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan may be waiting on the back office (a reservation); F9 then must not settle the
+    total without it."""
+    release = threading.Event()
+    real_scan = services.sales.scan
+
+    def slow_scan(draft, code):  # type: ignore[no-untyped-def]
+        release.wait(5)
+        return real_scan(draft, code)
+
+    monkeypatch.setattr(services.sales, "scan", slow_scan)
+    app = CounterApp(services, status_interval=60)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await log_in(pilot)
+        await type_in(pilot, "0")
+        await pilot.press("f1")
+        sale = app.screen
+        await type_in(pilot, voucher(1))
+        await pilot.press("f9")
+        await pilot.pause()
+        assert app.screen is sale
+        assert "still being processed" in str(sale.query_one("Message").render())
+        release.set()
+        await sale.steps.join()  # type: ignore[attr-defined]
+        await pilot.press("f9")
+        await pilot.pause()
+        assert app.screen is not sale  # the payment dialog
+
+
 async def test_return_by_receipt_barcode_then_shift_close_with_z_report(
     services: CounterServices, devices: SimulatedCounter
 ) -> None:
@@ -185,14 +217,22 @@ async def test_rejections_are_listed_and_a_manager_acknowledges_them(
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("ctrl+t")
         await pilot.pause()
-        rejected = app.screen.query_one("#rejected")
+        figures = app.screen
+        rejected = figures.query_one("#rejected")
         assert rejected.row_count == 1  # type: ignore[attr-defined]
         assert "item_already_sold" in rejected.get_row_at(0)  # type: ignore[attr-defined]
+        assert "被拒 rejected 1" in app.counter_status.line()
         await pilot.press("f6")
         await pilot.pause()
         await type_in(pilot, "seen, stock to be checked")
         await type_in(pilot, MANAGER)
         await type_in(pilot, MANAGER_PIN)
+        assert "rejected" not in app.counter_status.line()
+        # A second F6 on the same row is refused on the screen, with no approval asked.
+        await pilot.press("f6")
+        await pilot.pause()
+        assert app.screen is figures
+        assert "already" in str(figures.query_one("Message").render())
     [seen] = outbox.rejected_events(services.store)
     assert seen.acknowledged_by == MANAGER
 

@@ -122,7 +122,7 @@ def test_test_prints_kicks_shows_and_reads_a_scan(counter: SimulatedCounter) -> 
 
 def test_test_reports_each_failure_and_exits_non_zero(counter: SimulatedCounter) -> None:
     counter.printer.control("paper-out")
-    counter.display.close()
+    counter.display.stop()
     code, output = run("test", "--config", str(counter.config), "--scan-timeout", "0.3")
     assert code == 1
     assert "FAILED printer: cannot print" in output

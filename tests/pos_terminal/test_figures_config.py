@@ -81,3 +81,22 @@ def test_unknown_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown setting"):
         load_config(path, environ={})
     assert load_config(tmp_path / "missing.toml", environ={}) == TerminalConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "named"),
+    [
+        ("return_window_days = true\n", {}, "return_window_days must be a whole number"),
+        ("data_dir = 5\n", {}, "data_dir must be a path"),
+        ("backoffice_url = [1]\n", {}, "backoffice_url must be text"),
+        ("backoffice_url = \n", {}, "not valid TOML"),
+        ("", {"HAOKA_POS_PUSH_BATCH": "lots"}, "HAOKA_POS_PUSH_BATCH: push_batch must be"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_it_and_where(
+    tmp_path: Path, text: str, environ: dict[str, str], named: str
+) -> None:
+    path = tmp_path / "terminal.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=named):
+        load_config(path, environ=environ)

@@ -2,12 +2,13 @@
 
 import json
 
+import httpx
 import pytest
 
 from pos_terminal import outbox
-from pos_terminal.services.errors import PosError
-from pos_terminal.services.sale import Tender, settle
-from pos_terminal.sync import apply_pull
+from pos_terminal.services.errors import Offline, PosError
+from pos_terminal.services.sale import SaleService, Tender, settle
+from pos_terminal.sync import SyncClient, apply_pull
 from shared.codes import format_receipt_number
 from shared.sync import EventType, SaleEvent
 from tests.pos_terminal.conftest import Counter
@@ -300,3 +301,26 @@ def test_no_sale_drawer_opening_needs_a_manager(open_counter: Counter) -> None:
     open_counter.sales.approve_no_sale(CLERK, manager=MANAGER, pin=MANAGER_PIN, reason="change")
     actions = [r[0] for r in open_counter.store.conn.execute("SELECT action FROM audit")]
     assert "no_sale_drawer" in actions
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": 7},
+        # No time zone: it could not be compared with the terminal's UTC clock.
+        {"id": "r1", "msisdn": msisdn(1688), "status": "active", "expires_at": "2026-11-20T02:30"},
+    ],
+)
+def test_a_reservation_answer_the_terminal_cannot_read_sells_from_local_stock(
+    open_counter: Counter, answer: dict[str, object]
+) -> None:
+    """A proxy or a newer back office answering something else must not break the scan."""
+    garbled = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+    client = SyncClient(open_counter.store, "http://office", "secret", transport=garbled)
+    sales = SaleService(open_counter.store, open_counter.login, reserver=client)
+    draft = sales.start(CLERK)
+    line = sales.scan(draft, msisdn(1688))
+    assert line.reservation_id is None
+    with pytest.raises(Offline, match="malformed reservation answer"):
+        client.reserve(msisdn(1688), CLERK)
+    client.close()

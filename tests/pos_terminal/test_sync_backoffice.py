@@ -169,6 +169,8 @@ def test_a_number_sold_offline_twice_is_rejected_and_kept_with_its_reason(
     assert rejected.message
     a.client.pull()
     assert a.status(numbers[0]) == "sold"
+    # The status bar warns until a manager has acknowledged it.
+    assert SyncWorker(a.client).run_once().unseen_rejections == 1
     a.close()
     b.close()
 
