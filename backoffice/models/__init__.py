@@ -25,6 +25,7 @@ from backoffice.models.settlement import (
     SettlementProfile,
     SettlementStatement,
 )
+from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
 from backoffice.models.tables import (
     AuditEntry,
     DocumentCounter,
@@ -66,6 +67,8 @@ __all__ = [
     "ReservationQuota",
     "Sale",
     "SaleLine",
+    "SalesStatOutlet",
+    "SalesStatProduct",
     "SettlementProfile",
     "SettlementStatement",
     "Shift",

@@ -11,7 +11,7 @@ from backoffice.contracts_channel import RedemptionResult
 from backoffice.core.crypto import PinCipher
 from backoffice.models import Voucher, VoucherBatch
 from backoffice.models.types import utcnow
-from backoffice.services import audit
+from backoffice.services import audit, statistics
 from shared.lifecycle import VoucherStatus
 
 _VOUCHERS = Voucher.__table__  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ def redeem(
         .rowcount
     )
     if redeemed:
-        audit.record(
+        recorded = audit.record(
             session,
             actor=actor,
             entity_type="voucher",
@@ -69,6 +69,10 @@ def redeem(
             from_status=VoucherStatus.active.value,
             to_status=VoucherStatus.redeemed.value,
         )
+        # Counted at the audit entry's instant, which is what a rebuild reads it from.
+        entry = statistics.redemption_entry(session, voucher, recorded.at)
+        if entry is not None:
+            statistics.record(session, [entry])
         session.commit()
         return RedemptionResult(
             serial=serial, result="valid", face_value_fen=voucher.face_value_fen

@@ -30,7 +30,7 @@ from backoffice.models import (
     Voucher,
 )
 from backoffice.models.types import UTCDateTime, utcnow
-from backoffice.services import bulk
+from backoffice.services import bulk, statistics
 from backoffice.services.dealers import TerminalContext
 from backoffice.services.errors import NotFound
 from backoffice.services.prices import central_prices, dealer_overrides
@@ -135,6 +135,9 @@ class Pending:
     audit: list[dict[str, object]] = field(default_factory=list)
     activations: list[dict[str, object]] = field(default_factory=list)
     sold_numbers: list[str] = field(default_factory=list)
+    # Counted into the sales summaries by `close`, once per push: their rows are locked last
+    # and in key order, so that concurrent pushes never wait on each other in a cycle.
+    counted: list[statistics.Entry] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
         connection = session.connection()
@@ -154,6 +157,12 @@ class Pending:
         insert_many(session, AuditEntry.__table__, self.audit)  # type: ignore[attr-defined]
         insert_many(session, ActivationOutbox.__table__, self.activations)  # type: ignore[attr-defined]
         self.sale_lines, self.audit, self.activations, self.sold_numbers = [], [], [], []
+
+    def close(self, session: Session) -> None:
+        """Writes everything left, the summaries' counts included."""
+        self.write(session)
+        statistics.record(session, self.counted)
+        self.counted = []
 
 
 def _number_refusal(session: Session, msisdn: str, context: TerminalContext) -> Rejection:
@@ -470,6 +479,7 @@ def _leave(rows: _SaleRows, pending: Pending) -> None:
         if line["item_kind"] == "number"
     ]
     pending.sale_lines += rows.lines
+    pending.counted += statistics.sale_entries(rows.sale, rows.lines)
     pending.audit += rows.audit
     pending.activations += rows.activations
 
@@ -503,7 +513,7 @@ def apply_sale(
     later = pending if pending is not None else Pending()
     _leave(rows, later)
     if pending is None:
-        later.write(session)
+        later.close(session)
 
 
 @dataclass(frozen=True)
@@ -762,9 +772,12 @@ def apply_return(
     occurred_at: datetime,
     request: ReturnPayload,
     settings: Settings,
+    pending: Pending | None = None,
 ) -> None:
     """A customer return: within the window, for items not yet activated or redeemed;
-    each goes back to the outlet's stock."""
+    each goes back to the outlet's stock. It counts on the day it happened at the counter,
+    which is also the time it is recorded with. With `pending`, its counts for the sales
+    summaries are left there for the caller to write."""
     sale = session.exec(
         sql_select(Sale).where(Sale.receipt_no == request.original_receipt_no)
     ).first()
@@ -785,6 +798,7 @@ def apply_return(
     }
     refund = 0
     now = utcnow()
+    counted = []
     for item in request.items:
         line = lines.get(item)
         if line is None:
@@ -811,8 +825,9 @@ def apply_return(
                 raise Rejection(
                     RejectReason.voucher_already_redeemed, f"card {item} is no longer active"
                 )
-        line.returned_at = now
+        line.returned_at = occurred_at
         session.add(line)
+        counted.append(statistics.return_entry(sale, line, occurred_at))
         refund += line.price_fen
         session.add(
             AuditEntry(
@@ -832,6 +847,10 @@ def apply_return(
             f"refund {request.refund_fen} fen; the returned lines were sold for {refund} fen",
         )
     session.flush()
+    if pending is None:
+        statistics.record(session, counted)
+    else:
+        pending.counted += counted
 
 
 def sale_public(session: Session, sale: Sale) -> SalePublic:

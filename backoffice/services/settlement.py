@@ -6,9 +6,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, text
 from sqlmodel import Session, col
@@ -23,6 +21,7 @@ from backoffice.contracts_settlement import (
     SettlementRunIn,
     SettlementRunPublic,
 )
+from backoffice.domain.calendar import business_day, day_start
 from backoffice.domain.commission import (
     CommissionKind,
     CommissionPlan,
@@ -65,22 +64,11 @@ from backoffice.services.dealers import find_dealer
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.ids import new_id
 
-# Settlement days are the operator's business days, in China time.
-ZONE = ZoneInfo("Asia/Shanghai")
 _ENTRIES = DealerAccountEntry.__table__  # type: ignore[attr-defined]
 _SALES = Sale.__table__  # type: ignore[attr-defined]
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
 _ACTIVATIONS = NumberActivation.__table__  # type: ignore[attr-defined]
 _NUMBER_PREFIX = "number:"
-
-
-def business_day(at: datetime) -> date:
-    return at.astimezone(ZONE).date()
-
-
-def day_start(day: date) -> datetime:
-    """The UTC instant a China business day starts."""
-    return datetime.combine(day, day_time(), ZONE).astimezone(UTC)
 
 
 def _refuse(error: SettlementError) -> Conflict:

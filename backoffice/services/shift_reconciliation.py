@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backoffice.contracts_settlement import ShiftReconciliationRow
+from backoffice.domain.calendar import day_start
 from backoffice.models import CashMovement, Outlet, Sale, Shift, SyncEvent, Terminal
-from backoffice.services.settlement import day_start
 from shared.sync import EventStatus, EventType
 
 _SHIFTS = Shift.__table__  # type: ignore[attr-defined]
@@ -47,7 +47,7 @@ def z_reports(
     dealer_id: str | None = None,
     start: date | None = None,
     end: date | None = None,
-    limit: int = 5_000,
+    limit: int | None = 5_000,
 ) -> list[ShiftReconciliationRow]:
     """Closed shifts, newest first, filtered by outlet (id or code), clerk, dealer and the
     China business days the shifts closed on. Four reads, whatever the number of shifts."""

@@ -87,7 +87,7 @@ def push(
             apply_event(session, context, event, settings, cipher, book, stored, pending)
         )
     results += _apply_sales(session, context, run, settings, cipher, book, pending)
-    pending.write(session)
+    pending.close(session)
     session.commit()
     return PushResponse(results=results)
 
@@ -111,7 +111,7 @@ def _apply_sales(
         return []
     savepoint = session.begin_nested()
     marked = len(pending.audit), len(pending.sale_lines), len(pending.activations)
-    sold = len(pending.sold_numbers)
+    sold, counted = len(pending.sold_numbers), len(pending.counted)
     try:
         outcomes = sales.apply_sales(
             session,
@@ -158,6 +158,7 @@ def _apply_sales(
         savepoint.rollback()
         del pending.audit[marked[0] :], pending.sale_lines[marked[1] :]
         del pending.activations[marked[2] :], pending.sold_numbers[sold:]
+        del pending.counted[counted:]
     return [apply_event(session, context, e, settings, cipher, book, None, pending) for e in run]
 
 
@@ -353,7 +354,9 @@ def _apply(
                 pending,
             )
         case ReturnEvent():
-            sales.apply_return(session, context, event.occurred_at, event.payload, settings)
+            sales.apply_return(
+                session, context, event.occurred_at, event.payload, settings, pending
+            )
         case StockReceiptEvent():
             stock.receive(
                 session,
