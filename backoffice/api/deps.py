@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -113,3 +113,12 @@ def get_terminal(
 
 
 TerminalDep = Annotated[TerminalContext, Depends(get_terminal)]
+
+
+def attachment(body: bytes, media_type: str, file_name: str) -> Response:
+    """A download: the browser saves it under `file_name`."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+    )

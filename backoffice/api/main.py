@@ -20,6 +20,7 @@ from backoffice.api.routes import (
     releases,
     settlement,
     sims,
+    statistics,
     users,
     vouchers,
 )
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     api.include_router(channel.router)
     api.include_router(settlement.router)
+    api.include_router(statistics.router)
     app.include_router(api)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")

@@ -154,16 +154,3 @@ def _refunds(session: Session, shifts: list) -> dict[str, int]:  # type: ignore[
             if s.opened_at <= at <= s.closed_at  # type: ignore[operator]
         )
     return refunds
-
-
-def as_table(rows: list[ShiftReconciliationRow]) -> tuple[list[str], list[list[object]]]:
-    """The Chinese header and the cells, money in fen, times as ISO UTC."""
-    header = [label for label, _ in COLUMNS]
-    cells = [
-        [
-            value.isoformat() if hasattr(value, "isoformat") else value
-            for value in (getattr(row, name) for _, name in COLUMNS)
-        ]
-        for row in rows
-    ]
-    return header, cells

@@ -3,7 +3,6 @@ page numbers, and XLSX / CSV exports of the totals and every line."""
 
 import csv
 import io
-from collections.abc import Sequence
 
 from openpyxl import Workbook
 from reportlab.lib.pagesizes import A4
@@ -14,10 +13,9 @@ from sqlmodel import Session
 from backoffice.contracts_settlement import AccountEntryPublic, StatementDetail, StatementPublic
 from backoffice.models import Dealer
 from backoffice.services.delivery_note import cjk_font
+from backoffice.services.exports import CSV_TYPE, XLSX_TYPE
 from backoffice.services.settlement import find_statement, statement_lines
 from shared.money import format_fen
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 KIND_NAMES = {
     "deposit": "押金",
@@ -208,24 +206,4 @@ def render(session: Session, number: str, fmt: str) -> tuple[bytes, str]:
         return render_pdf(detail), "application/pdf"
     if fmt == "xlsx":
         return render_xlsx(detail), XLSX_TYPE
-    return render_csv(detail), "text/csv; charset=utf-8"
-
-
-def rows_to_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def rows_to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append(list(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return render_csv(detail), CSV_TYPE

@@ -217,7 +217,7 @@ def rebuild(session: Session) -> int:
         if rows:
             columns = list(rows[0])
             bulk.insert_rows(
-                session, table.name, columns, ([row[c] for c in columns] for row in rows)
+                session, table.name, columns, (tuple(row[c] for c in columns) for row in rows)
             )
     return len(product_rows)
 

@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
-from backoffice.api.deps import ChannelReader, SalesCentre, SessionDep, dealer_scope, require
+from backoffice.api.deps import (
+    ChannelReader,
+    SalesCentre,
+    SessionDep,
+    attachment,
+    dealer_scope,
+    require,
+)
 from backoffice.contracts_settlement import (
     AccountEntryIn,
     AccountEntryPublic,
@@ -29,7 +36,7 @@ from backoffice.contracts_settlement import (
 from backoffice.domain.roles import Role
 from backoffice.domain.settlement import StatementAction, StatementStatus
 from backoffice.models import User
-from backoffice.services import settlement, shift_reconciliation, statement_documents
+from backoffice.services import exports, settlement, shift_reconciliation, statement_documents
 from backoffice.services.dealers import find_dealer
 from backoffice.services.errors import Forbidden
 
@@ -127,7 +134,7 @@ def get_statement(number: str, session: SessionDep, _: SettlementReader) -> Stat
             "content": {
                 "application/pdf": {},
                 "text/csv": {},
-                statement_documents.XLSX_TYPE: {},
+                exports.XLSX_TYPE: {},
             }
         }
     },
@@ -136,11 +143,7 @@ def download_statement(
     number: str, fmt: Literal["pdf", "xlsx", "csv"], session: SessionDep, _: SettlementReader
 ) -> Response:
     body, media_type = statement_documents.render(session, number, fmt)
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{number}.{fmt}"'},
-    )
+    return attachment(body, media_type, f"{number}.{fmt}")
 
 
 def _move(
@@ -204,7 +207,7 @@ def z_reports(
 @router.get(
     "/shifts/z-reports/{fmt}",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, statement_documents.XLSX_TYPE: {}}}},
+    responses={200: {"content": {"text/csv": {}, exports.XLSX_TYPE: {}}}},
 )
 def export_z_reports(
     fmt: Literal["xlsx", "csv"],
@@ -212,15 +215,6 @@ def export_z_reports(
     user: ChannelReader,
     query: Annotated[ZReportFilter, Query()],
 ) -> Response:
-    header, rows = shift_reconciliation.as_table(_z_reports(session, user, query))
-    if fmt == "xlsx":
-        body = statement_documents.rows_to_xlsx("交班对账", header, rows)
-        media_type = statement_documents.XLSX_TYPE
-    else:
-        body = statement_documents.rows_to_csv(header, rows)
-        media_type = "text/csv; charset=utf-8"
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="z-reports.{fmt}"'},
-    )
+    rows = _z_reports(session, user, query)
+    body, media_type = exports.render(fmt, "交班对账", shift_reconciliation.COLUMNS, rows)
+    return attachment(body, media_type, f"z-reports.{fmt}")
