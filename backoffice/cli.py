@@ -27,7 +27,16 @@ from backoffice.core.config import get_settings
 from backoffice.core.crypto import PinCipher
 from backoffice.db import make_engine
 from backoffice.domain.roles import BILLING, Role, allows
-from backoffice.services import grading, imports, numbers, releases, sims, users, vouchers
+from backoffice.services import (
+    grading,
+    imports,
+    numbers,
+    releases,
+    sims,
+    statistics,
+    users,
+    vouchers,
+)
 from backoffice.services.errors import ImportRejected, ServiceError
 from shared.money import format_fen, parse_yuan
 
@@ -155,6 +164,16 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     background.run_forever(get_settings(), interval)
+
+
+@app.command("rebuild-statistics")
+def rebuild_statistics() -> None:
+    """Recompute the sales summaries from the sales recorded (after a restore, say); the
+    terminals' pushes wait meanwhile."""
+    with _session() as session:
+        rows = statistics.rebuild(session)
+        session.commit()
+    console.print(f"sales summaries rebuilt: {rows} day × outlet × product rows")
 
 
 @app.command("create-user")

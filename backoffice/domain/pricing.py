@@ -31,6 +31,16 @@ def voucher_product(face_value_fen: int) -> str:
     return f"voucher:{face_value_fen}"
 
 
+def grade_of(product: str) -> str:
+    """The number grade a product key names; '' for a top-up card."""
+    return product.removeprefix("number:") if product.startswith("number:") else ""
+
+
+def face_value_of(product: str) -> int:
+    """The face value in fen a top-up card's product key names."""
+    return int(product.removeprefix("voucher:"))
+
+
 def check_product(product: str) -> str:
     """The key itself, or PricingError naming the accepted forms."""
     if not _PRODUCT.fullmatch(product):

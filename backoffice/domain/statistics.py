@@ -8,9 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from enum import StrEnum
 
-from backoffice.domain.calendar import month_of, week_of
-
-_NUMBER_PREFIX = "number:"
+from backoffice.domain.pricing import grade_of
 
 
 class Grain(StrEnum):
@@ -27,23 +25,6 @@ class Dimension(StrEnum):
     outlet = "outlet"
     product = "product"
     grade = "grade"
-
-
-def period_of(day: date, grain: Grain) -> date:
-    if grain is Grain.week:
-        return week_of(day)
-    if grain is Grain.month:
-        return month_of(day)
-    return day
-
-
-def grade_of(product: str) -> str:
-    """The number grade a product key names; '' for a top-up card."""
-    return product[len(_NUMBER_PREFIX) :] if product.startswith(_NUMBER_PREFIX) else ""
-
-
-def item_kind_of(product: str) -> str:
-    return "number" if product.startswith(_NUMBER_PREFIX) else "voucher"
 
 
 @dataclass(frozen=True, order=True)

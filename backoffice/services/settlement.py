@@ -33,6 +33,7 @@ from backoffice.domain.commission import (
     add_months,
     commission_for,
 )
+from backoffice.domain.pricing import grade_of
 from backoffice.domain.settlement import (
     Cadence,
     Entry,
@@ -68,7 +69,6 @@ _ENTRIES = DealerAccountEntry.__table__  # type: ignore[attr-defined]
 _SALES = Sale.__table__  # type: ignore[attr-defined]
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
 _ACTIVATIONS = NumberActivation.__table__  # type: ignore[attr-defined]
-_NUMBER_PREFIX = "number:"
 
 
 def _refuse(error: SettlementError) -> Conflict:
@@ -469,7 +469,7 @@ def _number_sales(
     for row in session.connection().execute(query):
         sale = NumberSale(
             msisdn=row.item_key,
-            grade=row.product.removeprefix(_NUMBER_PREFIX),
+            grade=grade_of(row.product),
             sold_on=business_day(row.sold_at),
             returned_on=business_day(row.returned_at) if row.returned_at else None,
             activated_on=row.activated_on,

@@ -23,7 +23,7 @@ from backoffice.contracts_statistics import (
     VoucherRow,
 )
 from backoffice.domain.calendar import business_day, day_start, month_of, week_of
-from backoffice.domain.pricing import voucher_product
+from backoffice.domain.pricing import face_value_of, grade_of, voucher_product
 from backoffice.domain.statistics import (
     AGE_BANDS,
     COUNTER_NAMES,
@@ -42,6 +42,7 @@ from backoffice.models import (
     AuditEntry,
     Dealer,
     MobileNumber,
+    NumberGrade,
     Outlet,
     Sale,
     SaleLine,
@@ -54,6 +55,7 @@ from backoffice.models.types import utcnow
 from backoffice.services import bulk, shift_reconciliation
 from shared.codes import DocumentKind
 from shared.lifecycle import NumberStatus, VoucherStatus
+from shared.money import format_fen
 
 _PRODUCT = SalesStatProduct.__table__  # type: ignore[attr-defined]
 _OUTLET = SalesStatOutlet.__table__  # type: ignore[attr-defined]
@@ -66,6 +68,7 @@ _OUTLETS = Outlet.__table__  # type: ignore[attr-defined]
 _DEALERS = Dealer.__table__  # type: ignore[attr-defined]
 _DOCUMENTS = StockDocument.__table__  # type: ignore[attr-defined]
 _DOCUMENT_LINES = StockDocumentLine.__table__  # type: ignore[attr-defined]
+_GRADES = NumberGrade.__table__  # type: ignore[attr-defined]
 
 Entry = tuple[StatKey, Counters]
 
@@ -208,11 +211,18 @@ def _raw_entries(session: Session) -> Iterable[Entry]:
 
 def rebuild(session: Session) -> int:
     """Recomputes both summaries from the sales, returns and redemptions recorded; returns
-    the number of product-grain rows. Runs in the caller's transaction."""
-    product_rows, outlet_rows = _rows(fold(_raw_entries(session)))
+    the number of product-grain rows. Runs in the caller's transaction, and holds off the
+    pushes that would count into the summaries meanwhile (they wait, then add their counts
+    to the rebuilt rows), so that no sale is counted twice or lost."""
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            f"LOCK TABLE {_PRODUCT.name}, {_OUTLET.name} IN SHARE ROW EXCLUSIVE MODE"
+        )
+    # On SQLite the first write takes the database's write lock before the sales are read.
     connection.execute(delete(_PRODUCT))
     connection.execute(delete(_OUTLET))
+    product_rows, outlet_rows = _rows(fold(_raw_entries(session)))
     for table, rows in ((_PRODUCT, product_rows), (_OUTLET, outlet_rows)):
         if rows:
             columns = list(rows[0])
@@ -262,14 +272,34 @@ class Scope:
 
 
 def _labels(session: Session, kind: Dimension, keys: set[str]) -> dict[str, tuple[str, str]]:
-    """Code and name per dealer or outlet id."""
-    if not keys or kind not in (Dimension.dealer, Dimension.outlet):
+    """Code and name per key: dealers and outlets by id, grades by code, products by key
+    (a number's grade name, or a card's face value)."""
+    if not keys or kind is Dimension.total:
         return {}
-    table = _DEALERS if kind is Dimension.dealer else _OUTLETS
-    rows = session.connection().execute(
-        select(table.c.id, table.c.code, table.c.name).where(table.c.id.in_(sorted(keys)))
+    connection = session.connection()
+    if kind in (Dimension.dealer, Dimension.outlet):
+        table = _DEALERS if kind is Dimension.dealer else _OUTLETS
+        rows = connection.execute(
+            select(table.c.id, table.c.code, table.c.name).where(table.c.id.in_(sorted(keys)))
+        )
+        return {row.id: (row.code, row.name) for row in rows}
+    grades = {key: grade_of(key) if kind is Dimension.product else key for key in keys}
+    names = dict(
+        connection.execute(
+            select(_GRADES.c.code, _GRADES.c.name).where(
+                _GRADES.c.code.in_(sorted(set(grades.values())))
+            )
+        ).all()
     )
-    return {row.id: (row.code, row.name) for row in rows}
+    labels = {}
+    for key, grade in grades.items():
+        if grade:
+            labels[key] = (key, names.get(grade, grade))
+        elif kind is Dimension.product:
+            labels[key] = (key, f"充值卡 {format_fen(face_value_of(key))}")
+        else:
+            labels[key] = (key, "充值卡")
+    return labels
 
 
 _DIMENSION_COLUMN = {
@@ -312,8 +342,6 @@ def sales(session: Session, query: SalesQuery, scope: Scope) -> list[SalesRow]:
     for row in rows:
         key = row.get("key", "")
         code, name = labels.get(key, (key, key))
-        if query.by is Dimension.grade and not key:
-            code, name = "", "充值卡"
         result.append(SalesRow(period=row["period"], key=code, name=name, **_figures(row)))
     result.sort(key=lambda r: (r.period, r.key))
     return result
