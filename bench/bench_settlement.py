@@ -11,7 +11,6 @@ Set HAOKA_BENCH_POSTGRES_URL for another server, HAOKA_BENCH_SETTLEMENT_SALES fo
 sales rate.
 """
 
-import io
 import os
 import random
 import sys
@@ -20,9 +19,18 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
+from _channel_data import (
+    DEALER_COLUMNS,
+    LINE_COLUMNS,
+    SALE_COLUMNS,
+    copy_rows,
+    dealer_rows,
+    dsn,
+    fresh_database,
+    sale_row,
+)
 from sqlmodel import Session
 
-from backoffice import migrate
 from backoffice.contracts_settlement import (
     CommissionPlanCreate,
     CommissionRules,
@@ -36,28 +44,12 @@ from backoffice.domain.commission import add_months
 from backoffice.domain.settlement import Cadence
 from backoffice.services import settlement
 
-SERVER = os.environ.get(
-    "HAOKA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 SALES_PER_YEAR = int(os.environ.get("HAOKA_BENCH_SETTLEMENT_SALES", "1000000"))
 DEALERS = 500
 MONTHS = 7  # the settled month and the six before it, which staged commission reaches
 LIMIT_S = 30.0
 MONTH = date(2026, 10, 1)
-KINDS = [k.value for k in DealerKind]
 GRADES = ["STD"] * 90 + ["4"] * 7 + ["3"] * 3
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def _copy(conn: psycopg.Connection, table: str, columns: tuple[str, ...], rows: list) -> None:  # type: ignore[type-arg]
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
-    with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        copy.write(buffer.getvalue())
 
 
 def _seed(url: str) -> int:
@@ -68,25 +60,8 @@ def _seed(url: str) -> int:
     days = (add_months(MONTH, 1) - first_day).days
     total = SALES_PER_YEAR * days // 365
     dealer_ids = [str(uuid.uuid4()) for _ in range(DEALERS)]
-    with psycopg.connect(_dsn(url)) as conn:
-        _copy(
-            conn,
-            "dealer",
-            (
-                "id",
-                "code",
-                "name",
-                "kind",
-                "status",
-                "credit_limit_fen",
-                "created_at",
-                "updated_at",
-            ),
-            [
-                (d, f"D{i:04d}", f"代理商{i:04d}", KINDS[i % 3], "active", 10**12, now, now)
-                for i, d in enumerate(dealer_ids)
-            ],
-        )
+    with psycopg.connect(dsn(url)) as conn:
+        copy_rows(conn, "dealer", DEALER_COLUMNS, dealer_rows(dealer_ids, now))
         sales, lines, activations = [], [], []
         for i in range(total):
             dealer = dealer_ids[i % DEALERS]
@@ -102,58 +77,15 @@ def _seed(url: str) -> int:
                 else (f"number:{rng.choice(GRADES)}", msisdn, "number")
             )
             price, dealer_fen = (5_000, 4_850) if card else (5_000, 5_000)
-            sales.append(
-                (
-                    sale_id,
-                    str(uuid.uuid4()),
-                    f"S{i:016d}",
-                    "t",
-                    "o",
-                    dealer,
-                    "clerk1",
-                    sold,
-                    price,
-                    '[{"method": "cash", "amount_fen": 5000}]',
-                )
-            )
+            sales.append(sale_row(sale_id, i, "t", "o", dealer, sold, price))
             returned = sold + timedelta(days=2) if i % 50 == 0 else None
             lines.append((sale_id, kind, item, product, price, price, dealer_fen, returned))
             if not card and returned is None:
                 off = sold.date() + timedelta(days=60) if i % 10 == 1 else None
                 activations.append((msisdn, sold.date(), off, now))
-        _copy(
-            conn,
-            "sale",
-            (
-                "id",
-                "event_id",
-                "receipt_no",
-                "terminal_id",
-                "outlet_id",
-                "dealer_id",
-                "clerk",
-                "sold_at",
-                "total_fen",
-                "payments",
-            ),
-            sales,
-        )
-        _copy(
-            conn,
-            "sale_line",
-            (
-                "sale_id",
-                "item_kind",
-                "item_key",
-                "product",
-                "price_fen",
-                "list_price_fen",
-                "dealer_fen",
-                "returned_at",
-            ),
-            lines,
-        )
-        _copy(
+        copy_rows(conn, "sale", SALE_COLUMNS, sales)
+        copy_rows(conn, "sale_line", LINE_COLUMNS, lines)
+        copy_rows(
             conn,
             "number_activation",
             ("msisdn", "activated_on", "deactivated_on", "updated_at"),
@@ -188,12 +120,7 @@ def _plans(session: Session) -> None:
 
 
 def main() -> int:
-    name = f"haoka_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_dsn(SERVER), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = SERVER.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate.upgrade(url)
+    with fresh_database() as url:
         started = time.perf_counter()
         sales = _seed(url)
         print(
@@ -215,21 +142,17 @@ def main() -> int:
             first = settlement.run_settlement(session, request, "bench")
             again = settlement.run_settlement(session, request, "bench")
         engine.dispose()
-        ratio = first.seconds / LIMIT_S
-        print(
-            f"month run, {first.statements} dealers: {first.seconds:.2f} s "
-            f"({first.entries_booked:,} entries booked); limit {LIMIT_S:.0f} s; "
-            f"ratio {ratio:.2f}"
-        )
-        print(
-            f"rerun of the draft month: {again.seconds:.2f} s "
-            f"({again.entries_booked} entries booked)"
-        )
-        return 0 if first.seconds <= LIMIT_S and first.statements == DEALERS else 1
-    finally:
-        with psycopg.connect(_dsn(SERVER), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+    ratio = first.seconds / LIMIT_S
+    print(
+        f"month run, {first.statements} dealers: {first.seconds:.2f} s "
+        f"({first.entries_booked:,} entries booked); limit {LIMIT_S:.0f} s; "
+        f"ratio {ratio:.2f}"
+    )
+    print(
+        f"rerun of the draft month: {again.seconds:.2f} s "
+        f"({again.entries_booked} entries booked)"
+    )
+    return 0 if first.seconds <= LIMIT_S and first.statements == DEALERS else 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -776,11 +776,21 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
 # --- statements -----------------------------------------------------------------------------
 
 
-def find_statement(session: Session, number: str) -> SettlementStatement:
+def find_statement(
+    session: Session, number: str, dealer_scope: str | None = None
+) -> SettlementStatement:
+    """The statement by number. With a dealer scope (dealer staff), only that dealer's
+    statements once the sales centre has confirmed them; drafts are the centre's work."""
     statement = session.exec(
         sql_select(SettlementStatement).where(SettlementStatement.number == number)
     ).first()
-    if statement is None:
+    if statement is None or (
+        dealer_scope is not None
+        and (
+            statement.dealer_id != dealer_scope
+            or statement.status == StatementStatus.draft.value
+        )
+    ):
         raise NotFound(f"no statement {number}", code="statement_not_found")
     return statement
 
@@ -790,10 +800,17 @@ def list_statements(
     dealer_key: str | None = None,
     period_start: date | None = None,
     status: StatementStatus | None = None,
+    dealer_scope: str | None = None,
 ) -> list[SettlementStatement]:
+    """Statements by period; dealer staff (a dealer scope) see their own dealer's, drafts
+    left out."""
     query = sql_select(SettlementStatement)
     if dealer_key:
         query = query.where(SettlementStatement.dealer_id == find_dealer(session, dealer_key).id)
+    if dealer_scope is not None:
+        query = query.where(SettlementStatement.dealer_id == dealer_scope).where(
+            SettlementStatement.status != StatementStatus.draft.value
+        )
     if period_start:
         query = query.where(SettlementStatement.period_start == period_start)
     if status:

@@ -44,8 +44,10 @@ TOTALS = (
 LINE_COLUMNS = ("记账日", "发生日", "类型", "号码/卡号", "摘要", "零售额", "金额", "补记", "说明")
 
 
-def statement_detail(session: Session, number: str) -> StatementDetail:
-    statement = find_statement(session, number)
+def statement_detail(
+    session: Session, number: str, dealer_scope: str | None = None
+) -> StatementDetail:
+    statement = find_statement(session, number, dealer_scope)
     dealer = session.get(Dealer, statement.dealer_id)
     assert dealer is not None  # a foreign key
     return StatementDetail(
@@ -199,9 +201,11 @@ def render_pdf(detail: StatementDetail) -> bytes:
     return out.getvalue()
 
 
-def render(session: Session, number: str, fmt: str) -> tuple[bytes, str]:
+def render(
+    session: Session, number: str, fmt: str, dealer_scope: str | None = None
+) -> tuple[bytes, str]:
     """The statement in `fmt` (pdf, xlsx or csv) and its media type."""
-    detail = statement_detail(session, number)
+    detail = statement_detail(session, number, dealer_scope)
     if fmt == "pdf":
         return render_pdf(detail), "application/pdf"
     if fmt == "xlsx":

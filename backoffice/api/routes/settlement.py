@@ -43,6 +43,8 @@ from backoffice.services.errors import Forbidden
 router = APIRouter(tags=["settlement"])
 
 SettlementReader = Annotated[User, Depends(require(Role.sales_centre, Role.manager))]
+# Dealer managers also read their own dealer's statements, once confirmed.
+StatementReader = ChannelReader
 ProvisioningSystem = Annotated[User, Depends(require(Role.provisioning))]
 
 
@@ -112,18 +114,18 @@ def run_settlement(
 @router.get("/settlement/statements")
 def list_statements(
     session: SessionDep,
-    _: SettlementReader,
+    user: StatementReader,
     dealer: str | None = None,
     period_start: date | None = None,
     status_: Annotated[StatementStatus | None, Query(alias="status")] = None,
 ) -> list[StatementPublic]:
-    rows = settlement.list_statements(session, dealer, period_start, status_)
+    rows = settlement.list_statements(session, dealer, period_start, status_, dealer_scope(user))
     return [StatementPublic.model_validate(s) for s in rows]
 
 
 @router.get("/settlement/statements/{number}")
-def get_statement(number: str, session: SessionDep, _: SettlementReader) -> StatementDetail:
-    return statement_documents.statement_detail(session, number)
+def get_statement(number: str, session: SessionDep, user: StatementReader) -> StatementDetail:
+    return statement_documents.statement_detail(session, number, dealer_scope(user))
 
 
 @router.get(
@@ -140,9 +142,9 @@ def get_statement(number: str, session: SessionDep, _: SettlementReader) -> Stat
     },
 )
 def download_statement(
-    number: str, fmt: Literal["pdf", "xlsx", "csv"], session: SessionDep, _: SettlementReader
+    number: str, fmt: Literal["pdf", "xlsx", "csv"], session: SessionDep, user: StatementReader
 ) -> Response:
-    body, media_type = statement_documents.render(session, number, fmt)
+    body, media_type = statement_documents.render(session, number, fmt, dealer_scope(user))
     return attachment(body, media_type, f"{number}.{fmt}")
 
 
