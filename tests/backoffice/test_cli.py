@@ -3,13 +3,16 @@
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from backoffice.cli import app
 from backoffice.core.config import Settings, get_settings
-from backoffice.models import MobileNumber, User
+from backoffice.models import MobileNumber, SalesStatOutlet, User
+from tests.backoffice.channel_helpers import channel, pool, stocked_numbers
 from tests.backoffice.helpers import csv_bytes, iccid
+from tests.backoffice.settlement_helpers import NUMBER_PRICE, Counter, months_ago
 
 runner = CliRunner()
 
@@ -128,3 +131,25 @@ def test_generate_vouchers_writes_pins_once(cli_env, tmp_path: Path) -> None:  #
     assert pins.stat().st_mode & 0o777 == 0o600
     again = _run(*args)
     assert again.exit_code == 1 and "never overwritten" in again.output
+
+
+def test_rebuild_statistics_restores_the_summaries_from_the_sales(
+    cli_env, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    pool(session)
+    shop = channel(session)
+    first, second = stocked_numbers(session, shop.outlet_code, 2)
+    counter = Counter(session, shop)
+    counter.sell(months_ago(1), [("number", first, NUMBER_PRICE)])
+    counter.sell(months_ago(0), [("number", second, NUMBER_PRICE)])
+    summary = SalesStatOutlet.__table__  # type: ignore[attr-defined]
+    counted = select(func.sum(summary.c.sold_count), func.sum(summary.c.sold_fen))
+    assert session.connection().execute(counted).one() == (2, 2 * NUMBER_PRICE)
+    # Summaries lost (a partial restore, say) come back from the sales themselves.
+    session.connection().execute(summary.delete().where(summary.c.outlet_id == shop.outlet_id))
+    session.commit()
+    rebuilt = _run("rebuild-statistics")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "sales summaries rebuilt: 2 " in rebuilt.output
+    session.rollback()
+    assert session.connection().execute(counted).one() == (2, 2 * NUMBER_PRICE)
