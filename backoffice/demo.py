@@ -3,8 +3,9 @@ stock, a registered terminal, and a running server."""
 
 import json
 import os
+import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -26,8 +27,30 @@ from backoffice.core.crypto import PinCipher
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
 from backoffice.domain.roles import Role
-from backoffice.services import dealers, numbers, releases, sims, stock, users, vouchers
-from shared.codes import luhn_check_digit
+from backoffice.services import (
+    dealers,
+    numbers,
+    prices,
+    releases,
+    sims,
+    stock,
+    sync,
+    users,
+    vouchers,
+)
+from shared.codes import format_receipt_number, luhn_check_digit, resident_id_check_char
+from shared.ids import new_id
+from shared.sync import (
+    Customer,
+    Event,
+    Payment,
+    PushRequest,
+    ReturnEvent,
+    ReturnPayload,
+    SaleEvent,
+    SaleLine,
+    SalePayload,
+)
 
 # Demo-only accounts on a throwaway local database, printed at start so anyone can log in.
 DEMO_USERS = (
@@ -51,6 +74,14 @@ DEMO_ALLOCATION = (
     AllocationRule(item_kind="voucher", count=200, face_value_fen=5000),
 )
 TERMINAL_FILE = "demo-terminal.json"
+# A second outlet with eight weeks of sales behind it, so that statistics have figures.
+HISTORY_OUTLET = ("D0575-02", "人民路营业点")
+HISTORY_ALLOCATION = (
+    AllocationRule(item_kind="number", count=150, grade="STD"),
+    AllocationRule(item_kind="number", count=15, grade="G4"),
+    AllocationRule(item_kind="voucher", count=150, face_value_fen=5000),
+)
+HISTORY_DAYS = 56
 
 
 @dataclass(frozen=True)
@@ -106,7 +137,9 @@ def seed(settings: Settings) -> DemoTerminal:
                 "billing",
             )
             releases.release_vouchers(session, cards.batch.code, "billing", "demo release")
-            return seed_channel(session)
+            terminal = seed_channel(session)
+            seed_history(session, settings)
+            return terminal
     finally:
         engine.dispose()
 
@@ -163,6 +196,85 @@ def seed_channel(session: Session) -> DemoTerminal:
     )
 
 
+def seed_history(session: Session, settings: Settings) -> int:
+    """Eight weeks of counter sales (and a few returns) at a second outlet of the dealer,
+    pushed through the sync service like a terminal's backlog; returns the sales made."""
+    outlet = dealers.create_outlet(
+        session,
+        OutletCreate(dealer="D0575", code=HISTORY_OUTLET[0], name=HISTORY_OUTLET[1]),
+        "sales",
+    )
+    note = stock.allocate(
+        session,
+        AllocationRequest(
+            outlet=outlet.code, rules=list(HISTORY_ALLOCATION), order=AllocationOrder.in_order
+        ),
+        "sales",
+    )
+    items = [i for i in stock.outlet_stock(session, outlet.code) if i.status == "allocated"]
+    stock.receive(session, note.number, [i.item for i in items], "wang")
+    registered = dealers.register_terminal(
+        session, TerminalCreate(outlet=outlet.code, name="收银台 1"), "admin"
+    )
+    context = dealers.authenticate_terminal(session, registered.credential)
+    price_list = prices.list_in_force(session)
+    price_of = prices.prices_for_dealer(session, context.dealer.id, price_list)
+    shelf = {kind: [i for i in items if i.item_kind == kind] for kind in ("number", "voucher")}
+    draw = random.Random(575)
+    draw.shuffle(shelf["number"])
+    events: list[Event] = []
+    today = datetime.now(UTC).replace(hour=4, minute=0, second=0, microsecond=0)
+    for days_back in range(HISTORY_DAYS, 0, -1):
+        for _ in range(draw.randint(1, 5)):
+            at = today - timedelta(days=days_back, minutes=draw.randint(-90, 300))
+            kind = "number" if draw.random() < 0.6 else "voucher"
+            if not shelf[kind]:
+                continue
+            item = shelf[kind].pop()
+            price = price_of[item.product].retail_fen
+            seq = len(events) + 1
+            customer = None
+            if kind == "number":
+                body = f"33060219{draw.randint(60, 99):02d}0101{draw.randint(100, 999)}"
+                customer = Customer(name="顾客", resident_id=body + resident_id_check_char(body))
+            sale = SalePayload(
+                sale_id=new_id(),
+                receipt_no=format_receipt_number(registered.terminal.terminal_no, seq),
+                clerk="wang",
+                lines=[
+                    SaleLine(
+                        item_kind=kind,  # type: ignore[arg-type]
+                        item=item.item,
+                        product=item.product,
+                        price_fen=price,
+                        price_list_version=price_list.version,
+                    )
+                ],
+                payments=[Payment(method=draw.choice(["cash", "wallet"]), amount_fen=price)],
+                customer=customer,
+            )
+            events.append(SaleEvent(id=new_id(), seq=seq, occurred_at=at, payload=sale))
+            if kind == "number" and draw.random() < 0.04:
+                events.append(
+                    ReturnEvent(
+                        id=new_id(),
+                        seq=seq + 1,
+                        occurred_at=at + timedelta(hours=2),
+                        payload=ReturnPayload(
+                            return_id=new_id(),
+                            original_receipt_no=sale.receipt_no,
+                            clerk="wang",
+                            items=[item.item],
+                            refund_fen=price,
+                        ),
+                    )
+                )
+    sync.push(
+        session, context, PushRequest(events=events), settings, PinCipher.from_settings(settings)
+    )
+    return sum(isinstance(e, SaleEvent) for e in events)
+
+
 def write_terminal_file(data_dir: Path, terminal: DemoTerminal) -> Path:
     """The demo terminal's registration, readable by this user only (it holds a credential)."""
     path = data_dir / TERMINAL_FILE
@@ -200,6 +312,8 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
         "(1,000 numbers, not yet released), 1,000 top-up cards of ¥50 (released).\n"
         f"Dealer D0575 越城通讯, outlet {terminal.outlet} holding 325 numbers and 200 cards; "
         f"counter staff {', '.join(f'{u} (PIN {pin})' for u, _, _, pin in DEMO_STAFF)}.\n"
+        f"Outlet {HISTORY_OUTLET[0]} has {HISTORY_DAYS} days of sales: see "
+        f"{base}/api/v1/statistics/sales?start=…&end=… (log in as manager at /docs).\n"
         "Try: HAOKA_DATA_DIR=var/demo DATABASE_URL=sqlite:///var/demo/haoka.db "
         ".venv/bin/haoka-office search-numbers '*88'\n"
     )

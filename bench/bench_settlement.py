@@ -149,10 +149,10 @@ def main() -> int:
         f"ratio {ratio:.2f}"
     )
     print(
-        f"rerun of the draft month: {again.seconds:.2f} s "
-        f"({again.entries_booked} entries booked)"
+        f"rerun of the draft month: {again.seconds:.2f} s ({again.entries_booked} entries booked)"
     )
     return 0 if first.seconds <= LIMIT_S and first.statements == DEALERS else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())
