@@ -1,0 +1,40 @@
+"""The demo's seeded back office: what `make demo` shows a newcomer must be really there."""
+
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+
+from backoffice.core.config import Settings
+from backoffice.demo import DEMO_PASSWORD, HISTORY_DAYS, HISTORY_OUTLET, seed
+
+
+def test_the_demo_seeds_a_terminal_and_weeks_of_sales_to_look_at(
+    settings: Settings, client: TestClient
+) -> None:
+    terminal = seed(settings)
+    assert terminal.outlet == "D0575-01"
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "manager", "password": DEMO_PASSWORD}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    today = date.today()
+    window = {"start": str(today - timedelta(days=HISTORY_DAYS + 2)), "end": str(today)}
+    outlets = client.get("/api/v1/statistics/top-outlets", params=window, headers=headers).json()
+    assert [row["code"] for row in outlets] == [HISTORY_OUTLET[0]]
+    history = outlets[0]
+    assert history["sold_count"] >= HISTORY_DAYS
+    weeks = client.get(
+        "/api/v1/statistics/sales",
+        params={**window, "grain": "week", "by": "product"},
+        headers=headers,
+    ).json()
+    assert {row["key"] for row in weeks} >= {"number:STD", "voucher:5000"}
+    assert sum(row["sold_count"] for row in weeks) == history["sold_count"]
+    assert all(date.fromisoformat(row["period"]).weekday() == 0 for row in weeks)
+    stock = client.get(
+        "/api/v1/statistics/stock", params={"outlet": terminal.outlet}, headers=headers
+    ).json()
+    assert {(row["item_kind"], row["on_hand"]) for row in stock} == {
+        ("number", 325),
+        ("voucher", 200),
+    }
