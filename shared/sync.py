@@ -140,6 +140,10 @@ class ReturnPayload(Contract):
     clerk: str = Field(min_length=1, max_length=64)
     items: list[ItemCode] = Field(min_length=1, max_length=50)
     refund_fen: Fen
+    # The shift whose drawer paid the refund, and how; a terminal that leaves them out is
+    # taken to have refunded cash in the shift open at the time.
+    shift_id: Uuid7 | None = None
+    refund_method: Literal["cash", "card", "wallet"] = "cash"
 
 
 class StockReceiptPayload(Contract):

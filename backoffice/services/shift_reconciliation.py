@@ -130,13 +130,15 @@ def z_reports(
 
 
 def _refunds(session: Session, shifts: list) -> dict[str, int]:  # type: ignore[type-arg]
-    """Refunds of returns the shift's terminal made while the shift was open. A return event
-    names neither its shift nor how it was refunded, so every refund counts as cash (the
-    counter's default refund method)."""
+    """Cash refunds of the returns made in each shift. A return names its shift and refund
+    method; one from a terminal that names neither counts as cash in the shift that was open
+    on its terminal at the time."""
     terminals = {s.terminal_id for s in shifts}
     first = min(s.opened_at for s in shifts)
     last = max(s.closed_at for s in shifts)
-    by_terminal: dict[str, list[tuple[object, int]]] = defaultdict(list)
+    wanted = {s.id for s in shifts}
+    refunds: dict[str, int] = defaultdict(int)
+    unnamed: dict[str, list[tuple[object, int]]] = defaultdict(list)
     for terminal_id, occurred_at, payload in session.connection().execute(
         select(_EVENTS.c.terminal_id, _EVENTS.c.occurred_at, _EVENTS.c.payload)
         .where(_EVENTS.c.terminal_id.in_(terminals))
@@ -145,12 +147,18 @@ def _refunds(session: Session, shifts: list) -> dict[str, int]:  # type: ignore[
         .where(_EVENTS.c.occurred_at >= first)
         .where(_EVENTS.c.occurred_at <= last)
     ):
-        by_terminal[terminal_id].append((occurred_at, json.loads(payload)["refund_fen"]))
-    refunds: dict[str, int] = defaultdict(int)
+        refund = json.loads(payload)
+        if refund.get("refund_method", "cash") != "cash":
+            continue
+        shift_id = refund.get("shift_id")
+        if shift_id is None:
+            unnamed[terminal_id].append((occurred_at, refund["refund_fen"]))
+        elif shift_id in wanted:
+            refunds[shift_id] += refund["refund_fen"]
     for s in shifts:
-        refunds[s.id] = sum(
+        refunds[s.id] += sum(
             fen
-            for at, fen in by_terminal.get(s.terminal_id, ())
+            for at, fen in unnamed.get(s.terminal_id, ())
             if s.opened_at <= at <= s.closed_at  # type: ignore[operator]
         )
     return refunds

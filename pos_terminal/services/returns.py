@@ -191,6 +191,8 @@ class ReturnService:
                     clerk=clerk,
                     items=[line.item for line in chosen],
                     refund_fen=refund,
+                    shift_id=shift.id,
+                    refund_method=refund_method,
                 ),
                 now,
             )

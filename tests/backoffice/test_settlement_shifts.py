@@ -146,3 +146,33 @@ def test_z_reports_show_the_difference_per_outlet_and_clerk(
     xlsx = client.get("/api/v1/shifts/z-reports/xlsx", headers=manager)
     sheet = load_workbook(io.BytesIO(xlsx.content))["交班对账"]
     assert sheet.max_row == 4
+
+
+def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
+    session: Session, client: TestClient, login: Login
+) -> None:
+    pool(session)
+    shop = channel(session)
+    named = _shift(session, shop, "clerk1", 26_500, 1, hours_ago=3)
+    shift_id = named[0].payload.shift_id
+    for index, event in enumerate(named):
+        if isinstance(event, ReturnEvent):
+            # A current terminal names the shift and the method: this refund went to a wallet.
+            named[index] = event.model_copy(
+                update={
+                    "payload": event.payload.model_copy(
+                        update={"shift_id": shift_id, "refund_method": "wallet"}
+                    )
+                }
+            )
+    unnamed = _shift(session, shop, "clerk2", 21_500, 8, hours_ago=1)
+    for events in (named, unnamed):
+        assert {r.status for r in push(session, shop, *events)} == {EventStatus.accepted}
+    rows = {
+        r["clerk"]: r
+        for r in client.get("/api/v1/shifts/z-reports", headers=login(Role.manager)).json()
+    }
+    # The wallet refund leaves the drawer alone: 215 + 50 yuan expected, counted exactly.
+    assert (rows["clerk1"]["cash_refunds_fen"], rows["clerk1"]["difference_fen"]) == (0, 0)
+    # A return that names neither (an older terminal) is cash in the shift open at the time.
+    assert (rows["clerk2"]["cash_refunds_fen"], rows["clerk2"]["difference_fen"]) == (5_000, 0)

@@ -58,6 +58,11 @@ def test_return_picked_lines_refunds_and_puts_them_back_on_the_shelf(
     assert wire.id == done.event_id
     assert wire.payload.original_receipt_no == sale.receipt_no
     assert (wire.payload.items, wire.payload.refund_fen) == ([msisdn(2), voucher(2)], 10_000)
+    # The back office's Z reconciliation needs the drawer and the method of the refund.
+    open_shift = open_counter.store.conn.execute(
+        "SELECT id FROM shifts WHERE closed_at IS NULL"
+    ).fetchone()[0]
+    assert (wire.payload.shift_id, wire.payload.refund_method) == (open_shift, "cash")
     assert open_counter.prints.get(done.print_job_id).receipt.title == "退货单 Return"
     again = open_counter.returns.find(sale.receipt_no)
     assert [line.refusal_code for line in again.lines] == [
