@@ -134,6 +134,43 @@ class NumberActivationPublic(Public):
     deactivated_on: date | None
 
 
+REVENUE_LINES_MAX = 100_000
+
+
+class RevenueLine(BaseModel):
+    msisdn: str = Field(pattern=r"^1\d{10}$")
+    revenue_fen: int = Field(ge=0, le=ENTRY_LIMIT_FEN)
+
+
+class RevenueReport(BaseModel):
+    """The billing system's revenue per number for one calendar month; a number reported
+    again for the month replaces its figure, and the next settlement run books the
+    difference in revenue-share commission."""
+
+    month: date = Field(description="the month's first day, e.g. 2026-10-01")
+    lines: list[RevenueLine] = Field(min_length=1, max_length=REVENUE_LINES_MAX)
+
+    @model_validator(mode="after")
+    def _checked(self) -> "RevenueReport":
+        if self.month.day != 1:
+            raise ValueError(f"month {self.month} is not the first day of a month")
+        seen: dict[str, int] = {}
+        for index, line in enumerate(self.lines):
+            if line.msisdn in seen:
+                raise ValueError(
+                    f"lines[{index}]: number {line.msisdn} already on lines[{seen[line.msisdn]}]"
+                )
+            seen[line.msisdn] = index
+        return self
+
+
+class RevenueReportPublic(BaseModel):
+    month: date
+    numbers: int
+    revenue_fen: int
+    replaced: int = Field(description="numbers whose earlier figure for the month was replaced")
+
+
 class SettlementRunIn(BaseModel):
     day: date = Field(description="any day of the period to settle")
     cadence: Cadence = Cadence.month

@@ -177,11 +177,11 @@ def commission_for(
     plans: Sequence[CommissionPlan],
     sales: Iterable[NumberSale],
     period: Period,
-    revenue_fen: Mapping[tuple[str, int, int], int] | None = None,
 ) -> list[CommissionLine]:
-    """The commission lines a period earns. Each sale is judged by the plan in force on its
-    sale day; a sale returned within the period earns nothing, and a return in a later period
-    reverses its one-off there. `revenue_fen` maps (msisdn, year, month) to billed revenue."""
+    """The commission lines a period earns from its sales. Each sale is judged by the plan in
+    force on its sale day; a sale returned within the period earns nothing, and a return in a
+    later period reverses its one-off there. Revenue share follows the billing system's
+    monthly figures instead (`revenue_share`)."""
     sales = list(sales)
     lines: list[CommissionLine] = []
     for sale in sales:
@@ -190,7 +190,6 @@ def commission_for(
             continue
         lines += _one_off(plan, sale, period)
         lines += _staged(plan, sale, period)
-        lines += _revenue_share(plan, sale, period, revenue_fen or {})
     lines += _tiered(plans, sales, period)
     return lines
 
@@ -227,31 +226,28 @@ def _staged(plan: CommissionPlan, sale: NumberSale, period: Period) -> list[Comm
     return lines
 
 
-def _revenue_share(
-    plan: CommissionPlan,
-    sale: NumberSale,
-    period: Period,
-    revenue_fen: Mapping[tuple[str, int, int], int],
-) -> list[CommissionLine]:
-    lines = []
-    for year, month in period.months():
-        billed = revenue_fen.get((sale.msisdn, year, month), 0)
-        if not billed:
-            continue
-        since = months_between(sale.sold_on, date(year, month, 1))
-        band = next(
-            (b for b in plan.share_bands if b.first_month <= since <= b.last_month), None
-        )
-        if band is None:
-            continue
-        amount = share_of(billed, band.basis_points)
-        if amount:
-            lines.append(
-                CommissionLine(CommissionKind.revenue_share, amount,
-                               f"话费分成 {year}-{month:02d} {band.basis_points / 100:g}%",
-                               sale.msisdn, plan.code)
-            )
-    return lines
+def revenue_share(
+    plans: Sequence[CommissionPlan], sale: NumberSale, month: date, billed_fen: int
+) -> CommissionLine | None:
+    """The share of a number's billed revenue for `month` (its first day), by the band of
+    months since the sale of the plan in force on the sale day; None when nothing is due."""
+    plan = plan_on(plans, sale.sold_on)
+    if plan is None or billed_fen <= 0:
+        return None
+    since = months_between(sale.sold_on, month)
+    band = next((b for b in plan.share_bands if b.first_month <= since <= b.last_month), None)
+    if band is None:
+        return None
+    amount = share_of(billed_fen, band.basis_points)
+    if not amount:
+        return None
+    return CommissionLine(
+        CommissionKind.revenue_share,
+        amount,
+        f"话费分成 {month:%Y-%m} {band.basis_points / 100:g}%",
+        sale.msisdn,
+        plan.code,
+    )
 
 
 def _tiered(

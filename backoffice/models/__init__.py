@@ -22,6 +22,7 @@ from backoffice.models.settlement import (
     CommissionPlanRow,
     DealerAccountEntry,
     NumberActivation,
+    NumberRevenue,
     SettlementProfile,
     SettlementStatement,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "NumberBatch",
     "NumberGrade",
     "NumberReservation",
+    "NumberRevenue",
     "Outlet",
     "PriceList",
     "PriceListItem",

@@ -88,6 +88,20 @@ class NumberActivation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
 
 
+class NumberRevenue(SQLModel, table=True):
+    """A number's billed revenue for a calendar month (`month` is its first day), as the
+    billing system reported it last; revenue-share commission is paid from it."""
+
+    __tablename__ = "number_revenue"
+    __table_args__ = (Index("ix_revenue_month", "month"),)
+
+    msisdn: str = Field(primary_key=True, max_length=11)
+    month: date = Field(primary_key=True)
+    revenue_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reported_by: str = Field(max_length=96)
+    reported_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
 class SettlementStatement(SQLModel, table=True):
     """A dealer's statement for one settlement period, with its totals as last computed."""
 

@@ -6,9 +6,10 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
@@ -18,6 +19,8 @@ from backoffice.contracts_settlement import (
     CommissionPlanCreate,
     CommissionPlanPublic,
     CommissionRules,
+    RevenueReport,
+    RevenueReportPublic,
     SettlementRunIn,
     SettlementRunPublic,
 )
@@ -32,6 +35,7 @@ from backoffice.domain.commission import (
     Stage,
     add_months,
     commission_for,
+    revenue_share,
 )
 from backoffice.domain.pricing import grade_of
 from backoffice.domain.settlement import (
@@ -54,6 +58,7 @@ from backoffice.models import (
     Dealer,
     DealerAccountEntry,
     NumberActivation,
+    NumberRevenue,
     Sale,
     SaleLine,
     SettlementProfile,
@@ -69,6 +74,10 @@ _ENTRIES = DealerAccountEntry.__table__  # type: ignore[attr-defined]
 _SALES = Sale.__table__  # type: ignore[attr-defined]
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
 _ACTIVATIONS = NumberActivation.__table__  # type: ignore[attr-defined]
+_REVENUE = NumberRevenue.__table__  # type: ignore[attr-defined]
+# Revenue-share entries are keyed by number and month, and booked apart from the sales'
+# commission: the billing figures arrive (and get corrected) after the month they are for.
+_REVENUE_KEY = "revshare:"
 
 
 def _refuse(error: SettlementError) -> Conflict:
@@ -315,6 +324,62 @@ def record_activation(
     return row
 
 
+def report_revenue(session: Session, report: RevenueReport, actor: str) -> RevenueReportPublic:
+    """Stores the billing system's revenue per number for a month, replacing any figure
+    reported before; the next settlement run of each dealer books the share (or the
+    difference) into its open period."""
+    if report.month > business_day(utcnow()).replace(day=1):
+        raise InvalidInput(f"month {report.month:%Y-%m} has not begun", code="future_month")
+    connection = session.connection()
+    numbers = [line.msisdn for line in report.lines]
+    replaced = 0
+    for start in range(0, len(numbers), 1_000):
+        replaced += connection.execute(
+            select(func.count())
+            .select_from(_REVENUE)
+            .where(_REVENUE.c.month == report.month)
+            .where(_REVENUE.c.msisdn.in_(numbers[start : start + 1_000]))
+        ).scalar_one()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_REVENUE)
+    statement = statement.on_conflict_do_update(
+        index_elements=["msisdn", "month"],
+        set_={
+            "revenue_fen": statement.excluded.revenue_fen,
+            "reported_by": statement.excluded.reported_by,
+            "reported_at": statement.excluded.reported_at,
+        },
+    )
+    now = utcnow()
+    connection.execute(
+        statement,
+        [
+            {
+                "msisdn": line.msisdn,
+                "month": report.month,
+                "revenue_fen": line.revenue_fen,
+                "reported_by": actor,
+                "reported_at": now,
+            }
+            for line in report.lines
+        ],
+    )
+    total = sum(line.revenue_fen for line in report.lines)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="revenue",
+        entity_id=f"{report.month:%Y-%m}",
+        action="report_revenue",
+        item_count=len(report.lines),
+        reason=f"{len(report.lines)} numbers, {total} fen, {replaced} replaced",
+    )
+    session.commit()
+    return RevenueReportPublic(
+        month=report.month, numbers=len(report.lines), revenue_fen=total, replaced=replaced
+    )
+
+
 # --- settlement runs ------------------------------------------------------------------------
 
 ENTRY_COLUMNS = (
@@ -543,6 +608,7 @@ def _book_commissions(
             )
             .where(_ENTRIES.c.dealer_id.in_(with_plans))
             .where(_ENTRIES.c.kind == LedgerKind.commission.value)
+            .where(~_ENTRIES.c.source_key.startswith(_REVENUE_KEY))
             .where(_ENTRIES.c.booked_on >= period.start)
             .where(_ENTRIES.c.booked_on <= period.end)
             .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key)
@@ -565,6 +631,86 @@ def _book_commissions(
                     dealer_id, key, -amount, "佣金冲正", None, False, period, actor, now
                 )
             )
+    bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
+    return len(rows)
+
+
+def _book_revenue_share(
+    session: Session, dealers: Sequence[Dealer], period: Period, actor: str
+) -> int:
+    """Books the revenue share of every month reported so far (up to the period's end) that
+    the dealer's plans pay and no run has booked yet, and the difference for a month whose
+    figure the billing system corrected since. A month's share goes to the dealer whose sale
+    of the number stood in that month: the latest sale on or before the month's end that was
+    not returned before the month began."""
+    plans = plans_by_dealer(session, dealers)
+    sharing = {d.id for d in dealers if any(p.share_bands for p in plans[d.id])}
+    if not sharing:
+        return 0
+    reach = max(b.last_month for d in sharing for p in plans[d] for b in p.share_bands)
+    last_month = period.end.replace(day=1)
+    query = (
+        select(
+            _REVENUE.c.msisdn,
+            _REVENUE.c.month,
+            _REVENUE.c.revenue_fen,
+            _SALES.c.dealer_id,
+            _SALES.c.sold_at,
+            _LINES.c.returned_at,
+            _LINES.c.product,
+        )
+        .select_from(
+            _REVENUE.join(_LINES, _LINES.c.item_key == _REVENUE.c.msisdn).join(
+                _SALES, _SALES.c.id == _LINES.c.sale_id
+            )
+        )
+        .where(_LINES.c.item_kind == "number")
+        .where(_REVENUE.c.month >= add_months(period.start.replace(day=1), -reach))
+        .where(_REVENUE.c.month <= last_month)
+        .where(_SALES.c.sold_at < day_start(add_months(last_month, 1)))
+    )
+    standing: dict[tuple[str, date], tuple[datetime, str, NumberSale, int]] = {}
+    for row in session.connection().execute(query):
+        if row.returned_at is not None and business_day(row.returned_at) < row.month:
+            continue
+        sold_on = business_day(row.sold_at)
+        if sold_on >= add_months(row.month, 1):
+            continue
+        key = (row.msisdn, row.month)
+        if key in standing and standing[key][0] >= row.sold_at:
+            continue
+        sale = NumberSale(row.msisdn, grade_of(row.product), sold_on)
+        standing[key] = (row.sold_at, row.dealer_id, sale, int(row.revenue_fen))
+    wanted: dict[tuple[str, str], tuple[int, str, str]] = {}
+    for (msisdn, month), (_, dealer_id, sale, billed) in standing.items():
+        if dealer_id not in sharing:
+            continue
+        line = revenue_share(plans[dealer_id], sale, month, billed)
+        source = f"{_REVENUE_KEY}{msisdn}:{month:%Y-%m}"
+        description = line.description if line else f"话费分成 {month:%Y-%m}"
+        wanted[(dealer_id, source)] = (-line.amount_fen if line else 0, description, msisdn)
+    booked: dict[tuple[str, str], int] = defaultdict(int)
+    sources = sorted({source for _, source in wanted})
+    for start in range(0, len(sources), 1_000):
+        for dealer_id, source, total in session.connection().execute(
+            select(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key, func.sum(_ENTRIES.c.amount_fen))
+            .where(_ENTRIES.c.source_key.in_(sources[start : start + 1_000]))
+            .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key)
+        ):
+            booked[(dealer_id, source)] += int(total)
+    now = bulk.db_timestamp()
+    rows = []
+    for (dealer_id, source), (amount, description, msisdn) in sorted(wanted.items()):
+        already = booked.get((dealer_id, source), 0)
+        if amount == already:
+            continue
+        if already:
+            description = description.replace("话费分成", "话费分成调整", 1)
+        rows.append(
+            _commission_row(
+                dealer_id, source, amount - already, description, msisdn, False, period, actor, now
+            )
+        )
     bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
     return len(rows)
 
@@ -718,6 +864,7 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
     if ids:
         booked = _book_sales_and_returns(session, ids, period, actor)
         booked += _book_commissions(session, dealers, period, actor)
+        booked += _book_revenue_share(session, dealers, period, actor)
         opening, by_kind, extra = _period_figures(session, ids, period)
         now = utcnow()
         for dealer in dealers:
@@ -786,10 +933,7 @@ def find_statement(
     ).first()
     if statement is None or (
         dealer_scope is not None
-        and (
-            statement.dealer_id != dealer_scope
-            or statement.status == StatementStatus.draft.value
-        )
+        and (statement.dealer_id != dealer_scope or statement.status == StatementStatus.draft.value)
     ):
         raise NotFound(f"no statement {number}", code="statement_not_found")
     return statement

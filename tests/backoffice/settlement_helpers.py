@@ -46,13 +46,14 @@ class Counter:
         assert result.status is EventStatus.accepted, result
         return event
 
-    def give_back(self, sale: SaleEvent, items: list[str]) -> None:
+    def give_back(self, sale: SaleEvent, items: list[str], on: date | None = None) -> None:
+        """Returns items of a sale, now or at noon on `on`."""
         self.seq += 1
         refund = sum(line.price_fen for line in sale.payload.lines if line.item in items)
         event = ReturnEvent(
             id=new_id(),
             seq=self.seq,
-            occurred_at=datetime.now(UTC),
+            occurred_at=noon(on) if on else datetime.now(UTC),
             payload=ReturnPayload(
                 return_id=new_id(),
                 original_receipt_no=sale.payload.receipt_no,

@@ -18,6 +18,7 @@ from backoffice.domain.commission import (
     add_months,
     commission_for,
     plan_on,
+    revenue_share,
     share_of,
 )
 
@@ -88,27 +89,42 @@ def test_staged_commission_is_paid_only_while_the_number_is_active() -> None:
 
 def test_revenue_share_follows_the_band_of_months_since_the_sale() -> None:
     sale = NumberSale("13905750001", "STD", date(2026, 1, 20))
-    revenue = {
-        ("13905750001", 2026, 1): 5_000,  # month 0: no band
-        ("13905750001", 2026, 2): 10_000,  # month 1: 10 %
-        ("13905750001", 2026, 8): 10_000,  # month 7: 5 %
+    billed = {
+        date(2026, 1, 1): 5_000,  # month 0: no band
+        date(2026, 2, 1): 10_000,  # month 1: 10 %
+        date(2026, 8, 1): 10_000,  # month 7: 5 %
+        date(2026, 12, 1): 20_000,  # month 11: 5 %
     }
+    lines = {month: revenue_share([PLAN], sale, month, fen) for month, fen in billed.items()}
+    assert {m: line.amount_fen if line else None for m, line in lines.items()} == {
+        date(2026, 1, 1): None,
+        date(2026, 2, 1): 1_000,
+        date(2026, 8, 1): 500,
+        date(2026, 12, 1): 1_000,
+    }
+    line = lines[date(2026, 2, 1)]
+    assert line is not None
+    assert (line.kind, line.msisdn, line.description) == (
+        CommissionKind.revenue_share,
+        "13905750001",
+        "话费分成 2026-02 10%",
+    )
+    # The sales' own rules never pay revenue share: it follows the billing figures.
     year = Period(date(2026, 1, 1), date(2026, 12, 31))
-    shares = [
-        line.amount_fen for line in commission_for([PLAN], [sale], year, revenue)
-        if line.kind == CommissionKind.revenue_share
-    ]
-    assert shares == [1_000, 500]
+    assert all(
+        line.kind is not CommissionKind.revenue_share
+        for line in commission_for([PLAN], [sale], year)
+    )
 
 
-def test_revenue_share_reads_each_calendar_month_of_the_period() -> None:
+def test_revenue_share_needs_a_plan_on_the_sale_day_and_revenue() -> None:
+    before_any_plan = NumberSale("13905750001", "STD", PLAN.effective_from - timedelta(days=1))
+    assert revenue_share([PLAN], before_any_plan, date(2026, 3, 1), 10_000) is None
     sale = NumberSale("13905750001", "STD", date(2026, 1, 20))
-    revenue = {("13905750001", 2026, 2): 10_000, ("13905750001", 2026, 12): 20_000}
-    february = Period(date(2026, 2, 1), date(2026, 2, 28))
-    december = Period(date(2026, 12, 1), date(2026, 12, 31))
-    assert _total(commission_for([PLAN], [sale], february, revenue)) == 1_000
-    # Month 11 after the sale is in the 5 % band; December is the period's only month.
-    assert _total(commission_for([PLAN], [sale], december, revenue)) == 1_000
+    assert revenue_share([PLAN], sale, date(2026, 3, 1), 0) is None
+
+
+def test_a_period_lists_the_calendar_months_it_touches() -> None:
     assert Period(date(2026, 11, 20), date(2027, 1, 5)).months() == [
         (2026, 11),
         (2026, 12),

@@ -1,5 +1,6 @@
 """Sales statistics: summary tables per day, outlet and product, and per day and outlet,
-filled from the sales already recorded.
+filled from the sales already recorded; and numbers' monthly billed revenue, which
+revenue-share commission is paid from.
 
 Revision ID: 0004
 Revises: 0003
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlmodel import Session
 
+from backoffice.models.types import UTCDateTime
 from backoffice.services import statistics
 
 revision: str = "0004"
@@ -62,10 +64,22 @@ def upgrade() -> None:
     with op.batch_alter_table("stat_sales_outlet", schema=None) as batch_op:
         batch_op.create_index("ix_stat_outlet_dealer", ["dealer_id", "day"])
         batch_op.create_index("ix_stat_outlet_outlet", ["outlet_id", "day"])
+    op.create_table(
+        "number_revenue",
+        sa.Column("msisdn", sa.String(length=11), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("revenue_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reported_by", sa.String(length=96), nullable=False),
+        sa.Column("reported_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("msisdn", "month"),
+    )
+    with op.batch_alter_table("number_revenue", schema=None) as batch_op:
+        batch_op.create_index("ix_revenue_month", ["month"])
     # Sales recorded before the summaries existed are counted once, here.
     statistics.rebuild(Session(bind=op.get_bind()))
 
 
 def downgrade() -> None:
+    op.drop_table("number_revenue")
     op.drop_table("stat_sales_outlet")
     op.drop_table("stat_sales_product")

@@ -24,6 +24,8 @@ from backoffice.contracts_settlement import (
     CommissionPlanCreate,
     CommissionPlanPublic,
     NumberActivationPublic,
+    RevenueReport,
+    RevenueReportPublic,
     SettlementProfileIn,
     SettlementProfilePublic,
     SettlementRunIn,
@@ -46,6 +48,8 @@ SettlementReader = Annotated[User, Depends(require(Role.sales_centre, Role.manag
 # Dealer managers also read their own dealer's statements, once confirmed.
 StatementReader = ChannelReader
 ProvisioningSystem = Annotated[User, Depends(require(Role.provisioning))]
+# Monthly revenue comes from the billing centre, by hand or from the charging system.
+RevenueReporter = Annotated[User, Depends(require(Role.billing, Role.charging))]
 
 
 @router.get("/dealers/{key}/account")
@@ -102,6 +106,14 @@ def activation_callback(
 ) -> NumberActivationPublic:
     row = settlement.record_activation(session, request, system.username)
     return NumberActivationPublic.model_validate(row)
+
+
+@router.post("/revenue")
+def report_revenue(
+    request: RevenueReport, session: SessionDep, system: RevenueReporter
+) -> RevenueReportPublic:
+    """The billing system's revenue per number for a month (revenue-share commission)."""
+    return settlement.report_revenue(session, request, system.username)
 
 
 @router.post("/settlement/runs")
