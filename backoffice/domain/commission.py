@@ -171,6 +171,7 @@ class CommissionLine:
     description: str
     msisdn: str | None = None
     plan: str = ""
+    month: date | None = None  # tiered: the calendar month whose volume it pays
 
 
 def commission_for(
@@ -274,6 +275,6 @@ def _tiered(
             lines.append(
                 CommissionLine(CommissionKind.tiered, rate * volume,
                                f"阶梯佣金 {year}-{month:02d} {volume}户 × {rate / 100:.2f}元",
-                               None, plan.code)
+                               None, plan.code, date(year, month, 1))
             )
     return lines

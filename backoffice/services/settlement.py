@@ -5,10 +5,10 @@ import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, String, and_, cast, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -27,6 +27,7 @@ from backoffice.contracts_settlement import (
 from backoffice.domain.calendar import business_day, day_start
 from backoffice.domain.commission import (
     CommissionKind,
+    CommissionLine,
     CommissionPlan,
     NumberSale,
     Period,
@@ -496,39 +497,53 @@ def _number_sales(
         windows.append(
             (add_months(period.start, -months) - slack, add_months(period.end, -months) + slack)
         )
-    sale_booked = (
-        select(_ENTRIES.c.booked_on)
-        .where(_ENTRIES.c.source_key == _source(f"{LedgerKind.sale.value}:", _LINES.c.id))
-        .limit(1)
-        .scalar_subquery()
-    )
     sold = _SALES.c.sold_at
+    return _sales_where(
+        session,
+        dealer_ids,
+        or_(
+            *(
+                and_(sold >= day_start(a), sold < day_start(b + timedelta(days=1)))
+                for a, b in windows
+            ),
+            and_(_LINES.c.returned_at >= day_start(period.start), _LINES.c.returned_at < end),
+            and_(sold < day_start(period.start), _SALE_BOOKED.between(period.start, period.end)),
+        ),
+        end,
+    )
+
+
+# The day a sale line was booked on the dealer's account (None: not yet, or never for 0 fen).
+_SALE_BOOKED = (
+    select(_ENTRIES.c.booked_on)
+    .where(_ENTRIES.c.source_key == _source(f"{LedgerKind.sale.value}:", _LINES.c.id))
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+def _sales_where(
+    session: Session, dealer_ids: Sequence[str], condition: ColumnElement[bool], end: datetime
+) -> dict[str, list[tuple[NumberSale, date | None]]]:
+    """The number sales of the dealers sold before `end` that meet `condition`, with their
+    provisioning status and the day each was booked on, per dealer."""
     query = (
         select(
             _SALES.c.dealer_id,
             _LINES.c.item_key,
             _LINES.c.product,
-            sold,
+            _SALES.c.sold_at,
             _LINES.c.returned_at,
             _ACTIVATIONS.c.activated_on,
             _ACTIVATIONS.c.deactivated_on,
-            sale_booked.label("booked_on"),
+            _SALE_BOOKED.label("booked_on"),
         )
         .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
         .outerjoin(_ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key)
         .where(_SALES.c.dealer_id.in_(dealer_ids))
         .where(_LINES.c.item_kind == "number")
-        .where(sold < end)
-        .where(
-            or_(
-                *(
-                    and_(sold >= day_start(a), sold < day_start(b + timedelta(days=1)))
-                    for a, b in windows
-                ),
-                and_(_LINES.c.returned_at >= day_start(period.start), _LINES.c.returned_at < end),
-                and_(sold < day_start(period.start), sale_booked.between(period.start, period.end)),
-            )
-        )
+        .where(_SALES.c.sold_at < end)
+        .where(condition)
     )
     sales: dict[str, list[tuple[NumberSale, date | None]]] = defaultdict(list)
     for row in session.connection().execute(query):
@@ -542,6 +557,75 @@ def _number_sales(
         )
         sales[row.dealer_id].append((sale, row.booked_on))
     return sales
+
+
+def _line_key(line: CommissionLine) -> str:
+    """A month's slab line is keyed by its month, so that a late sale's correction adds to
+    it; every other line by what it pays for."""
+    what = f"{line.month:%Y-%m}" if line.month is not None else line.description
+    return _commission_key(line.plan, line.kind.value, line.msisdn, what)
+
+
+def _late_slabs(
+    session: Session,
+    plans: dict[str, list[CommissionPlan]],
+    sales: dict[str, list[tuple[NumberSale, date | None]]],
+    period: Period,
+) -> list[tuple[str, CommissionLine, int]]:
+    """Slab corrections for months settled in earlier periods that sales booked late into
+    this one add volume to: each month's slab line recomputed over its sales booked up to
+    this period, with what earlier periods already paid for that month (negative fen)."""
+    months: dict[date, set[str]] = defaultdict(set)
+    for dealer_id, dealer_sales in sales.items():
+        for sale, booked_on in dealer_sales:
+            month = sale.sold_on.replace(day=1)
+            if booked_on in period and add_months(month, 1) <= period.start:
+                months[month].add(dealer_id)
+    if not months:
+        return []
+    sold = _SALES.c.sold_at
+    month_sales = _sales_where(
+        session,
+        sorted({d for dealers in months.values() for d in dealers}),
+        or_(
+            *(
+                and_(sold >= day_start(month), sold < day_start(add_months(month, 1)))
+                for month in months
+            )
+        ),
+        day_start(period.start),
+    )
+    corrections = []
+    for month, dealer_ids in sorted(months.items()):
+        whole = Period(month, add_months(month, 1) - timedelta(days=1))
+        for dealer_id in sorted(dealer_ids):
+            counted = [
+                sale
+                for sale, booked_on in month_sales.get(dealer_id, [])
+                if sale.sold_on in whole and (booked_on is None or booked_on <= period.end)
+            ]
+            for line in commission_for(plans[dealer_id], counted, whole):
+                if line.kind is CommissionKind.tiered:
+                    corrections.append((dealer_id, line))
+    if not corrections:
+        return []
+    keys = sorted({_line_key(line) for _, line in corrections})
+    paid: dict[tuple[str, str], int] = defaultdict(int)
+    for dealer_id, source, total in session.connection().execute(
+        select(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key, func.sum(_ENTRIES.c.amount_fen))
+        .where(_ENTRIES.c.source_key.in_(keys))
+        .where(_ENTRIES.c.booked_on < period.start)
+        .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key)
+    ):
+        paid[(dealer_id, source)] += int(total)
+    return [
+        (
+            dealer_id,
+            replace(line, description=line.description.replace("阶梯佣金", "阶梯佣金补记", 1)),
+            paid[(dealer_id, _line_key(line))],
+        )
+        for dealer_id, line in corrections
+    ]
 
 
 def _commission_key(plan: str, kind: str, msisdn: str | None, description: str) -> str:
@@ -566,38 +650,47 @@ def _book_commissions(
     }
     sales = _number_sales(session, with_plans, period, stage_months)
     wanted: dict[tuple[str, str], tuple[int, str, str | None, bool]] = {}
+
+    def want(dealer_id: str, line: CommissionLine, late: bool, less: int = 0) -> None:
+        key = _line_key(line)
+        amount, _, _, _ = wanted.get((dealer_id, key), (0, "", None, False))
+        # Commission lowers what the dealer owes.
+        wanted[(dealer_id, key)] = (
+            amount - line.amount_fen - less,
+            line.description,
+            line.msisdn,
+            late,
+        )
+
     for dealer_id in with_plans:
         dealer_sales = sales.get(dealer_id, [])
-        # A number's one-off belongs to the period its sale is booked in: a sale booked late
-        # into a later period earns it there, also when its own period is recomputed after a
-        # dispute; a sale booked late into this one earns it here.
+        # A number's one-off, and its place in a month's slab volume, belong to the period
+        # its sale is booked in: a sale booked late into a later period earns them there,
+        # also when its own period is recomputed after a dispute; a sale booked late into
+        # this one earns them here.
         elsewhere = {
             sale.msisdn
             for sale, booked_on in dealer_sales
             if sale.sold_on in period and booked_on is not None and booked_on not in period
         }
-        lines = [
-            line
-            for line in commission_for(plans[dealer_id], [s for s, _ in dealer_sales], period)
-            if not (line.kind is CommissionKind.one_off and line.msisdn in elsewhere)
-        ]
-        late = [
-            line
-            for sale, booked_on in dealer_sales
-            if sale.sold_on < period.start and booked_on in period
-            for line in commission_for(plans[dealer_id], [sale], Period(sale.sold_on, sale.sold_on))
-            if line.kind is CommissionKind.one_off
-        ]
-        for line, is_late in [(x, False) for x in lines] + [(x, True) for x in late]:
-            key = _commission_key(line.plan, line.kind.value, line.msisdn, line.description)
-            amount, _, _, _ = wanted.get((dealer_id, key), (0, "", None, False))
-            # Commission lowers what the dealer owes.
-            wanted[(dealer_id, key)] = (
-                amount - line.amount_fen,
-                line.description,
-                line.msisdn,
-                is_late,
-            )
+        everything = [s for s, _ in dealer_sales]
+        for line in commission_for(plans[dealer_id], everything, period):
+            if line.kind is CommissionKind.tiered:
+                continue
+            if not (line.kind is CommissionKind.one_off and line.msisdn in elsewhere):
+                want(dealer_id, line, False)
+        booked_here = [s for s in everything if s.msisdn not in elsewhere]
+        for line in commission_for(plans[dealer_id], booked_here, period):
+            if line.kind is CommissionKind.tiered:
+                want(dealer_id, line, False)
+        for sale, booked_on in dealer_sales:
+            if sale.sold_on < period.start and booked_on in period:
+                one_day = Period(sale.sold_on, sale.sold_on)
+                for line in commission_for(plans[dealer_id], [sale], one_day):
+                    if line.kind is CommissionKind.one_off:
+                        want(dealer_id, line, True)
+    for dealer_id, line, paid_before in _late_slabs(session, plans, sales, period):
+        want(dealer_id, line, True, paid_before)
     booked = {
         (row.dealer_id, row.source_key): int(row.total)
         for row in session.connection().execute(

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from backoffice.contracts_channel import PaymentIn
-from backoffice.contracts_settlement import CommissionPlanCreate, CommissionRules
+from backoffice.contracts_settlement import CommissionPlanCreate, CommissionRules, SlabIn
 from backoffice.domain.channel import DealerKind
 from backoffice.domain.commission import add_months
 from backoffice.domain.settlement import Cadence, StatementAction
@@ -361,3 +361,58 @@ def test_a_weekly_dealer_settles_by_monday_to_sunday_weeks(session: Session) -> 
     run(session, monday + timedelta(days=3), cadence=Cadence.week)
     week = statement_of(session, dealers.find_dealer(session, "D1").id, monday)
     assert (week.period_end, week.deposits_fen) == (monday + timedelta(days=6), -1_000)
+
+
+def test_late_sales_recount_a_closed_month_s_slab_in_the_next_open_period(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    first, second, third = stocked_numbers(session, shop.outlet_code, 3)
+    settlement.create_plan(
+        session,
+        CommissionPlanCreate(
+            code="SLABS",
+            dealer="D1",
+            effective_from=date(2020, 1, 1),
+            rules=CommissionRules(
+                slabs=[
+                    SlabIn(min_volume=0, per_number_fen=0),
+                    SlabIn(min_volume=2, per_number_fen=300),
+                ]
+            ),
+        ),
+        "sales1",
+    )
+    counter = Counter(session, shop)
+    closed_month, open_month = months_ago(2), months_ago(1)
+    counter.sell(closed_month, [("number", first, NUMBER_PRICE)])
+    run(session, closed_month)
+    closed = statement_of(session, shop.dealer_id, month_start(closed_month))
+    assert closed.commission_fen == 0  # one number: below the first paying slab
+    settlement.move_statement(session, closed.number, StatementAction.confirm, "sales1")
+
+    # A terminal that was offline pushes a second sale of the closed month: the month now
+    # reaches the 2-number slab, and the open period pays the difference, marked late.
+    counter.sell(closed_month, [("number", second, NUMBER_PRICE)])
+    run(session, open_month)
+    statement = statement_of(session, shop.dealer_id, month_start(open_month))
+    tiered = [
+        (e.description, e.amount_fen, e.late)
+        for e in settlement.statement_lines(session, statement)
+        if e.kind == "commission"
+    ]
+    label = f"{closed_month:%Y-%m}"
+    assert tiered == [(f"阶梯佣金补记 {label} 2户 × 3.00元", -600, True)]
+    # A third late sale before the open period closes: the rerun books only what is new.
+    counter.sell(closed_month, [("number", third, NUMBER_PRICE)])
+    run(session, open_month)
+    statement = statement_of(session, shop.dealer_id, month_start(open_month))
+    assert statement.commission_fen == -900
+    amounts = [
+        e.amount_fen
+        for e in settlement.statement_lines(session, statement)
+        if e.kind == "commission"
+    ]
+    assert amounts == [-600, -300]
+    assert statement_of(session, shop.dealer_id, month_start(closed_month)).commission_fen == 0
