@@ -15,7 +15,6 @@ from backoffice.contracts_channel import (
     DealerStatusChange,
     DealerUpdate,
     OutletCreate,
-    PaymentIn,
     StaffCreate,
     TerminalCreate,
     TerminalPublic,
@@ -194,24 +193,6 @@ def charge_dealer(
     )
     # The next charge in this transaction sums the ledger; it must see this entry.
     session.flush()
-
-
-def record_payment(session: Session, key: str, request: PaymentIn, actor: str) -> Dealer:
-    dealer = find_dealer(session, key)
-    charge_dealer(
-        session, dealer, -request.amount_fen, kind="payment", actor=actor, note=request.note
-    )
-    audit.record(
-        session,
-        actor=actor,
-        entity_type="dealer",
-        entity_id=dealer.id,
-        action="payment",
-        reason=f"{request.amount_fen} fen; {request.note}",
-    )
-    session.commit()
-    session.refresh(dealer)
-    return dealer
 
 
 def ledger(session: Session, key: str, limit: int = 200) -> list[DealerLedgerEntry]:

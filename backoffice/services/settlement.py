@@ -67,7 +67,7 @@ from backoffice.models import (
 )
 from backoffice.models.types import utcnow
 from backoffice.services import audit, bulk
-from backoffice.services.dealers import find_dealer
+from backoffice.services.dealers import charge_dealer, find_dealer
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.ids import new_id
 
@@ -140,7 +140,9 @@ def closed_until(session: Session, dealer_ids: Sequence[str]) -> dict[str, date]
 def post_entry(
     session: Session, key: str, request: AccountEntryIn, actor: str
 ) -> DealerAccountEntry:
-    """Deposits, payments, adjustments and penalties posted by the sales centre."""
+    """Deposits, payments, adjustments and penalties posted by the sales centre. A payment
+    also goes on the channel ledger, where it releases the dealer's credit for new stock:
+    one payment, on both of the dealer's accounts."""
     dealer = find_dealer(session, key)
     kind = LedgerKind(request.kind)
     try:
@@ -163,6 +165,15 @@ def post_entry(
         actor=actor,
     )
     session.add(entry)
+    if kind is LedgerKind.payment:
+        charge_dealer(
+            session,
+            dealer,
+            request.amount_fen,
+            kind="payment",
+            actor=actor,
+            note=request.description or f"payment {entry.id}",
+        )
     audit.record(
         session,
         actor=actor,

@@ -1,22 +1,26 @@
 """Dealers, outlets, terminals with device credentials, price list versions and overrides."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from backoffice.contracts_channel import (
     DealerStatusChange,
-    PaymentIn,
     PriceIn,
     PriceListCreate,
 )
 from backoffice.domain.channel import DealerStatus
+from backoffice.domain.roles import Role
 from backoffice.models import AuditEntry, Terminal
 from backoffice.models.types import utcnow
-from backoffice.services import dealers, prices
+from backoffice.services import dealers, prices, settlement
 from backoffice.services.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from tests.backoffice.channel_helpers import channel
+
+Login = Callable[[Role], dict[str, str]]
 
 
 def test_terminal_credential_is_shown_once_and_only_its_hash_is_stored(session: Session) -> None:
@@ -74,11 +78,27 @@ def test_suspended_dealer_terminals_are_refused_and_status_moves_are_audited(
     assert moves == [("active", "suspended"), ("suspended", "terminated")]
 
 
-def test_payments_lower_what_the_dealer_owes(session: Session) -> None:
-    channel(session)
-    dealer = dealers.record_payment(session, "D1", PaymentIn(amount_fen=5_000, note="cash"), "s1")
-    assert dealers.owed(session, dealer.id) == -5_000
-    assert [e.amount_fen for e in dealers.ledger(session, "D1")] == [-5_000]
+def test_a_payment_releases_credit_and_settles_the_account_at_once(
+    client: TestClient, session: Session, login: Login
+) -> None:
+    shop = channel(session)
+    clerk = login(Role.sales_centre)
+    paid = client.post(
+        "/api/v1/dealers/D1/payments", json={"amount_fen": 5_000, "note": "cash"}, headers=clerk
+    )
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["owed_fen"] == -5_000
+    entry = {"kind": "payment", "amount_fen": -2_000, "description": "bank transfer"}
+    posted = client.post("/api/v1/dealers/D1/account/entries", json=entry, headers=clerk)
+    assert posted.status_code == 201, posted.text
+    # One payment, on both accounts: the credit ledger and the settlement account.
+    assert dealers.owed(session, shop.dealer_id) == -7_000
+    assert sorted(e.amount_fen for e in dealers.ledger(session, "D1")) == [-5_000, -2_000]
+    assert settlement.balance(session, shop.dealer_id) == -7_000
+    # Deposits, adjustments and penalties are the settlement account's alone.
+    deposit = {"kind": "deposit", "amount_fen": -1_000}
+    client.post("/api/v1/dealers/D1/account/entries", json=deposit, headers=clerk)
+    assert dealers.owed(session, shop.dealer_id) == -7_000
 
 
 def test_price_list_versions_and_dealer_overrides(session: Session) -> None:

@@ -25,8 +25,9 @@ from backoffice.contracts_channel import (
     TerminalPublic,
     TerminalRegistered,
 )
+from backoffice.contracts_settlement import AccountEntryIn
 from backoffice.models import Dealer
-from backoffice.services import dealers, prices
+from backoffice.services import dealers, prices, settlement
 from backoffice.services.errors import NotFound
 
 router = APIRouter(tags=["dealers"])
@@ -80,7 +81,11 @@ def change_dealer_status(
 def record_payment(
     key: str, request: PaymentIn, session: SessionDep, clerk: SalesCentre
 ) -> DealerPublic:
-    return _dealer(session, dealers.record_payment(session, key, request, clerk.username))
+    """A payment received: on the settlement account and, releasing credit, the channel
+    ledger (the same as posting a payment entry to the account)."""
+    entry = AccountEntryIn(kind="payment", amount_fen=-request.amount_fen, description=request.note)
+    settlement.post_entry(session, key, entry, clerk.username)
+    return _dealer(session, dealers.find_dealer(session, key))
 
 
 @router.get("/dealers/{key}/ledger")
