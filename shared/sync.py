@@ -39,7 +39,16 @@ ItemCode = Annotated[str, Field(pattern=r"^[0-9]{11}$|^[0-9]{17}$")]
 
 
 class Contract(BaseModel):
+    """What a terminal sends: a field the back office does not know is refused, not dropped."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Answer(BaseModel):
+    """What the back office answers: fields a newer back office adds are ignored, so that
+    terminals keep working while they are upgraded one by one."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class EventType(StrEnum):
@@ -255,7 +264,7 @@ class PushRequest(Contract):
     events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_PUSH)
 
 
-class EventResult(Contract):
+class EventResult(Answer):
     id: str
     seq: int
     status: EventStatus
@@ -266,14 +275,14 @@ class EventResult(Contract):
     )
 
 
-class PushResponse(Contract):
+class PushResponse(Answer):
     results: list[EventResult]
 
 
 # --- pull -----------------------------------------------------------------------------------
 
 
-class StockItem(Contract):
+class StockItem(Answer):
     item_kind: Literal["number", "voucher"]
     item: str
     status: str
@@ -285,19 +294,19 @@ class StockItem(Contract):
     )
 
 
-class ProductPrice(Contract):
+class ProductPrice(Answer):
     product: str
     retail_fen: int
     dealer_fen: int
 
 
-class PriceListState(Contract):
+class PriceListState(Answer):
     version: int
     effective_from: datetime
     prices: list[ProductPrice]
 
 
-class GradeState(Contract):
+class GradeState(Answer):
     code: str
     name: str
     rank: int
@@ -307,27 +316,27 @@ class GradeState(Contract):
     lockin_months: int
 
 
-class ClerkState(Contract):
+class ClerkState(Answer):
     username: str
     full_name: str
     role: str
     pin_hash: str | None = Field(description="argon2 hash for offline log-in")
 
 
-class DealerState(Contract):
+class DealerState(Answer):
     code: str
     name: str
     status: str
 
 
-class OutletState(Contract):
+class OutletState(Answer):
     id: str
     code: str
     name: str
     timezone: str
 
 
-class PullResponse(Contract):
+class PullResponse(Answer):
     cursor: str = Field(description="pass back as `since` on the next pull")
     full: bool = Field(description="true when stock is a complete snapshot, not changes")
     dealer: DealerState
@@ -346,7 +355,7 @@ class ReserveRequest(Contract):
     clerk: str = Field(min_length=1, max_length=64)
 
 
-class Reservation(Contract):
+class Reservation(Answer):
     id: str
     msisdn: str
     status: str

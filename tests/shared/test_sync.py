@@ -12,7 +12,9 @@ from shared.sync import (
     EventResult,
     EventStatus,
     PushRequest,
+    PushResponse,
     RejectReason,
+    ReserveRequest,
     SaleEvent,
     ShiftOpenEvent,
 )
@@ -113,3 +115,16 @@ def test_push_request_limits_and_result_reasons() -> None:
         id=new_id(), seq=1, status=EventStatus.rejected, reason=RejectReason.item_already_sold
     )
     assert result.model_dump(mode="json")["reason"] == "item_already_sold"
+
+
+def test_answers_tolerate_fields_a_newer_back_office_adds_but_requests_do_not() -> None:
+    result = EventResult.model_validate(
+        {"id": "e1", "seq": 1, "status": "accepted", "settled_on": "2026-11-01"}
+    )
+    assert result.status is EventStatus.accepted
+    reply = PushResponse.model_validate_json(
+        '{"results": [{"id": "e1", "seq": 1, "status": "accepted", "hint": "x"}], "took_ms": 3}'
+    )
+    assert [r.id for r in reply.results] == ["e1"]
+    with pytest.raises(ValidationError, match="extra_field"):
+        ReserveRequest.model_validate({"msisdn": "13905750001", "clerk": "wang", "extra_field": 1})
