@@ -363,9 +363,12 @@ class SyncWorker:
                 last_success=self.client.store.now(),
                 unseen_rejections=_unseen(self.client.store),
             )
+        self._publish()
+        return self.state
+
+    def _publish(self) -> None:
         if self.on_change is not None:
             self.on_change(self.state)
-        return self.state
 
     def wake(self) -> None:
         """Sync now (after a sale), without waiting for the interval."""
@@ -388,7 +391,13 @@ class SyncWorker:
                     backlog=self.state.backlog,
                     last_error=f"sync failed: {error}",
                     last_success=self.state.last_success,
+                    unseen_rejections=self.state.unseen_rejections,
                 )
+                # The status bar shows it: the clerk knows sales are not reaching the office.
+                try:
+                    self._publish()
+                except Exception:
+                    log.exception("status update failed")
             self._wake.wait(self.delay())
             self._wake.clear()
 

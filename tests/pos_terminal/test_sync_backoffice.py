@@ -296,6 +296,9 @@ def test_background_sync_drains_after_each_act_and_survives_a_failing_cycle(
             time.sleep(0.05)
         assert outbox.backlog(pos.store) == 0
         assert calls >= 2 and states and states[-1].online
+        # The broken cycle reached the status bar too, before the next one cleared it.
+        assert states[0].last_error == "sync failed: disk full"
+        assert states[-1].last_error is None
     finally:
         worker.stop()
     pos.close()
