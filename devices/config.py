@@ -58,6 +58,11 @@ class DrawerConfig:
     pin: int = 2
     port: str | None = None
     baudrate: int = 9600
+    # Serial drawers vary by model (see its manual): the bytes that open it, the query its
+    # open sensor answers with one byte, and the bits of that byte set while it is open.
+    open_command: bytes = b"\x07"
+    status_query: bytes | None = None
+    open_mask: int = 0x01
 
 
 @dataclass(frozen=True)
@@ -246,9 +251,26 @@ def _drawer(section: _Section, printer: PrinterConfig | None) -> DrawerConfig:
         via="serial",
         port=section.text("port"),
         baudrate=section.integer("baudrate", 9600, 300, 921600),
+        open_command=_hex_bytes(section, "open_command", "07"),
+        status_query=_hex_bytes(section, "status_query", None),
+        open_mask=section.integer("open_mask", 0x01, 1, 255),
     )
     section.done()
     return config
+
+
+def _hex_bytes(section: _Section, key: str, default: str | None) -> bytes | None:
+    """Bytes written in hex, spaces allowed: "1B 70 00" or "07"."""
+    value = section.text(key, default)
+    if value is None:
+        return None
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        data = b""
+    if not data or len(data) > 16:
+        raise section.error(key, f'must be 1 to 16 bytes in hex, e.g. "1B 70 00", got {value!r}')
+    return data
 
 
 def _display(section: _Section) -> DisplayConfig:

@@ -29,9 +29,7 @@ def open_scanner(config: DevicesConfig, on_status: StatusCallback | None) -> Sca
     return None
 
 
-def open_display(
-    settings: DisplayConfig, on_status: StatusCallback | None = None
-) -> SerialDisplay:
+def open_display(settings: DisplayConfig, on_status: StatusCallback | None = None) -> SerialDisplay:
     """The configured pole display; its port is opened on the first show."""
     return SerialDisplay(
         settings.port,
@@ -54,4 +52,10 @@ def open_drawer(config: DevicesConfig, printer: EscposPrinter | None) -> CashDra
     if settings.via == "printer":
         return printer
     assert settings.port is not None
-    return SerialDrawer(settings.port, baudrate=settings.baudrate)
+    return SerialDrawer(
+        settings.port,
+        baudrate=settings.baudrate,
+        open_command=settings.open_command,
+        status_query=settings.status_query,
+        open_mask=settings.open_mask,
+    )

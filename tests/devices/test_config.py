@@ -169,6 +169,16 @@ def test_evdev_scanner_by_usb_id_and_name(tmp_path: Path) -> None:
         ),
         ('[drawer]\nvia = "printer"', "drawer.via", "there is no [printer] section"),
         ('[drawer]\nvia = "serial"', "drawer.port", "is required"),
+        (
+            '[drawer]\nvia = "serial"\nport = "/dev/ttyS1"\nopen_command = "ZZ"',
+            "drawer.open_command",
+            "must be 1 to 16 bytes in hex",
+        ),
+        (
+            '[drawer]\nvia = "serial"\nport = "/dev/ttyS1"\nopen_mask = 0',
+            "drawer.open_mask",
+            "must be 1 to 255, got 0",
+        ),
         ('[display]\nport = "/dev/ttyS1"\ncommand_set = "vfd"', "display.command_set", "epson"),
         ('[display]\nport = "/dev/ttyS1"\nbrightness = 9', "display.brightness", "1 to 4, got 9"),
         ('[display]\nport = "/dev/ttyS1"\nfallback = "？"', "display.fallback", "printable ASCII"),

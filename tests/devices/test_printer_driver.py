@@ -12,8 +12,10 @@ import types
 import escpos.printer
 import pytest
 
+from devices.config import load_config
 from devices.discovery import USB_CLASS_PRINTER, UsbInterface
 from devices.escpos.decode import DrawerKick, decode
+from devices.factory import open_drawer
 from devices.ports import PrinterState
 from devices.printer import (
     PrinterConfig,
@@ -303,3 +305,23 @@ def test_a_real_usb_printer_answers_a_status_query():
 def test_usb_target_must_be_vendor_colon_product():
     with pytest.raises(ValueError, match="vendor:product"):
         open_printer(PrinterConfig("usb", "epson"))
+
+
+def test_a_serial_drawer_from_devices_toml_uses_its_sensor_settings(tmp_path):
+    far_end = _SerialDrawerOnPty()
+    try:
+        path = tmp_path / "devices.toml"
+        path.write_text(
+            f'[drawer]\nvia = "serial"\nport = "{far_end.port.path}"\n'
+            'open_command = "07"\nstatus_query = "3F"\nopen_mask = 1\n'
+        )
+        config = load_config(path)
+        assert (config.drawer.status_query, config.drawer.open_mask) == (b"?", 1)
+        drawer = open_drawer(config, None)
+        assert drawer is not None
+        assert drawer.is_open() is False
+        assert drawer.kick("drawer-1").ok
+        assert drawer.is_open() is True
+        drawer.close()
+    finally:
+        far_end.stop()
