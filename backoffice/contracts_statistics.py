@@ -52,6 +52,12 @@ class StockQuery(BaseModel):
     outlet: str | None = Field(default=None, description="outlet id or code")
 
 
+class DashboardQuery(BaseModel):
+    day: date | None = Field(default=None, description="defaults to today (China)")
+    dealer: str | None = Field(default=None, description="dealer id or code")
+    outlet: str | None = Field(default=None, description="outlet id or code")
+
+
 class Figures(BaseModel):
     sold_count: int
     sold_fen: int
@@ -124,3 +130,14 @@ class ShiftCashRow(BaseModel):
     counted_cash_fen: int
     difference_fen: int = Field(description="counted minus expected; negative is a shortage")
     largest_shortage_fen: int = Field(description="the most negative difference, or 0")
+
+
+class Dashboard(BaseModel):
+    """The manager's overview: the quarter and the month to `day`, both to date."""
+
+    day: date
+    quarter_start: date
+    month_start: date
+    sales_by_day: list[SalesRow] = Field(description="every day of the quarter with sales")
+    sales_by_dealer: list[SalesRow] = Field(description="the month, per dealer")
+    top_outlets: list[RankingRow] = Field(description="the month's 20 best outlets")

@@ -22,7 +22,6 @@ of sales, HAOKA_BENCH_STATISTICS_RUNS / _RAW_RUNS for the timed runs per query.
 
 import os
 import random
-import statistics as stats
 import sys
 import time
 import uuid
@@ -117,9 +116,7 @@ def _seed(url: str) -> tuple[int, int]:
     number_weights = _cumulative([p[3] for p in NUMBERS])
     voucher_weights = _cumulative([p[3] for p in VOUCHERS])
     # naive UTC, as the sold_at column holds it: the business day's start plus local seconds
-    starts = [
-        day_start(FIRST_DAY + timedelta(days=d)).replace(tzinfo=None) for d in range(DAYS)
-    ]
+    starts = [day_start(FIRST_DAY + timedelta(days=d)).replace(tzinfo=None) for d in range(DAYS)]
     line_no = 0
     with psycopg.connect(dsn(url)) as conn:
         copy_rows(conn, "dealer", DEALER_COLUMNS, dealer_rows(dealer_ids, now))
@@ -134,9 +131,7 @@ def _seed(url: str) -> tuple[int, int]:
             for n in range(count):
                 i = first + n
                 outlet = outlets[where[n]]
-                sold = starts[days[n]] + timedelta(
-                    seconds=hours[n] * 3600 + rng.randrange(3600)
-                )
+                sold = starts[days[n]] + timedelta(seconds=hours[n] * 3600 + rng.randrange(3600))
                 returned = (
                     sold + timedelta(seconds=rng.randrange(600, 7 * 86_400))
                     if rng.random() < RETURNED
@@ -439,8 +434,10 @@ def main() -> int:
         results = [_run(engine, case) for case in _cases()]
         engine.dispose()
     print()
-    print(f"{'query':34} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'ratio':>6} "
-          f"{'raw p50 ms':>11} {'speed-up':>9}  answer")
+    print(
+        f"{'query':34} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'ratio':>6} "
+        f"{'raw p50 ms':>11} {'speed-up':>9}  answer"
+    )
     for r in results:
         print(
             f"{r.name:34} {r.rows:5d} {r.p50:8.1f} {r.p95:8.1f} {r.p50 / LIMIT_MS:6.2f} "

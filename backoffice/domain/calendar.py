@@ -22,3 +22,7 @@ def week_of(day: date) -> date:
 
 def month_of(day: date) -> date:
     return day.replace(day=1)
+
+
+def quarter_of(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)

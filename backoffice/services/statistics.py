@@ -9,11 +9,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import FromClause, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from backoffice.contracts_statistics import (
+    Dashboard,
     RankingRow,
     SalesQuery,
     SalesRow,
@@ -22,7 +23,7 @@ from backoffice.contracts_statistics import (
     StockRow,
     VoucherRow,
 )
-from backoffice.domain.calendar import business_day, day_start, month_of, week_of
+from backoffice.domain.calendar import business_day, day_start, month_of, quarter_of, week_of
 from backoffice.domain.pricing import face_value_of, grade_of, voucher_product
 from backoffice.domain.statistics import (
     AGE_BANDS,
@@ -184,13 +185,16 @@ def _raw_entries(session: Session) -> Iterable[Entry]:
         .select_from(_LINES.join(_SALES, _SALES.c.id == _LINES.c.sale_id))
         .execution_options(yield_per=20_000)
     )
+    # The business day changes on the hour (China time is a whole number of hours from UTC):
+    # one conversion per hour of sales instead of one per line.
     days: dict[datetime, date] = {}
     for sold_at, outlet, dealer, product, price, dealer_fen, returned_at in connection.execute(
         lines
     ):
-        day = days.get(sold_at)
+        hour = sold_at.replace(minute=0, second=0, microsecond=0)
+        day = days.get(hour)
         if day is None:
-            day = days[sold_at] = business_day(sold_at)
+            day = days[hour] = business_day(hour)
         yield StatKey(day, outlet, product, dealer), sold(price, dealer_fen)
         if returned_at is not None:
             key = StatKey(business_day(returned_at), outlet, product, dealer)
@@ -252,7 +256,7 @@ def _figures(values: dict[str, int]) -> dict[str, object]:
 _FIGURE_SUMS = ("sold_count", "sold_fen", "dealer_fen", "returned_count", "returned_fen")
 
 
-def _sums(table: Table, names: Sequence[str] = _FIGURE_SUMS) -> list:  # type: ignore[type-arg]
+def _sums(table: FromClause, names: Sequence[str] = _FIGURE_SUMS) -> list:  # type: ignore[type-arg]
     return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in names]
 
 
@@ -351,21 +355,36 @@ def _ranking(
     session: Session, start: date, end: date, scope: Scope, limit: int, kind: Dimension
 ) -> list[RankingRow]:
     key = _OUTLET.c.dealer_id if kind is Dimension.dealer else _OUTLET.c.outlet_id
-    net = func.sum(_OUTLET.c.sold_fen) - func.sum(_OUTLET.c.returned_fen)
-    statement = (
+    # Per outlet first, then per key, the outlets counted as rows: count(DISTINCT) would make
+    # PostgreSQL sort every outlet-day of the range (spilling to disk for a quarter) where
+    # two hash aggregations do.
+    per_outlet = (
         select(
             key.label("key"),
             func.min(_OUTLET.c.dealer_id).label("dealer_id"),
-            func.count(func.distinct(_OUTLET.c.outlet_id)).label("outlets"),
-            *_sums(_OUTLET),
+            *(func.sum(_OUTLET.c[name]).label(name) for name in _FIGURE_SUMS),
         )
         .where(_OUTLET.c.day >= start)
         .where(_OUTLET.c.day <= end)
-        .group_by(key)
-        .order_by(net.desc(), key)
+        .group_by(*([key] if kind is Dimension.outlet else [key, _OUTLET.c.outlet_id]))
+    )
+    outlets = scope.apply(per_outlet, _OUTLET).subquery()
+    net = func.sum(outlets.c.sold_fen) - func.sum(outlets.c.returned_fen)
+    statement = (
+        select(
+            outlets.c.key,
+            func.min(outlets.c.dealer_id).label("dealer_id"),
+            func.count().label("outlets"),
+            *_sums(outlets),
+        )
+        .group_by(outlets.c.key)
+        .order_by(net.desc(), outlets.c.key)
         .limit(limit)
     )
-    rows = session.connection().execute(scope.apply(statement, _OUTLET)).mappings().all()
+    rows = [
+        {**row, **{name: int(row[name]) for name in _FIGURE_SUMS}}
+        for row in session.connection().execute(statement).mappings()
+    ]
     labels = _labels(session, kind, {row["key"] for row in rows})
     dealers = _labels(session, Dimension.dealer, {row["dealer_id"] for row in rows})
     return [
@@ -628,3 +647,22 @@ def shift_cash(
         )
         for (outlet, clerk_name), shifts in sorted(groups.items())
     ]
+
+
+def dashboard(session: Session, day: date | None, scope: Scope) -> Dashboard:
+    """The three dashboard queries: sales by day for the quarter to date, by dealer for the
+    month to date, and the month's top 20 outlets."""
+    day = day or business_day(utcnow())
+    quarter, month = quarter_of(day), month_of(day)
+    return Dashboard(
+        day=day,
+        quarter_start=quarter,
+        month_start=month,
+        sales_by_day=sales(session, SalesQuery(start=quarter, end=day), scope),
+        sales_by_dealer=sales(
+            session,
+            SalesQuery(start=month, end=day, grain=Grain.month, by=Dimension.dealer),
+            scope,
+        ),
+        top_outlets=top_outlets(session, month, day, scope, 20),
+    )

@@ -38,3 +38,27 @@ def test_the_demo_seeds_a_terminal_and_weeks_of_sales_to_look_at(
         ("number", 325),
         ("voucher", 200),
     }
+
+
+def test_the_dashboard_shows_the_quarter_the_month_and_the_best_outlets(
+    settings: Settings, client: TestClient
+) -> None:
+    seed(settings)
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "manager", "password": DEMO_PASSWORD}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    day = date.today() - timedelta(days=1)
+    board = client.get("/api/v1/statistics/dashboard", params={"day": str(day)}, headers=headers)
+    assert board.status_code == 200, board.text
+    body = board.json()
+    quarter = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    assert (body["quarter_start"], body["month_start"]) == (str(quarter), str(day.replace(day=1)))
+    window = {"start": body["quarter_start"], "end": str(day)}
+    by_day = client.get("/api/v1/statistics/sales", params=window, headers=headers).json()
+    assert body["sales_by_day"] == by_day
+    month = {"start": body["month_start"], "end": str(day)}
+    top = client.get("/api/v1/statistics/top-outlets", params=month, headers=headers).json()
+    assert body["top_outlets"] == top
+    assert [row["key"] for row in body["sales_by_dealer"]] == ["D0575"]
+    assert body["sales_by_dealer"][0]["sold_count"] == sum(r["sold_count"] for r in top)

@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from backoffice.api.deps import ChannelReader, SessionDep, attachment, dealer_scope
 from backoffice.contracts_statistics import (
+    Dashboard,
+    DashboardQuery,
     Range,
     RankingQuery,
     RankingRow,
@@ -42,6 +44,15 @@ def _scope(session: Session, user: User, dealer: str | None, outlet: str | None)
         dealer_id = own
     outlet_id = find_outlet(session, outlet, dealer_id).id if outlet else None
     return Scope(dealer_id, outlet_id)
+
+
+@router.get("/dashboard")
+def dashboard(
+    session: SessionDep, user: ChannelReader, query: Annotated[DashboardQuery, Query()]
+) -> Dashboard:
+    """Sales by day for the quarter to date, by dealer for the month, the top 20 outlets."""
+    scope = _scope(session, user, query.dealer, query.outlet)
+    return statistics.dashboard(session, query.day, scope)
 
 
 def _report(
