@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import FromClause, Table, delete, func, select
+from sqlalchemy import ColumnElement, FromClause, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -260,6 +260,11 @@ def _sums(table: FromClause, names: Sequence[str] = _FIGURE_SUMS) -> list:  # ty
     return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in names]
 
 
+def _sold_or_returned(table: FromClause) -> ColumnElement[bool]:
+    """Groups with sales or returns: a summary row may hold only a card's redemption."""
+    return (func.sum(table.c.sold_count) + func.sum(table.c.returned_count)) > 0
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which outlets a query covers: all, one dealer's, or one outlet."""
@@ -334,6 +339,7 @@ def sales(session: Session, query: SalesQuery, scope: Scope) -> list[SalesRow]:
         .where(table.c.day >= query.start)
         .where(table.c.day <= query.end)
         .group_by(*group)
+        .having(_sold_or_returned(table))
     )
     if query.product:
         statement = statement.where(table.c.product == query.product)
@@ -367,6 +373,7 @@ def _ranking(
         .where(_OUTLET.c.day >= start)
         .where(_OUTLET.c.day <= end)
         .group_by(*([key] if kind is Dimension.outlet else [key, _OUTLET.c.outlet_id]))
+        .having(_sold_or_returned(_OUTLET))
     )
     outlets = scope.apply(per_outlet, _OUTLET).subquery()
     net = func.sum(outlets.c.sold_fen) - func.sum(outlets.c.returned_fen)
@@ -586,7 +593,8 @@ def sell_through(session: Session, start: date, end: date, scope: Scope) -> list
             .group_by(table.c.outlet_id)
         ):
             on_hand[outlet_id, kind] = items
-    keys = set(received) | set(moved) | set(on_hand)
+    # A card redeemed at an outlet with nothing else in the range leaves a row of zeros.
+    keys = set(received) | {k for k, counts in moved.items() if any(counts)} | set(on_hand)
     rows = []
     for outlet_id, kind in keys:
         if kind not in ("number", "voucher"):

@@ -30,6 +30,7 @@ from backoffice.contracts_channel import (
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder
 from backoffice.domain.roles import Role
+from backoffice.models import User
 from backoffice.services import dealers, releases, stock, vouchers
 from shared.codes import format_receipt_number
 from shared.ids import new_id
@@ -138,7 +139,7 @@ def another_outlet(session: Session, dealer_code: str, dealer_id: str, code: str
 
 
 def manager_of(session: Session, dealer_code: str, username: str) -> str:
-    """A dealer manager, who may approve price overrides at the counter."""
+    """A dealer manager, who may approve price overrides at the counter and log in."""
     dealers.create_staff(
         session,
         dealer_code,
@@ -147,6 +148,22 @@ def manager_of(session: Session, dealer_code: str, username: str) -> str:
         ),
         "sales1",
     )
+    return username
+
+
+def approver(session: Session, dealer_id: str, username: str) -> str:
+    """A dealer manager row that only approves overrides (never logs in): written directly,
+    so that property examples do not spend a password hash each."""
+    session.add(
+        User(
+            id=new_id(),
+            username=username,
+            role=Role.dealer_manager.value,
+            password_hash="-",
+            dealer_id=dealer_id,
+        )
+    )
+    session.commit()
     return username
 
 
@@ -305,7 +322,10 @@ class Fact:
         return out
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime | str) -> datetime:
+    """A timestamp read with plain SQL: SQLite gives naive UTC text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -317,6 +337,7 @@ class Raw:
     redemptions: list[dict[str, Any]]
     outlets: dict[str, dict[str, Any]]
     dealers: dict[str, dict[str, Any]]
+    grades: dict[str, str]
     facts: list[Fact] = field(default_factory=list)
 
 
@@ -353,20 +374,21 @@ def read_raw(session: Session) -> Raw:
         row["id"]: dict(row)
         for row in connection.execute(text("SELECT id, code, name FROM dealer")).mappings()
     }
-    raw = Raw(lines, redemptions, outlets, dealer_rows)
+    grades = dict(connection.execute(text("SELECT code, name FROM number_grade")).all())
+    raw = Raw(lines, redemptions, outlets, dealer_rows, grades)
     for line in lines:
-        sold_at = _aware(line["sold_at"])
+        sold_at = as_utc(line["sold_at"])
         args = (line["outlet_id"], line["dealer_id"], line["product"])
         money = (line["price_fen"], line["dealer_fen"])
         raw.facts.append(Fact("sold", china_day(sold_at), *args, *money))
         if line["returned_at"] is not None:
-            back = china_day(_aware(line["returned_at"]))
+            back = china_day(as_utc(line["returned_at"]))
             raw.facts.append(Fact("returned", back, *args, *money))
     for r in redemptions:
         raw.facts.append(
             Fact(
                 "redeemed",
-                china_day(_aware(r["at"])),
+                china_day(as_utc(r["at"])),
                 r["outlet_id"],
                 r["dealer_id"],
                 f"voucher:{r['face_value_fen']}",
@@ -405,22 +427,21 @@ def in_scope(
     )
 
 
-def expected_sales(
+def _sales_groups(
     raw: Raw,
     *,
     start: date,
     end: date,
     grain: str,
     by: str,
-    dealer_id: str | None = None,
-    outlet_id: str | None = None,
-    product: str | None = None,
-    grade: str | None = None,
-) -> list[dict[str, Any]]:
-    """Sales rows (period, key, name and figures) from sold and returned lines only."""
+    dealer_id: str | None,
+    outlet_id: str | None,
+    product: str | None,
+    grade: str | None,
+) -> dict[tuple[date, str], list[Fact]]:
     groups: dict[tuple[date, str], list[Fact]] = defaultdict(list)
     for fact in raw.facts:
-        if fact.what == "redeemed" or not in_scope(fact, start, end, dealer_id, outlet_id):
+        if not in_scope(fact, start, end, dealer_id, outlet_id):
             continue
         if product and fact.product != product:
             continue
@@ -437,31 +458,73 @@ def expected_sales(
         else:
             key = fact.grade
         groups[period(fact.day, grain), key].append(fact)
+    return groups
+
+
+def _label(raw: Raw, by: str, key: str) -> tuple[str, str]:
+    if by == "dealer":
+        return raw.dealers[key]["code"], raw.dealers[key]["name"]
+    if by == "outlet":
+        return raw.outlets[key]["code"], raw.outlets[key]["name"]
+    if by == "grade":
+        return key, raw.grades[key] if key else "充值卡"
+    if by == "product" and key.startswith("number:"):
+        return key, raw.grades[key.removeprefix("number:")]
+    if by == "product":
+        face = int(key.removeprefix("voucher:"))
+        return key, f"充值卡 ¥{face // 100}.{face % 100:02d}"
+    return key, key
+
+
+def expected_sales(
+    raw: Raw,
+    *,
+    start: date,
+    end: date,
+    grain: str,
+    by: str,
+    dealer_id: str | None = None,
+    outlet_id: str | None = None,
+    product: str | None = None,
+    grade: str | None = None,
+) -> tuple[list[dict[str, Any]], set[tuple[date, str]]]:
+    """Sales rows (period, key, name and figures) of the groups with a line sold or returned;
+    and the (period, key) of groups where only cards were redeemed, which the service may
+    list with all figures zero (the summaries keep a row for them)."""
+    groups = _sales_groups(
+        raw,
+        start=start,
+        end=end,
+        grain=grain,
+        by=by,
+        dealer_id=dealer_id,
+        outlet_id=outlet_id,
+        product=product,
+        grade=grade,
+    )
     rows = []
+    redeemed_only = set()
     for (when, key), facts in groups.items():
-        if by == "dealer":
-            code, name = raw.dealers[key]["code"], raw.dealers[key]["name"]
-        elif by == "outlet":
-            code, name = raw.outlets[key]["code"], raw.outlets[key]["name"]
-        elif by == "grade" and key == "":
-            code, name = "", "充值卡"
+        code, name = _label(raw, by, key)
+        traded = [f for f in facts if f.what != "redeemed"]
+        if traded:
+            rows.append({"period": when, "key": code, "name": name, **figures(traded)})
         else:
-            code, name = key, key
-        rows.append({"period": when, "key": code, "name": name, **figures(facts)})
+            redeemed_only.add((when, code))
     rows.sort(key=lambda r: (r["period"], r["key"]))
-    return rows
+    return rows, redeemed_only
 
 
 def expected_ranking(
     raw: Raw, *, start: date, end: date, kind: str, dealer_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Ranking rows without rank, unordered: per dealer or outlet with sales or returns in
-    the range, its figures and the number of its outlets with sales or returns."""
+    """Ranking rows without rank, unordered: per dealer or outlet with anything in the range,
+    its figures and `outlets`, the number of its outlets with a line sold or returned in the
+    range; `redeeming_only` counts those outlets where cards were only redeemed."""
     groups: dict[str, list[Fact]] = defaultdict(list)
     for fact in raw.facts:
-        if fact.what == "redeemed" or not in_scope(fact, start, end, dealer_id, None):
-            continue
-        groups[fact.dealer_id if kind == "dealer" else fact.outlet_id].append(fact)
+        if in_scope(fact, start, end, dealer_id, None):
+            groups[fact.dealer_id if kind == "dealer" else fact.outlet_id].append(fact)
     rows = []
     for key, facts in groups.items():
         if kind == "dealer":
@@ -469,13 +532,16 @@ def expected_ranking(
         else:
             outlet = raw.outlets[key]
             code, name, dealer = outlet["code"], outlet["name"], outlet["dealer_id"]
+        traded = [f for f in facts if f.what != "redeemed"]
+        selling = {f.outlet_id for f in traded}
         rows.append(
             {
                 "code": code,
                 "name": name,
                 "dealer_code": raw.dealers[dealer]["code"],
-                "outlets": len({f.outlet_id for f in facts}),
-                **figures(facts),
+                "outlets": len(selling),
+                "redeeming_only": len({f.outlet_id for f in facts} - selling),
+                **figures(traded),
             }
         )
     return rows
