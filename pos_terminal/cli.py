@@ -411,9 +411,7 @@ def demo(
         registration = json.loads(ready.read_text(encoding="utf-8"))
         terminal_dir = data_dir / "terminal"
         shutil.rmtree(terminal_dir, ignore_errors=True)
-        settings = TerminalConfig(
-            data_dir=terminal_dir, backoffice_url=f"http://127.0.0.1:{port}"
-        )
+        settings = TerminalConfig(data_dir=terminal_dir, backoffice_url=f"http://127.0.0.1:{port}")
         register(
             settings,
             registration["terminal_id"],

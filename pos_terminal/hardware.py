@@ -83,7 +83,9 @@ class CounterHardware:
             return None
         status = self.printer.status()
         self._report(
-            DeviceKind.printer, "printer", status.state is not PrinterState.offline,
+            DeviceKind.printer,
+            "printer",
+            status.state is not PrinterState.offline,
             f"{status.state.value} {status.detail}".strip(),
         )
         return status

@@ -204,13 +204,15 @@ def _one_off(plan: CommissionPlan, sale: NumberSale, period: Period) -> list[Com
     returned_here = sale.returned_on in period
     if sold_here and not returned_here:
         lines.append(
-            CommissionLine(CommissionKind.one_off, amount, f"一次性佣金 {sale.grade}",
-                           sale.msisdn, plan.code)
+            CommissionLine(
+                CommissionKind.one_off, amount, f"一次性佣金 {sale.grade}", sale.msisdn, plan.code
+            )
         )
     if returned_here and not sold_here:
         lines.append(
-            CommissionLine(CommissionKind.one_off, -amount, "退货冲回一次性佣金",
-                           sale.msisdn, plan.code)
+            CommissionLine(
+                CommissionKind.one_off, -amount, "退货冲回一次性佣金", sale.msisdn, plan.code
+            )
         )
     return lines
 
@@ -221,8 +223,13 @@ def _staged(plan: CommissionPlan, sale: NumberSale, period: Period) -> list[Comm
         due = add_months(sale.sold_on, stage.after_months)
         if due in period and sale.active_on(due):
             lines.append(
-                CommissionLine(CommissionKind.staged, stage.amount_fen,
-                               f"分期佣金 第{stage.after_months}个月", sale.msisdn, plan.code)
+                CommissionLine(
+                    CommissionKind.staged,
+                    stage.amount_fen,
+                    f"分期佣金 第{stage.after_months}个月",
+                    sale.msisdn,
+                    plan.code,
+                )
             )
     return lines
 
@@ -273,8 +280,13 @@ def _tiered(
         rate = plan.slab_rate(volume)
         if rate:
             lines.append(
-                CommissionLine(CommissionKind.tiered, rate * volume,
-                               f"阶梯佣金 {year}-{month:02d} {volume}户 × {rate / 100:.2f}元",
-                               None, plan.code, date(year, month, 1))
+                CommissionLine(
+                    CommissionKind.tiered,
+                    rate * volume,
+                    f"阶梯佣金 {year}-{month:02d} {volume}户 × {rate / 100:.2f}元",
+                    None,
+                    plan.code,
+                    date(year, month, 1),
+                )
             )
     return lines

@@ -70,11 +70,20 @@ def code128(data: bytes, height: int = 80, module_width: int = 2) -> bytes:
     if not 1 <= len(data) <= 255:
         raise ValueError("Code 128 data must be 1..255 bytes")
     return (
-        GS + b"h" + bytes([height])
-        + GS + b"w" + bytes([module_width])
-        + GS + b"H\x02"  # HRI below the bars
-        + GS + b"f\x00"
-        + GS + b"k" + bytes([73, len(data)]) + data
+        GS
+        + b"h"
+        + bytes([height])
+        + GS
+        + b"w"
+        + bytes([module_width])
+        + GS
+        + b"H\x02"  # HRI below the bars
+        + GS
+        + b"f\x00"
+        + GS
+        + b"k"
+        + bytes([73, len(data)])
+        + data
     )
 
 
@@ -106,7 +115,8 @@ def raster_image(width_bytes: int, height: int, bits: bytes) -> bytes:
     if len(bits) != width_bytes * height:
         raise ValueError("raster data does not match its size")
     return (
-        GS + b"v0\x00"
+        GS
+        + b"v0\x00"
         + bytes([width_bytes & 0xFF, width_bytes >> 8, height & 0xFF, height >> 8])
         + bits
     )

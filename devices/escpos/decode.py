@@ -477,4 +477,3 @@ def decode(data: bytes) -> Decoded:
         [event.request for event in events if isinstance(event, StatusQuery)],
         [event for event in events if isinstance(event, DrawerKick)],
     )
-

@@ -37,8 +37,9 @@ class SerialDrawer:
         self._lock = threading.Lock()
         self._kicks = RecentActions()
         try:
-            self._serial = serial.Serial(port, baudrate=baudrate, timeout=timeout,
-                                         write_timeout=timeout)
+            self._serial = serial.Serial(
+                port, baudrate=baudrate, timeout=timeout, write_timeout=timeout
+            )
         except serial.SerialException as error:
             raise PrinterUnavailable(f"serial drawer {port}: {error}") from None
 

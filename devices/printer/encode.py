@@ -105,9 +105,7 @@ def _native(rows: list[Row], profile: PrinterProfile) -> bytes:
             data = code128.escpos_data(row.text)
             out += commands.code128(data, profile.barcode_height, profile.barcode_module)
         else:
-            out += commands.qr_code(
-                row.payload.encode("utf-8"), profile.qr_module, QR_ERROR_LEVEL
-            )
+            out += commands.qr_code(row.payload.encode("utf-8"), profile.qr_module, QR_ERROR_LEVEL)
     return bytes(out)
 
 

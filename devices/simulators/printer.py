@@ -300,7 +300,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     simulator = PrinterSimulator(
-        args.host, args.port, profile=args.profile, out_dir=args.out,
+        args.host,
+        args.port,
+        profile=args.profile,
+        out_dir=args.out,
         control_port=args.control_port,
     )
     with simulator:

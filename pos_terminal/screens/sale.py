@@ -271,8 +271,12 @@ class SaleScreen(CounterScreen):
                 return
             try:
                 self.services.sales.override_price(
-                    draft, index, form.amount_fen,
-                    manager=form.manager, pin=form.pin, reason=form.reason,
+                    draft,
+                    index,
+                    form.amount_fen,
+                    manager=form.manager,
+                    pin=form.pin,
+                    reason=form.reason,
                 )
             except PosError as error:
                 self.refuse(error)

@@ -66,8 +66,7 @@ def test_return_in_the_same_period_earns_nothing_and_later_reverses_there() -> N
     assert _total(commission_for([PLAN], [later], JAN), CommissionKind.one_off) == 2_000
     feb = Period(date(2026, 2, 1), date(2026, 2, 28))
     reversal = [
-        line for line in commission_for([PLAN], [later], feb)
-        if line.kind == CommissionKind.one_off
+        line for line in commission_for([PLAN], [later], feb) if line.kind == CommissionKind.one_off
     ]
     assert [(r.amount_fen, r.msisdn) for r in reversal] == [(-2_000, "13905750002")]
 
@@ -75,8 +74,11 @@ def test_return_in_the_same_period_earns_nothing_and_later_reverses_there() -> N
 def test_staged_commission_is_paid_only_while_the_number_is_active() -> None:
     active = NumberSale("13905750001", "STD", date(2026, 1, 10), activated_on=date(2026, 1, 11))
     gone = NumberSale(
-        "13905750002", "STD", date(2026, 1, 10),
-        activated_on=date(2026, 1, 11), deactivated_on=date(2026, 3, 1),
+        "13905750002",
+        "STD",
+        date(2026, 1, 10),
+        activated_on=date(2026, 1, 11),
+        deactivated_on=date(2026, 3, 1),
     )
     never = NumberSale("13905750003", "STD", date(2026, 1, 10))
     april = Period(date(2026, 4, 1), date(2026, 4, 30))

@@ -75,20 +75,25 @@ entries = st.lists(
     st.builds(
         Entry,
         kind=st.sampled_from(LedgerKind),
-        amount_fen=st.integers(-10**7, 10**7),
+        amount_fen=st.integers(-(10**7), 10**7),
         on=st.dates(date(2026, 1, 1), date(2026, 12, 31)),
     ),
     max_size=50,
 )
 
 
-@given(opening=st.integers(-10**8, 10**8), items=entries)
+@given(opening=st.integers(-(10**8), 10**8), items=entries)
 def test_closing_balance_is_opening_plus_every_entry(opening: int, items: list[Entry]) -> None:
     totals = statement_totals(opening, items)
     assert totals.closing_fen == opening + sum(e.amount_fen for e in items)
     parts = (
-        totals.sales_fen + totals.returns_fen + totals.commission_fen + totals.penalties_fen
-        + totals.payments_fen + totals.deposits_fen + totals.adjustments_fen
+        totals.sales_fen
+        + totals.returns_fen
+        + totals.commission_fen
+        + totals.penalties_fen
+        + totals.payments_fen
+        + totals.deposits_fen
+        + totals.adjustments_fen
     )
     assert parts == totals.movement_fen
 

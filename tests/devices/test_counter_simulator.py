@@ -38,8 +38,10 @@ def test_display_is_mirrored_and_the_scan_pipe_scans(tmp_path: Path) -> None:
         display = SerialDisplay(counter.display.port, command_set="epson")
         assert display.show(["13905758888", "TOTAL Y125.00"]).ok
         assert _eventually(
-            lambda: counter.display_file.read_text().splitlines()
-            == ["13905758888         ", "TOTAL Y125.00       "]
+            lambda: (
+                counter.display_file.read_text().splitlines()
+                == ["13905758888         ", "TOTAL Y125.00       "]
+            )
         )
         display.close()
 

@@ -28,11 +28,14 @@ def test_drawer_kick_on_pin_2_and_pin_5():
         commands.drawer_kick(3)
 
 
-@pytest.mark.parametrize("request_, expected", [
-    (StatusRequest.printer, b"\x10\x04\x01"),
-    (StatusRequest.offline_cause, b"\x10\x04\x02"),
-    (StatusRequest.paper, b"\x10\x04\x04"),
-])
+@pytest.mark.parametrize(
+    "request_, expected",
+    [
+        (StatusRequest.printer, b"\x10\x04\x01"),
+        (StatusRequest.offline_cause, b"\x10\x04\x02"),
+        (StatusRequest.paper, b"\x10\x04\x04"),
+    ],
+)
 def test_status_queries_are_dle_eot_n(request_, expected):
     assert commands.status_query(request_) == expected
 
@@ -44,7 +47,7 @@ def test_character_size_refuses_sizes_the_printer_does_not_have():
 
 def test_code128_command_sets_height_width_hri_below_and_length():
     assert commands.code128(b"{B12", height=80, module_width=2) == (
-        b"\x1dh\x50" b"\x1dw\x02" b"\x1dH\x02" b"\x1df\x00" b"\x1dk\x49\x04{B12"
+        b"\x1dh\x50\x1dw\x02\x1dH\x02\x1df\x00\x1dk\x49\x04{B12"
     )
 
 
@@ -124,4 +127,4 @@ def test_code128_symbol_reads_escpos_data_back():
 def test_code128_bars_have_start_check_and_stop():
     bars = code128.symbol(b"{B1").modules
     # Start B, "1" (value 17), check (104 + 17) % 103 = 18, stop + final bar
-    assert bars == "11010010000" "10011100110" "11001110010" "1100011101011"
+    assert bars == "1101001000010011100110110011100101100011101011"

@@ -43,7 +43,11 @@ def test_alignment_and_character_size_are_recorded_per_line():
     (receipt,) = decode(data).receipts
     first, second = receipt.items
     assert (first.text, first.align, first.runs[0].width, first.runs[0].height) == (
-        "AB", Align.center, 2, 2)
+        "AB",
+        Align.center,
+        2,
+        2,
+    )
     assert first.columns == 4
     assert (second.text, second.align, second.runs[0].width) == ("C", Align.right, 1)
 

@@ -67,13 +67,16 @@ def test_a_byte_that_is_no_status_answer_is_not_believed():
     assert "0x13" in status.detail
 
 
-@pytest.mark.parametrize("condition, expected", [
-    (PrinterCondition(), PrinterState.online),
-    (PrinterCondition(paper_near_end=True), PrinterState.paper_near_end),
-    (PrinterCondition(paper_out=True), PrinterState.paper_out),
-    (PrinterCondition(cover_open=True), PrinterState.cover_open),
-    (PrinterCondition(error=True), PrinterState.offline),
-])
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        (PrinterCondition(), PrinterState.online),
+        (PrinterCondition(paper_near_end=True), PrinterState.paper_near_end),
+        (PrinterCondition(paper_out=True), PrinterState.paper_out),
+        (PrinterCondition(cover_open=True), PrinterState.cover_open),
+        (PrinterCondition(error=True), PrinterState.offline),
+    ],
+)
 def test_simulated_answers_read_back_to_the_same_state(condition, expected):
     answers = [condition.answer(request) for request in StatusRequest]
     assert all(is_status_byte(answer) for answer in answers)

@@ -168,8 +168,9 @@ def test_drawer_pin_must_be_2_or_5():
 
 def test_serial_printer_over_a_pty_prints_and_reports_status():
     with SerialPrinterSimulator(profile="58mm") as simulator:
-        config = PrinterConfig("serial", simulator.path, profile="58mm", baudrate=9600,
-                               status_timeout=0.3)
+        config = PrinterConfig(
+            "serial", simulator.path, profile="58mm", baudrate=9600, status_timeout=0.3
+        )
         printer = open_printer(config)
         assert printer.status().state == PrinterState.online
         assert printer.print_receipt("sale-1", RECEIPT).ok
@@ -287,8 +288,11 @@ def test_usb_writes_have_a_deadline(monkeypatch):
 def test_a_real_usb_printer_answers_a_status_query():
     """The USB transport end to end, where this machine has a USB printer and pyusb."""
     usb_id = next(
-        (found.usb_id for found in UsbInterface().list_devices().values()
-         if USB_CLASS_PRINTER in found.usb_classes),
+        (
+            found.usb_id
+            for found in UsbInterface().list_devices().values()
+            if USB_CLASS_PRINTER in found.usb_classes
+        ),
         None,
     )
     if usb_id is None:

@@ -76,8 +76,9 @@ def test_chinese_and_english_receipt_decodes_to_exactly_the_intended_lines():
 def test_amount_rows_fill_the_paper_width_exactly(profile):
     columns = get_profile(profile).columns
     (printed,) = decode(encode_receipt(sale(), profile)).receipts
-    amount_rows = [item for item in printed.items
-                   if isinstance(item, PrintedLine) and "￥" in item.text]
+    amount_rows = [
+        item for item in printed.items if isinstance(item, PrintedLine) and "￥" in item.text
+    ]
     assert len(amount_rows) == 5
     for row in amount_rows:
         assert width(row.text) == columns

@@ -38,7 +38,10 @@ def test_each_receipt_is_saved_as_text_and_a_scannable_png(tmp_path):
         simulator.printer.wait_for_receipts(2)
         printer.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "receipt-0001.png", "receipt-0001.txt", "receipt-0002.png", "receipt-0002.txt",
+        "receipt-0001.png",
+        "receipt-0001.txt",
+        "receipt-0002.png",
+        "receipt-0002.txt",
     ]
     text = (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8")
     assert "合计 Total              ￥320.00" in text
@@ -90,9 +93,18 @@ def test_a_status_request_it_does_not_know_is_recorded_and_later_ones_are_answer
 
 def test_command_line_simulator_starts_paper_out_and_serves(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "devices.simulators.printer", "--port", "0", "--out",
-         str(tmp_path), "--paper-out"],
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "devices.simulators.printer",
+            "--port",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--paper-out",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stderr.readline()

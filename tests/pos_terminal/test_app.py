@@ -208,8 +208,11 @@ async def test_rejections_are_listed_and_a_manager_acknowledges_them(
         services.store,
         [
             EventResult(
-                id=event.id, seq=event.seq, status=EventStatus.rejected,
-                reason=RejectReason.item_already_sold, message=f"{voucher(2)} was sold elsewhere",
+                id=event.id,
+                seq=event.seq,
+                status=EventStatus.rejected,
+                reason=RejectReason.item_already_sold,
+                message=f"{voucher(2)} was sold elsewhere",
             )
         ],
     )

@@ -1,8 +1,6 @@
 """Snapshots of the counter's main screens (pytest-textual-snapshot). Each test says what must
 be visible; `pytest --snapshot-update` rewrites them after an intended change."""
 
-
-
 from pos_terminal.app import CounterApp
 from pos_terminal.services.counter import CounterServices
 from tests.pos_terminal.helpers import CLERK, CLERK_PIN, msisdn, voucher

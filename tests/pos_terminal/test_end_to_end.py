@@ -92,9 +92,12 @@ def test_sell_offline_then_the_backlog_drains_into_the_back_office(
     registered = subprocess.run(
         [
             str(Path(sys.executable).with_name("haoka-pos")),
-            "register", office.url,
-            "--terminal-no", str(shop.terminal_no),
-            "--credential", shop.credential,
+            "register",
+            office.url,
+            "--terminal-no",
+            str(shop.terminal_no),
+            "--credential",
+            shop.credential,
         ],
         env={**os.environ, "HAOKA_POS_DATA_DIR": str(data)},
         capture_output=True,

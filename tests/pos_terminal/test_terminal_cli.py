@@ -23,8 +23,13 @@ def test_register_joins_the_back_office_and_pulls_the_outlet(
     data = tmp_path / "pos"
     env = {"HAOKA_POS_DATA_DIR": str(data)}
     result = _invoke(
-        "register", office.url, "--terminal-no", str(shop.terminal_no),
-        "--credential", shop.credential, env=env,
+        "register",
+        office.url,
+        "--terminal-no",
+        str(shop.terminal_no),
+        "--credential",
+        shop.credential,
+        env=env,
     )
     assert result.exit_code == 0, result.output
     assert f"terminal {shop.terminal_no} registered; 5 items of stock" in result.output
@@ -44,7 +49,12 @@ def test_register_refuses_a_wrong_credential_and_keeps_nothing(
     env = {"HAOKA_POS_DATA_DIR": str(tmp_path / "pos")}
     terminal_id = shop.credential.partition(".")[0]
     wrong = _invoke(
-        "register", office.url, "--terminal-no", "1", "--credential", f"{terminal_id}.nope",
+        "register",
+        office.url,
+        "--terminal-no",
+        "1",
+        "--credential",
+        f"{terminal_id}.nope",
         env=env,
     )
     assert wrong.exit_code == 1 and "refused or is unreachable" in wrong.output
