@@ -24,6 +24,10 @@ class CommissionError(ValueError):
     """A plan that cannot be applied as written."""
 
 
+# The line that takes back a returned number's one-off.
+ONE_OFF_REVERSAL = "退货冲回一次性佣金"
+
+
 class CommissionKind(StrEnum):
     one_off = "one_off"
     staged = "staged"
@@ -211,7 +215,7 @@ def _one_off(plan: CommissionPlan, sale: NumberSale, period: Period) -> list[Com
     if returned_here and not sold_here:
         lines.append(
             CommissionLine(
-                CommissionKind.one_off, -amount, "退货冲回一次性佣金", sale.msisdn, plan.code
+                CommissionKind.one_off, -amount, ONE_OFF_REVERSAL, sale.msisdn, plan.code
             )
         )
     return lines

@@ -2,11 +2,13 @@
 callbacks, settlement runs and the statement lifecycle."""
 
 import hashlib
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +28,7 @@ from backoffice.contracts_settlement import (
 )
 from backoffice.domain.calendar import business_day, day_start
 from backoffice.domain.commission import (
+    ONE_OFF_REVERSAL,
     CommissionKind,
     CommissionLine,
     CommissionPlan,
@@ -36,6 +39,7 @@ from backoffice.domain.commission import (
     Stage,
     add_months,
     commission_for,
+    plan_on,
     revenue_share,
 )
 from backoffice.domain.pricing import grade_of
@@ -488,17 +492,43 @@ def _book_sales_and_returns(
     return len(rows)
 
 
+def _booked_on(kind: LedgerKind):  # type: ignore[no-untyped-def]
+    """The day a sale line's sale (or return) was booked on the dealer's account; None: not
+    yet, or never (a zero-priced line books nothing)."""
+    return (
+        select(_ENTRIES.c.booked_on)
+        .where(_ENTRIES.c.source_key == _source(f"{kind.value}:", _LINES.c.id))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_SALE_BOOKED = _booked_on(LedgerKind.sale)
+_RETURN_BOOKED = _booked_on(LedgerKind.sale_return)
+
+
+class _Sold(NamedTuple):
+    sale: NumberSale
+    booked_on: date | None
+    return_booked_on: date | None
+
+    def late_return_in(self, period: Period) -> bool:
+        """Returned in an earlier, closed period, and only booked into this one."""
+        returned = self.sale.returned_on
+        return returned is not None and returned < period.start and self.return_booked_on in period
+
+
 def _number_sales(
     session: Session,
     dealer_ids: Sequence[str],
     period: Period,
     stage_months: Iterable[int],
-) -> dict[str, list[tuple[NumberSale, date | None]]]:
+) -> dict[str, list[_Sold]]:
     """The numbers each dealer sold that can earn or lose commission in the period, with
     their provisioning status and the day their sale is booked on (None for a zero-priced
     line, which books nothing), in one read: sold in the period's months (one-off, slabs),
-    sold a stage's months before (staged), returned in the period, or sold earlier and
-    booked late here."""
+    sold a stage's months before (staged), returned in the period, or sold or returned
+    earlier and booked late here."""
     end = day_start(period.end + timedelta(days=1))
     windows = [(period.start.replace(day=1), period.end)]
     # Month ends clamp (31 Jan + 1 month = 28 Feb), so a stage's window is a few days wider;
@@ -519,23 +549,18 @@ def _number_sales(
             ),
             and_(_LINES.c.returned_at >= day_start(period.start), _LINES.c.returned_at < end),
             and_(sold < day_start(period.start), _SALE_BOOKED.between(period.start, period.end)),
+            and_(
+                _LINES.c.returned_at < day_start(period.start),
+                _RETURN_BOOKED.between(period.start, period.end),
+            ),
         ),
         end,
     )
 
 
-# The day a sale line was booked on the dealer's account (None: not yet, or never for 0 fen).
-_SALE_BOOKED = (
-    select(_ENTRIES.c.booked_on)
-    .where(_ENTRIES.c.source_key == _source(f"{LedgerKind.sale.value}:", _LINES.c.id))
-    .limit(1)
-    .scalar_subquery()
-)
-
-
 def _sales_where(
     session: Session, dealer_ids: Sequence[str], condition: ColumnElement[bool], end: datetime
-) -> dict[str, list[tuple[NumberSale, date | None]]]:
+) -> dict[str, list[_Sold]]:
     """The number sales of the dealers sold before `end` that meet `condition`, with their
     provisioning status and the day each was booked on, per dealer."""
     query = (
@@ -548,6 +573,7 @@ def _sales_where(
             _ACTIVATIONS.c.activated_on,
             _ACTIVATIONS.c.deactivated_on,
             _SALE_BOOKED.label("booked_on"),
+            _RETURN_BOOKED.label("return_booked_on"),
         )
         .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
         .outerjoin(_ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key)
@@ -556,7 +582,7 @@ def _sales_where(
         .where(_SALES.c.sold_at < end)
         .where(condition)
     )
-    sales: dict[str, list[tuple[NumberSale, date | None]]] = defaultdict(list)
+    sales: dict[str, list[_Sold]] = defaultdict(list)
     for row in session.connection().execute(query):
         sale = NumberSale(
             msisdn=row.item_key,
@@ -566,7 +592,7 @@ def _sales_where(
             activated_on=row.activated_on,
             deactivated_on=row.deactivated_on,
         )
-        sales[row.dealer_id].append((sale, row.booked_on))
+        sales[row.dealer_id].append(_Sold(sale, row.booked_on, row.return_booked_on))
     return sales
 
 
@@ -580,7 +606,7 @@ def _line_key(line: CommissionLine) -> str:
 def _late_slabs(
     session: Session,
     plans: dict[str, list[CommissionPlan]],
-    sales: dict[str, list[tuple[NumberSale, date | None]]],
+    sales: dict[str, list[_Sold]],
     period: Period,
 ) -> list[tuple[str, CommissionLine, int]]:
     """Slab corrections for months settled in earlier periods that sales booked late into
@@ -588,19 +614,24 @@ def _late_slabs(
     this period, with what earlier periods already paid for that month (negative fen)."""
     months: dict[date, set[str]] = defaultdict(set)
     for dealer_id, dealer_sales in sales.items():
-        for sale, booked_on in dealer_sales:
-            month = sale.sold_on.replace(day=1)
-            if booked_on in period and add_months(month, 1) <= period.start:
+        for sold in dealer_sales:
+            month = sold.sale.sold_on.replace(day=1)
+            if add_months(month, 1) > period.start:
+                continue
+            returned_in_month = sold.late_return_in(period) and sold.sale.returned_on < add_months(
+                month, 1
+            )  # type: ignore[operator]
+            if sold.booked_on in period or returned_in_month:
                 months[month].add(dealer_id)
     if not months:
         return []
-    sold = _SALES.c.sold_at
+    sold_at = _SALES.c.sold_at
     month_sales = _sales_where(
         session,
         sorted({d for dealers in months.values() for d in dealers}),
         or_(
             *(
-                and_(sold >= day_start(month), sold < day_start(add_months(month, 1)))
+                and_(sold_at >= day_start(month), sold_at < day_start(add_months(month, 1)))
                 for month in months
             )
         ),
@@ -611,37 +642,128 @@ def _late_slabs(
         whole = Period(month, add_months(month, 1) - timedelta(days=1))
         for dealer_id in sorted(dealer_ids):
             counted = [
-                sale
-                for sale, booked_on in month_sales.get(dealer_id, [])
-                if sale.sold_on in whole and (booked_on is None or booked_on <= period.end)
+                sold.sale
+                for sold in month_sales.get(dealer_id, [])
+                if sold.sale.sold_on in whole
+                and (sold.booked_on is None or sold.booked_on <= period.end)
             ]
-            for line in commission_for(plans[dealer_id], counted, whole):
-                if line.kind is CommissionKind.tiered:
-                    corrections.append((dealer_id, line))
+            lines = [
+                line
+                for line in commission_for(plans[dealer_id], counted, whole)
+                if line.kind is CommissionKind.tiered
+            ]
+            plan = plan_on(plans[dealer_id], whole.end)
+            if not lines and plan is not None and plan.slabs:
+                # Volume fell below every paying slab (late returns): all that was paid
+                # for the month comes back.
+                lines = [
+                    CommissionLine(
+                        CommissionKind.tiered,
+                        0,
+                        f"阶梯佣金 {month:%Y-%m} 0户",
+                        None,
+                        plan.code,
+                        month,
+                    )
+                ]
+            corrections += [(dealer_id, line) for line in lines]
     if not corrections:
         return []
-    keys = sorted({_line_key(line) for _, line in corrections})
-    paid: dict[tuple[str, str], int] = defaultdict(int)
-    for dealer_id, source, total in session.connection().execute(
-        select(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key, func.sum(_ENTRIES.c.amount_fen))
-        .where(_ENTRIES.c.source_key.in_(keys))
-        .where(_ENTRIES.c.booked_on < period.start)
-        .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key)
-    ):
-        paid[(dealer_id, source)] += int(total)
+    paid = _slabs_paid(session, sorted({d for d, _ in corrections}), min(months), period.start)
     return [
         (
             dealer_id,
             replace(line, description=line.description.replace("阶梯佣金", "阶梯佣金补记", 1)),
-            paid[(dealer_id, _line_key(line))],
+            paid[(dealer_id, line.month)],
         )
         for dealer_id, line in corrections
     ]
 
 
+_SLAB_MONTH = re.compile(r"^阶梯佣金(?:补记)? (\d{4})-(\d{2}) ")
+
+
+def _slabs_paid(
+    session: Session, dealer_ids: Sequence[str], since: date, before: date
+) -> dict[tuple[str, date | None], int]:
+    """What was booked for each dealer's monthly slabs (negative fen), from `since` up to
+    `before`, per month. Entries are grouped by key, and a key's month read from the slab
+    line that opened it, so that corrections ("佣金冲正") of reruns count with their line."""
+    groups: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for dealer_id, source, description, amount in session.connection().execute(
+        select(
+            _ENTRIES.c.dealer_id,
+            _ENTRIES.c.source_key,
+            _ENTRIES.c.description,
+            _ENTRIES.c.amount_fen,
+        )
+        .where(_ENTRIES.c.dealer_id.in_(dealer_ids))
+        .where(_ENTRIES.c.kind == LedgerKind.commission.value)
+        .where(_ENTRIES.c.item_key.is_(None))
+        .where(_ENTRIES.c.booked_on >= since)
+        .where(_ENTRIES.c.booked_on < before)
+    ):
+        groups[(dealer_id, source)].append((description, int(amount)))
+    paid: dict[tuple[str, date | None], int] = defaultdict(int)
+    for (dealer_id, _), entries in groups.items():
+        for description, _ in entries:
+            found = _SLAB_MONTH.match(description)
+            if found:
+                month = date(int(found[1]), int(found[2]), 1)
+                paid[(dealer_id, month)] += sum(amount for _, amount in entries)
+                break
+    return paid
+
+
 def _commission_key(plan: str, kind: str, msisdn: str | None, description: str) -> str:
     digest = hashlib.sha1(f"{plan}|{kind}|{msisdn}|{description}".encode()).hexdigest()
     return f"commission:{digest[:32]}"
+
+
+def _late_return_reversals(
+    session: Session,
+    dealer_id: str,
+    plans: Sequence[CommissionPlan],
+    returns: list[NumberSale],
+    period: Period,
+) -> list[CommissionLine]:
+    """A return made in a closed period and booked late into this one takes back the one-off
+    its sale earned, if one was paid: the ledger before this period decides (one-offs paid
+    for the number less those already taken back), since the period that paid it did not
+    know of the return."""
+    keys: dict[str, tuple[str, str, str]] = {}  # one-off key -> (msisdn, plan, reversal key)
+    for sale in returns:
+        plan = plan_on(plans, sale.sold_on)
+        if plan is None or not plan.one_off_for(sale.grade):
+            continue
+        paid = CommissionLine(
+            CommissionKind.one_off, 0, f"一次性佣金 {sale.grade}", sale.msisdn, plan.code
+        )
+        back = replace(paid, description=ONE_OFF_REVERSAL)
+        keys[_line_key(paid)] = (sale.msisdn, plan.code, _line_key(back))
+    if not keys:
+        return []
+    sources = sorted({*keys, *(back for _, _, back in keys.values())})
+    totals = dict(
+        session.connection()
+        .execute(
+            select(_ENTRIES.c.source_key, func.sum(_ENTRIES.c.amount_fen))
+            .where(_ENTRIES.c.dealer_id == dealer_id)
+            .where(_ENTRIES.c.source_key.in_(sources))
+            .where(_ENTRIES.c.booked_on < period.start)
+            .group_by(_ENTRIES.c.source_key)
+        )
+        .all()
+    )
+    reversals = []
+    for key, (msisdn, plan_code, back) in keys.items():
+        # Commission is booked negative, its reversal positive.
+        earned = -int(totals.get(key, 0)) - int(totals.get(back, 0))
+        if earned > 0:
+            reversals.append(
+                CommissionLine(CommissionKind.one_off, -earned, ONE_OFF_REVERSAL, msisdn, plan_code)
+            )
+    return reversals
 
 
 def _book_commissions(
@@ -680,11 +802,13 @@ def _book_commissions(
         # also when its own period is recomputed after a dispute; a sale booked late into
         # this one earns them here.
         elsewhere = {
-            sale.msisdn
-            for sale, booked_on in dealer_sales
-            if sale.sold_on in period and booked_on is not None and booked_on not in period
+            sold.sale.msisdn
+            for sold in dealer_sales
+            if sold.sale.sold_on in period
+            and sold.booked_on is not None
+            and sold.booked_on not in period
         }
-        everything = [s for s, _ in dealer_sales]
+        everything = [sold.sale for sold in dealer_sales]
         for line in commission_for(plans[dealer_id], everything, period):
             if line.kind is CommissionKind.tiered:
                 continue
@@ -694,12 +818,19 @@ def _book_commissions(
         for line in commission_for(plans[dealer_id], booked_here, period):
             if line.kind is CommissionKind.tiered:
                 want(dealer_id, line, False)
-        for sale, booked_on in dealer_sales:
-            if sale.sold_on < period.start and booked_on in period:
+        for sold in dealer_sales:
+            sale = sold.sale
+            returned = sale.returned_on is not None and sale.returned_on <= period.end
+            if sale.sold_on < period.start and sold.booked_on in period and not returned:
                 one_day = Period(sale.sold_on, sale.sold_on)
                 for line in commission_for(plans[dealer_id], [sale], one_day):
                     if line.kind is CommissionKind.one_off:
                         want(dealer_id, line, True)
+        late_returns = [sold.sale for sold in dealer_sales if sold.late_return_in(period)]
+        for line in _late_return_reversals(
+            session, dealer_id, plans[dealer_id], late_returns, period
+        ):
+            want(dealer_id, line, True)
     for dealer_id, line, paid_before in _late_slabs(session, plans, sales, period):
         want(dealer_id, line, True, paid_before)
     booked = {

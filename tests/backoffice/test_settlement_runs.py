@@ -414,3 +414,52 @@ def test_late_sales_recount_a_closed_month_s_slab_in_the_next_open_period(
     ]
     assert amounts == [-600, -300]
     assert statement_of(session, shop.dealer_id, month_start(closed_month)).commission_fen == 0
+
+
+def test_a_late_return_from_a_closed_month_takes_back_its_one_off_and_slab(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    first, second = stocked_numbers(session, shop.outlet_code, 2)
+    settlement.create_plan(
+        session,
+        CommissionPlanCreate(
+            code="BOTH",
+            dealer="D1",
+            effective_from=date(2020, 1, 1),
+            rules=CommissionRules(
+                one_off_fen={"*": 2_000},
+                slabs=[
+                    SlabIn(min_volume=0, per_number_fen=0),
+                    SlabIn(min_volume=2, per_number_fen=300),
+                ],
+            ),
+        ),
+        "sales1",
+    )
+    counter = Counter(session, shop)
+    closed_month, open_month = months_ago(2), months_ago(1)
+    sale = counter.sell(
+        closed_month, [("number", first, NUMBER_PRICE), ("number", second, NUMBER_PRICE)]
+    )
+    run(session, closed_month)
+    closed = statement_of(session, shop.dealer_id, month_start(closed_month))
+    assert closed.commission_fen == -(2 * 2_000 + 2 * 300)
+    settlement.move_statement(session, closed.number, StatementAction.confirm, "sales1")
+
+    # The customer brought one number back the next day, but the terminal only synced it now.
+    counter.give_back(sale, [second], on=closed_month + timedelta(days=1))
+    run(session, open_month)
+    statement = statement_of(session, shop.dealer_id, month_start(open_month))
+    lines = {
+        (e.description, e.amount_fen, e.late)
+        for e in settlement.statement_lines(session, statement)
+        if e.kind == "commission"
+    }
+    label = f"{closed_month:%Y-%m}"
+    # The one-off comes back, and the month's volume falls below the paying slab.
+    assert lines == {("退货冲回一次性佣金", 2_000, True), (f"阶梯佣金补记 {label} 0户", 600, True)}
+    assert statement.returns_fen == -NUMBER_PRICE
+    run(session, open_month)  # a rerun books nothing twice
+    assert statement_of(session, shop.dealer_id, month_start(open_month)).commission_fen == 2_600
