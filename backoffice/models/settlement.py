@@ -93,7 +93,10 @@ class NumberRevenue(SQLModel, table=True):
     billing system reported it last; revenue-share commission is paid from it."""
 
     __tablename__ = "number_revenue"
-    __table_args__ = (Index("ix_revenue_month", "month"),)
+    __table_args__ = (
+        Index("ix_revenue_month", "month"),
+        Index("ix_revenue_reported", "reported_at"),
+    )
 
     msisdn: str = Field(primary_key=True, max_length=11)
     month: date = Field(primary_key=True)

@@ -873,17 +873,25 @@ def _book_commissions(
 def _book_revenue_share(
     session: Session, dealers: Sequence[Dealer], period: Period, actor: str
 ) -> int:
-    """Books the revenue share of every month reported so far (up to the period's end) that
-    the dealer's plans pay and no run has booked yet, and the difference for a month whose
-    figure the billing system corrected since. A month's share goes to the dealer whose sale
-    of the number stood in that month: the latest sale on or before the month's end that was
-    not returned before the month began."""
+    """Books the revenue share of the months reported so far (up to the period's end) that
+    the dealer's plans pay and no run has booked yet, the difference for a month whose
+    figure the billing system corrected since, and the reversal of a share booked for a
+    month whose sale no longer stands (returned before the month began, say, and synced
+    late). A month's share goes to the dealer whose sale of the number stood in that month:
+    the latest sale on or before the month's end not returned before the month began.
+
+    Read are the months the bands can still reach from this period, and any month reported
+    or corrected since the previous period began (so a late report is never missed)."""
     plans = plans_by_dealer(session, dealers)
     sharing = {d.id for d in dealers if any(p.share_bands for p in plans[d.id])}
     if not sharing:
         return 0
     reach = max(b.last_month for d in sharing for p in plans[d] for b in p.share_bands)
     last_month = period.end.replace(day=1)
+    recent = or_(
+        _REVENUE.c.month >= add_months(period.start.replace(day=1), -reach),
+        _REVENUE.c.reported_at >= day_start(add_months(period.start, -1)),
+    )
     query = (
         select(
             _REVENUE.c.msisdn,
@@ -900,12 +908,14 @@ def _book_revenue_share(
             )
         )
         .where(_LINES.c.item_kind == "number")
-        .where(_REVENUE.c.month >= add_months(period.start.replace(day=1), -reach))
+        .where(recent)
         .where(_REVENUE.c.month <= last_month)
         .where(_SALES.c.sold_at < day_start(add_months(last_month, 1)))
     )
     standing: dict[tuple[str, date], tuple[datetime, str, NumberSale, int]] = {}
+    sources: set[str] = set()
     for row in session.connection().execute(query):
+        sources.add(f"{_REVENUE_KEY}{row.msisdn}:{row.month:%Y-%m}")
         if row.returned_at is not None and business_day(row.returned_at) < row.month:
             continue
         sold_on = business_day(row.sold_at)
@@ -924,15 +934,21 @@ def _book_revenue_share(
         source = f"{_REVENUE_KEY}{msisdn}:{month:%Y-%m}"
         description = line.description if line else f"话费分成 {month:%Y-%m}"
         wanted[(dealer_id, source)] = (-line.amount_fen if line else 0, description, msisdn)
+    # What every dealer of this run holds for those months, whoever the month's sale is now.
     booked: dict[tuple[str, str], int] = defaultdict(int)
-    sources = sorted({source for _, source in wanted})
-    for start in range(0, len(sources), 1_000):
+    ordered = sorted(sources)
+    for start in range(0, len(ordered), 1_000):
         for dealer_id, source, total in session.connection().execute(
             select(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key, func.sum(_ENTRIES.c.amount_fen))
-            .where(_ENTRIES.c.source_key.in_(sources[start : start + 1_000]))
+            .where(_ENTRIES.c.source_key.in_(ordered[start : start + 1_000]))
+            .where(_ENTRIES.c.dealer_id.in_(sorted(sharing)))
             .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.source_key)
         ):
             booked[(dealer_id, source)] += int(total)
+    for (dealer_id, source), total in booked.items():
+        if (dealer_id, source) not in wanted and total:
+            month = source.rsplit(":", 1)[1]
+            wanted[(dealer_id, source)] = (0, f"话费分成 {month}", source.split(":")[1])
     now = bulk.db_timestamp()
     rows = []
     for (dealer_id, source), (amount, description, msisdn) in sorted(wanted.items()):

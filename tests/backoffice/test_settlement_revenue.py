@@ -3,6 +3,7 @@ the band of months since the sale, booked once, corrections booked as difference
 next open period, and the report's checks (SQLite and PostgreSQL)."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -169,3 +170,51 @@ def test_the_revenue_report_is_checked_and_replaces_figures(
             "billing1",
         )
     assert future.value.code == "future_month"
+
+
+def test_a_share_paid_for_a_month_whose_sale_no_longer_stands_is_taken_back(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    (number,) = stocked_numbers(session, shop.outlet_code, 1)
+    _share_plan(session)
+    counter = Counter(session, shop)
+    sale = counter.sell(months_ago(3), [("number", number, NUMBER_PRICE)])
+    _report(session, 2, **{number: 4_000})
+    run(session, months_ago(2))
+    assert _revenue_lines(session, shop.dealer_id, 2) == [
+        (f"话费分成 {months_ago(2):%Y-%m} 10%", -400)
+    ]
+    # The number had come back before that month began; the terminal synced it only now.
+    counter.give_back(sale, [number], on=months_ago(3) + timedelta(days=5))
+    run(session, months_ago(1))
+    assert _revenue_lines(session, shop.dealer_id, 1) == [
+        (f"话费分成调整 {months_ago(2):%Y-%m}", 400)
+    ]
+
+
+def test_a_month_reported_long_after_still_pays_its_share(session: Session) -> None:
+    pool(session)
+    shop = channel(session)
+    (number,) = stocked_numbers(session, shop.outlet_code, 1)
+    settlement.create_plan(
+        session,
+        CommissionPlanCreate(
+            code="SHORT",
+            dealer="D1",
+            effective_from=months_ago(24),
+            rules=CommissionRules(
+                share_bands=[ShareBandIn(first_month=1, last_month=2, basis_points=1_000)]
+            ),
+        ),
+        "sales1",
+    )
+    Counter(session, shop).sell(months_ago(6), [("number", number, NUMBER_PRICE)])
+    # Month 1 after the sale, reported five months late: beyond the bands' reach from now,
+    # but reported since the previous period began, so this run sees it.
+    _report(session, 5, **{number: 2_000})
+    run(session, months_ago(0))
+    assert _revenue_lines(session, shop.dealer_id, 0) == [
+        (f"话费分成 {months_ago(5):%Y-%m} 10%", -200)
+    ]

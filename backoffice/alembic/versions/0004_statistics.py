@@ -82,6 +82,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("number_revenue", schema=None) as batch_op:
         batch_op.create_index("ix_revenue_month", ["month"])
+        batch_op.create_index("ix_revenue_reported", ["reported_at"])
     # Sales recorded before the summaries existed are counted once, here.
     statistics.rebuild(Session(bind=op.get_bind()))
 
