@@ -40,8 +40,13 @@ class DealerPublic(Public):
     created_at: datetime
 
 
+# Bounds far above any real amount, so that a mistyped figure is refused with the field's name
+# instead of overflowing a ledger's BIGINT column (or SQLite's integer) as a server error.
+ENTRY_LIMIT_FEN = 10**12  # ¥10,000,000,000 in one entry
+
+
 class PaymentIn(BaseModel):
-    amount_fen: int = Field(gt=0)
+    amount_fen: int = Field(gt=0, le=ENTRY_LIMIT_FEN)
     note: str = Field(default="", max_length=255)
 
 

@@ -7,16 +7,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from backoffice.contracts import Public
-from backoffice.contracts_channel import Code
+from backoffice.contracts_channel import ENTRY_LIMIT_FEN, Code
 from backoffice.domain.channel import DealerKind
 from backoffice.domain.settlement import Cadence, LedgerKind, StatementStatus
 
 # Entries the sales centre posts by hand; sales, returns and commissions come from runs.
 ManualKind = Literal["deposit", "payment", "adjustment", "penalty"]
 
-# Bounds far above any real amount, so that a mistyped figure is refused with the field's name
-# instead of overflowing the ledger's BIGINT column (or SQLite's integer) as a server error.
-ENTRY_LIMIT_FEN = 10**12  # ¥10,000,000,000 in one entry
 RULE_LIMIT_FEN = 10**8  # ¥1,000,000 per number in a commission rule
 RuleFen = Annotated[int, Field(ge=0, le=RULE_LIMIT_FEN)]
 

@@ -3,8 +3,9 @@ rankings, stock on hand and ageing, sell-through, top-up cards and shift cash di
 
 from datetime import date, timedelta
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from backoffice.domain.pricing import check_product
 from backoffice.domain.statistics import Dimension, Grain
 
 # A year and a bit of daily figures in one answer; longer spans ask for weeks or months.
@@ -32,7 +33,14 @@ class SalesQuery(Range):
     grain: Grain = Grain.day
     by: Dimension = Dimension.total
     product: str | None = Field(default=None, description="product key, e.g. number:G1")
-    grade: str | None = Field(default=None, description="number grade code, e.g. G1")
+    grade: str | None = Field(
+        default=None, pattern=r"^[A-Z0-9]{1,16}$", description="number grade code, e.g. G1"
+    )
+
+    @field_validator("product")
+    @classmethod
+    def _product(cls, value: str | None) -> str | None:
+        return None if value is None else check_product(value)
 
 
 class RankingQuery(Range):

@@ -43,6 +43,7 @@ from shared.ids import new_id
 from shared.sync import (
     Customer,
     Event,
+    EventStatus,
     Payment,
     PushRequest,
     ReturnEvent,
@@ -269,9 +270,12 @@ def seed_history(session: Session, settings: Settings) -> int:
                         ),
                     )
                 )
-    sync.push(
+    reply = sync.push(
         session, context, PushRequest(events=events), settings, PinCipher.from_settings(settings)
     )
+    refused = [r for r in reply.results if r.status is not EventStatus.accepted]
+    if refused:
+        raise RuntimeError(f"demo history: {len(refused)} events refused, first {refused[0]}")
     return sum(isinstance(e, SaleEvent) for e in events)
 
 

@@ -136,7 +136,7 @@ class Pending:
     activations: list[dict[str, object]] = field(default_factory=list)
     sold_numbers: list[str] = field(default_factory=list)
     # Counted into the sales summaries by `close`, once per push: their rows are locked last
-    # and in key order, so that concurrent pushes never wait on each other in a cycle.
+    # and in key order, so that concurrent pushes never deadlock on them.
     counted: list[statistics.Entry] = field(default_factory=list)
 
     def write(self, session: Session) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
+from backoffice.contracts_channel import PaymentIn
 from backoffice.contracts_settlement import (
     AccountEntryIn,
     ActivationCallback,
@@ -188,6 +189,13 @@ def post_entry(
     )
     session.commit()
     return entry
+
+
+def record_payment(session: Session, key: str, request: PaymentIn, actor: str) -> Dealer:
+    """A payment received from the dealer: the same as posting a payment entry."""
+    entry = AccountEntryIn(kind="payment", amount_fen=-request.amount_fen, description=request.note)
+    post_entry(session, key, entry, actor)
+    return find_dealer(session, key)
 
 
 def balance(session: Session, dealer_id: str, before: date | None = None) -> int:

@@ -115,8 +115,9 @@ Row = dict[str, object]
 
 
 def _rows(totals: dict[StatKey, Counters]) -> tuple[list[Row], list[Row]]:
-    """The product-grain and outlet-grain rows of folded entries, in key order (the order
-    every writer takes the rows' locks in, so that two pushes never wait on each other)."""
+    """The product-grain and outlet-grain rows of folded entries, in key order: every writer
+    takes the rows' locks in that order, so two pushes of one outlet may wait for each other
+    but never deadlock."""
     per_product = []
     per_outlet: dict[tuple[date, str, str], Counters] = {}
     for key in sorted(totals):

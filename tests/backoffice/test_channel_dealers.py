@@ -95,6 +95,8 @@ def test_a_payment_releases_credit_and_settles_the_account_at_once(
     assert dealers.owed(session, shop.dealer_id) == -7_000
     assert sorted(e.amount_fen for e in dealers.ledger(session, "D1")) == [-5_000, -2_000]
     assert settlement.balance(session, shop.dealer_id) == -7_000
+    huge = client.post("/api/v1/dealers/D1/payments", json={"amount_fen": 10**13}, headers=clerk)
+    assert huge.status_code == 422 and "amount_fen" in huge.text
     # Deposits, adjustments and penalties are the settlement account's alone.
     deposit = {"kind": "deposit", "amount_fen": -1_000}
     client.post("/api/v1/dealers/D1/account/entries", json=deposit, headers=clerk)

@@ -3,13 +3,15 @@
 from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
 
 from backoffice.core.config import Settings
 from backoffice.demo import DEMO_PASSWORD, HISTORY_DAYS, HISTORY_OUTLET, seed
+from backoffice.models import Outlet, Sale, SaleLine
 
 
 def test_the_demo_seeds_a_terminal_and_weeks_of_sales_to_look_at(
-    settings: Settings, client: TestClient
+    settings: Settings, client: TestClient, session: Session
 ) -> None:
     terminal = seed(settings)
     assert terminal.outlet == "D0575-01"
@@ -22,7 +24,15 @@ def test_the_demo_seeds_a_terminal_and_weeks_of_sales_to_look_at(
     outlets = client.get("/api/v1/statistics/top-outlets", params=window, headers=headers).json()
     assert [row["code"] for row in outlets] == [HISTORY_OUTLET[0]]
     history = outlets[0]
-    assert history["sold_count"] >= HISTORY_DAYS
+    # Every seeded sale was accepted (the seed refuses otherwise) and every one is counted.
+    lines = session.exec(
+        select(SaleLine)
+        .join(Sale, col(Sale.id) == SaleLine.sale_id)
+        .join(Outlet, col(Outlet.id) == Sale.outlet_id)
+        .where(Outlet.code == HISTORY_OUTLET[0])
+    ).all()
+    assert history["sold_count"] == len(lines) >= HISTORY_DAYS
+    assert history["returned_count"] == sum(line.returned_at is not None for line in lines)
     weeks = client.get(
         "/api/v1/statistics/sales",
         params={**window, "grain": "week", "by": "product"},

@@ -165,8 +165,18 @@ def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
                     )
                 }
             )
-    unnamed = _shift(session, shop, "clerk2", 21_500, 8, hours_ago=1)
-    for events in (named, unnamed):
+    unnamed = _shift(session, shop, "clerk2", 21_500, 8, hours_ago=2)
+    cash = _shift(session, shop, "clerk3", 21_500, 15, hours_ago=1)
+    for index, event in enumerate(cash):
+        if isinstance(event, ReturnEvent):
+            cash[index] = event.model_copy(
+                update={
+                    "payload": event.payload.model_copy(
+                        update={"shift_id": cash[0].payload.shift_id, "refund_method": "cash"}
+                    )
+                }
+            )
+    for events in (named, unnamed, cash):
         assert {r.status for r in push(session, shop, *events)} == {EventStatus.accepted}
     rows = {
         r["clerk"]: r
@@ -176,3 +186,5 @@ def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
     assert (rows["clerk1"]["cash_refunds_fen"], rows["clerk1"]["difference_fen"]) == (0, 0)
     # A return that names neither (an older terminal) is cash in the shift open at the time.
     assert (rows["clerk2"]["cash_refunds_fen"], rows["clerk2"]["difference_fen"]) == (5_000, 0)
+    # A cash refund that names its shift comes out of that shift's drawer.
+    assert (rows["clerk3"]["cash_refunds_fen"], rows["clerk3"]["difference_fen"]) == (5_000, 0)

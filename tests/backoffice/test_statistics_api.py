@@ -302,6 +302,36 @@ def test_a_dealer_manager_sees_only_the_own_dealer(
             assert theirs.json()["code"] == "outlet_not_found"
 
 
+def test_the_dashboard_keeps_a_dealer_manager_to_the_own_dealer(
+    session: Session, client: TestClient, login: Login
+) -> None:
+    _four_sales(session)
+    boss = _staff_login(client, session, "D1", "boss1")
+    day = {"day": "2026-06-30"}
+    board = client.get(f"{API}/dashboard", params=day, headers=boss)
+    assert board.status_code == 200, board.text
+    assert [r["key"] for r in board.json()["sales_by_dealer"]] == ["D1"]
+    assert {r["dealer_code"] for r in board.json()["top_outlets"]} == {"D1"}
+    # In July only D2 has sold: the manager sees it, the D1 manager sees nothing.
+    july = {"day": "2026-07-01"}
+    everyone = client.get(f"{API}/dashboard", params=july, headers=login(Role.manager)).json()
+    assert [r["key"] for r in everyone["sales_by_dealer"]] == ["D2"]
+    own = client.get(f"{API}/dashboard", params=july, headers=boss).json()
+    assert (own["sales_by_dealer"], own["top_outlets"]) == ([], [])
+    assert [r["period"] for r in own["sales_by_day"]] == []
+    other = client.get(f"{API}/dashboard", params={**day, "dealer": "D2"}, headers=boss)
+    assert other.status_code == 403
+    assert client.get(f"{API}/dashboard", params=day, headers=login(Role.clerk)).status_code == 403
+
+
+def test_a_product_filter_must_be_a_product_key(client: TestClient, login: Login) -> None:
+    reply = client.get(
+        f"{API}/sales", params={**WINDOW, "product": "G1"}, headers=login(Role.manager)
+    )
+    assert reply.status_code == 422
+    assert "product 'G1' is not number:<grade>" in reply.text
+
+
 @pytest.mark.parametrize("role", [Role.clerk, Role.billing, Role.charging, Role.provisioning])
 def test_other_roles_are_refused(client: TestClient, login: Login, role: Role) -> None:
     headers = login(role)

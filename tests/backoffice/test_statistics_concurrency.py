@@ -93,6 +93,7 @@ def test_concurrent_pushes_and_redemptions_each_count_once(engine: Engine) -> No
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a push or redemption hung"
     assert not errors, errors
 
     with Session(engine) as session:
@@ -138,6 +139,7 @@ def test_the_same_batch_pushed_twice_at_once_counts_once(engine: Engine) -> None
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a push or redemption hung"
     assert not errors, errors
     assert sorted(answers) == [
         [EventStatus.accepted] * len(events),

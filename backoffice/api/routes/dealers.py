@@ -25,7 +25,6 @@ from backoffice.contracts_channel import (
     TerminalPublic,
     TerminalRegistered,
 )
-from backoffice.contracts_settlement import AccountEntryIn
 from backoffice.models import Dealer
 from backoffice.services import dealers, prices, settlement
 from backoffice.services.errors import NotFound
@@ -83,9 +82,7 @@ def record_payment(
 ) -> DealerPublic:
     """A payment received: on the settlement account and, releasing credit, the channel
     ledger (the same as posting a payment entry to the account)."""
-    entry = AccountEntryIn(kind="payment", amount_fen=-request.amount_fen, description=request.note)
-    settlement.post_entry(session, key, entry, clerk.username)
-    return _dealer(session, dealers.find_dealer(session, key))
+    return _dealer(session, settlement.record_payment(session, key, request, clerk.username))
 
 
 @router.get("/dealers/{key}/ledger")
