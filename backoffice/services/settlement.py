@@ -10,7 +10,19 @@ from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -581,7 +593,10 @@ def _sales_where(
             _ACTIVATIONS.c.activated_on,
             _ACTIVATIONS.c.deactivated_on,
             _SALE_BOOKED.label("booked_on"),
-            _RETURN_BOOKED.label("return_booked_on"),
+            # Looked up only for the few lines returned.
+            case((_LINES.c.returned_at.is_(None), None), else_=_RETURN_BOOKED).label(
+                "return_booked_on"
+            ),
         )
         .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
         .outerjoin(_ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key)
