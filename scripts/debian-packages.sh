@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages HaoKa needs beside its Python packages: a CJK font for
-# receipts rendered as images and for PDF documents, and poppler's pdftotext for the tests
-# that read those PDFs back. Does nothing when they are already there.
+# receipts rendered as images and for PDF documents, poppler's pdftotext for the tests
+# that read those PDFs back, and Chromium for the tests of the web pages. Does nothing when
+# they are already there.
 set -euo pipefail
 
-packages=(fonts-wqy-zenhei poppler-utils fontconfig)
+packages=(fonts-wqy-zenhei poppler-utils fontconfig chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -38,24 +38,40 @@ def get_pin_cipher(settings: SettingsDep) -> PinCipher:
 PinCipherDep = Annotated[PinCipher, Depends(get_pin_cipher)]
 
 
-def get_current_user(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
-) -> User:
-    unauthenticated = HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail={"code": "not_authenticated", "message": "log in first"},
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+# The web pages log in with this cookie (HttpOnly, SameSite=Strict) holding the same token.
+SESSION_COOKIE = "haoka_session"
+
+
+def user_of_token(session: Session, settings: Settings, token: str | None) -> User | None:
+    """The active user a token names, or None (no token, expired, forged, user disabled)."""
     if not token:
-        raise unauthenticated
+        return None
     try:
         claims = decode_access_token(token, settings)
-    except TokenError as exc:
-        unauthenticated.detail = {"code": "not_authenticated", "message": str(exc)}
-        raise unauthenticated from exc
+    except TokenError:
+        return None
     user = users.get_user(session, claims.get("sub", ""))
-    if user is None or not user.is_active:
-        raise unauthenticated
+    return user if user is not None and user.is_active else None
+
+
+def get_current_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2)],
+) -> User:
+    """The bearer token's user; for reading (GET), a page's session cookie also does, so that
+    the downloads a page links to open in the browser."""
+    if not token and request.method in ("GET", "HEAD"):
+        token = request.cookies.get(SESSION_COOKIE)
+    user = user_of_token(session, settings, token)
+    if user is None:
+        message = "log in first" if not token else "the token is not valid (expired?)"
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail={"code": "not_authenticated", "message": message},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 

@@ -27,6 +27,10 @@ _STATUS = {
 }
 
 
+def status_of(error: ServiceError) -> int:
+    return _STATUS.get(type(error), 400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -35,7 +39,7 @@ def install_error_handlers(app: FastAPI) -> None:
             body.update(file=exc.file, line=exc.line, column=exc.column)
         if isinstance(exc, ImportRejected) and exc.report is not None:
             body["report"] = exc.report.model_dump(mode="json")  # type: ignore[attr-defined]
-        return JSONResponse(body, status_code=_STATUS.get(type(exc), 400))
+        return JSONResponse(body, status_code=status_of(exc))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

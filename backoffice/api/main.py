@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from backoffice.api import pages
 from backoffice.api.errors import install_error_handlers
 from backoffice.api.routes import (
     audit,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(settlement.router)
     api.include_router(statistics.router)
     app.include_router(api)
+    app.include_router(pages.router)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 

@@ -34,7 +34,7 @@ from backoffice.services.statistics import Scope
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 
 
-def _scope(session: Session, user: User, dealer: str | None, outlet: str | None) -> Scope:
+def scope_of(session: Session, user: User, dealer: str | None, outlet: str | None) -> Scope:
     """The outlets a request may cover: dealer staff only ever their own dealer's."""
     own = dealer_scope(user)
     dealer_id = find_dealer(session, dealer).id if dealer else None
@@ -51,7 +51,7 @@ def dashboard(
     session: SessionDep, user: ChannelReader, query: Annotated[DashboardQuery, Query()]
 ) -> Dashboard:
     """Sales by day for the quarter to date, by dealer for the month, the top 20 outlets."""
-    scope = _scope(session, user, query.dealer, query.outlet)
+    scope = scope_of(session, user, query.dealer, query.outlet)
     return statistics.dashboard(session, query.day, scope)
 
 
@@ -67,7 +67,7 @@ def _report(
     """Registers a report's JSON route and its CSV/XLSX export."""
 
     def read(session: Session, user: User, query: Any) -> Sequence[BaseModel]:
-        scope = _scope(session, user, getattr(query, "dealer", None), query.outlet)
+        scope = scope_of(session, user, getattr(query, "dealer", None), query.outlet)
         return compute(session, query, scope)
 
     def as_json(
