@@ -306,7 +306,7 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     console = Console()
     base = f"http://{host}:{port}"
     console.print(f"\n[bold]HaoKa back office[/bold] on {base}  (data in {data_dir})")
-    console.print(f"  API and OpenAPI docs: {base}/docs")
+    console.print(f"  Sales dashboard: {base}/dashboard   API and OpenAPI docs: {base}/docs")
     table = Table("user", "role", "password")
     for username, role, _ in DEMO_USERS:
         table.add_row(username, role.value, DEMO_PASSWORD)
@@ -316,8 +316,8 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
         "(1,000 numbers, not yet released), 1,000 top-up cards of ¥50 (released).\n"
         f"Dealer D0575 越城通讯, outlet {terminal.outlet} holding 325 numbers and 200 cards; "
         f"counter staff {', '.join(f'{u} (PIN {pin})' for u, _, _, pin in DEMO_STAFF)}.\n"
-        f"Outlet {HISTORY_OUTLET[0]} has {HISTORY_DAYS} days of sales: see "
-        f"{base}/api/v1/statistics/sales?start=…&end=… (log in as manager at /docs).\n"
+        f"Outlet {HISTORY_OUTLET[0]} has {HISTORY_DAYS} days of sales: see them at "
+        f"{base}/dashboard (log in as manager).\n"
         "Try: HAOKA_DATA_DIR=var/demo DATABASE_URL=sqlite:///var/demo/haoka.db "
         ".venv/bin/haoka-office search-numbers '*88'\n"
     )
