@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -375,9 +376,21 @@ def _office_command() -> str:
     return found
 
 
-def _wait_for_office(process: subprocess.Popen, ready: Path, log: Path, timeout: float) -> None:  # type: ignore[type-arg]
+def _wait_for_office(
+    process: subprocess.Popen,  # type: ignore[type-arg]
+    ready: Path,
+    url: str,
+    log: Path,
+    timeout: float,
+) -> None:
+    """Until the back office has seeded the demo (its registration file appears) and answers
+    on its port: the file is written just before the server starts listening."""
     deadline = time.monotonic() + timeout
-    while not ready.exists():
+    while True:
+        if ready.exists():
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    return
         if process.poll() is not None or time.monotonic() > deadline:
             tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
             typer.echo(f"the demo back office did not start; {log}:\n{tail}", err=True)
@@ -407,11 +420,12 @@ def demo(
     counter = SimulatedCounter(data_dir / "counter", mirror=True)
     try:
         counter.start()
-        _wait_for_office(office, ready, log, timeout=180)
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_office(office, ready, url, log, timeout=180)
         registration = json.loads(ready.read_text(encoding="utf-8"))
         terminal_dir = data_dir / "terminal"
         shutil.rmtree(terminal_dir, ignore_errors=True)
-        settings = TerminalConfig(data_dir=terminal_dir, backoffice_url=f"http://127.0.0.1:{port}")
+        settings = TerminalConfig(data_dir=terminal_dir, backoffice_url=url)
         register(
             settings,
             registration["terminal_id"],
