@@ -5,9 +5,12 @@ go to the real back office with the ids they were given before the crash."""
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -64,9 +67,16 @@ def worker_main() -> None:
             flush=True,
         )
         time.sleep(pace)
+    # Out of cards: the till waits for its next customer, and for the kill.
+    while True:
+        time.sleep(1)
 
 
-def _run_and_kill(args: list[str], after_sales: int) -> list[dict[str, str]]:
+def _run_and_kill(
+    args: list[str], after_sales: int, until: Callable[[], bool] = lambda: True
+) -> list[dict[str, str]]:
+    """Kills the terminal process with SIGKILL once it reported `after_sales` sales and
+    `until()` holds; returns the sales it reported."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -88,6 +98,9 @@ def _run_and_kill(args: list[str], after_sales: int) -> list[dict[str, str]]:
             raise AssertionError(f"worker ended early: {proc.stderr.read() if proc.stderr else ''}")
         reported.append(json.loads(line))
         assert time.monotonic() < deadline, "worker too slow"
+    while not until():
+        assert time.monotonic() < deadline, "the condition to kill on never held"
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
@@ -158,7 +171,17 @@ def test_killed_while_syncing_every_event_reaches_the_back_office_once(
         store = Store(path)
         save_registration(store, shop.terminal_id, shop.terminal_no)
         store.close()
-        reported = _run_and_kill([str(path), office.url, shop.credential], after_sales=30)
+
+        def synced() -> bool:
+            # Killed only while the background sync is at work: the terminal has had some
+            # events accepted (read beside the running process, as SQLite's WAL allows).
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+                query = "SELECT count(*) FROM events WHERE status = 'accepted'"
+                return bool(conn.execute(query).fetchone()[0])
+
+        reported = _run_and_kill(
+            [str(path), office.url, shop.credential], after_sales=30, until=synced
+        )
         store = Store(path)
         events = _check_whole(store, reported)
         # The background sync was at work when the process died.
