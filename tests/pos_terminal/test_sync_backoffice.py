@@ -291,8 +291,11 @@ def test_background_sync_drains_after_each_act_and_survives_a_failing_cycle(
         pos.sell(card)
         worker.wake()
         deadline = time.monotonic() + 10
-        # Done when the cycle after the sale has reported (push, then pull, then the state).
-        while (outbox.backlog(pos.store) or not states) and time.monotonic() < deadline:
+        # Done when a cycle after the sale has reported (push, then pull, then the state):
+        # the broken first cycle reports too, offline.
+        while (
+            outbox.backlog(pos.store) or not states or not states[-1].online
+        ) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert outbox.backlog(pos.store) == 0
         assert calls >= 2 and states and states[-1].online
