@@ -492,11 +492,11 @@ def apply_sale(
     sale: SalePayload,
     settings: Settings,
     cipher: PinCipher,
-    prices: PriceBook | None = None,
-    pending: Pending | None = None,
+    prices: PriceBook | None,
+    pending: Pending,
 ) -> None:
-    """Applies a sale inside the caller's transaction or raises Rejection. With `pending`,
-    the rows that cannot fail are left there for the caller to write in bulk."""
+    """Applies a sale inside the caller's transaction or raises Rejection; the rows that
+    cannot fail are left in `pending` for the caller to write in bulk."""
     _check_sale(context, sale)
     book = prices or price_book(session, context.dealer.id, settings)
 
@@ -510,10 +510,7 @@ def apply_sale(
         session.connection().execute(_INSERT_SALE, rows.sale)
     except IntegrityError as exc:
         raise _receipt_reused(sale) from exc
-    later = pending if pending is not None else Pending()
-    _leave(rows, later)
-    if pending is None:
-        later.close(session)
+    _leave(rows, pending)
 
 
 @dataclass(frozen=True)
@@ -772,12 +769,12 @@ def apply_return(
     occurred_at: datetime,
     request: ReturnPayload,
     settings: Settings,
-    pending: Pending | None = None,
+    pending: Pending,
 ) -> None:
     """A customer return: within the window, for items not yet activated or redeemed;
     each goes back to the outlet's stock. It counts on the day it happened at the counter,
-    which is also the time it is recorded with. With `pending`, its counts for the sales
-    summaries are left there for the caller to write."""
+    which is also the time it is recorded with; its counts for the sales summaries are left
+    in `pending` for the caller to write."""
     sale = session.exec(
         sql_select(Sale).where(Sale.receipt_no == request.original_receipt_no)
     ).first()
@@ -847,10 +844,7 @@ def apply_return(
             f"refund {request.refund_fen} fen; the returned lines were sold for {refund} fen",
         )
     session.flush()
-    if pending is None:
-        statistics.record(session, counted)
-    else:
-        pending.counted += counted
+    pending.counted += counted
 
 
 def sale_public(session: Session, sale: Sale) -> SalePublic:

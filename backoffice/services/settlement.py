@@ -792,12 +792,12 @@ def _late_return_reversals(
 def _book_commissions(
     session: Session,
     dealers: Sequence[Dealer],
+    plans: dict[str, list[CommissionPlan]],
     period: Period,
     actor: str,
 ) -> int:
     """Books what the period's commission should be, less what earlier runs of this period
     already booked: a rerun of a draft appends corrections and never rewrites a row."""
-    plans = plans_by_dealer(session, dealers)
     with_plans = [d.id for d in dealers if plans[d.id]]
     if not with_plans:
         return 0
@@ -894,7 +894,11 @@ def _book_commissions(
 
 
 def _book_revenue_share(
-    session: Session, dealers: Sequence[Dealer], period: Period, actor: str
+    session: Session,
+    dealers: Sequence[Dealer],
+    plans: dict[str, list[CommissionPlan]],
+    period: Period,
+    actor: str,
 ) -> int:
     """Books the revenue share of the months reported so far (up to the period's end) that
     the dealer's plans pay and no run has booked yet, the difference for a month whose
@@ -905,7 +909,6 @@ def _book_revenue_share(
 
     Read are the months the bands can still reach from this period, and any month reported
     or corrected since the previous period began (so a late report is never missed)."""
-    plans = plans_by_dealer(session, dealers)
     sharing = {d.id for d in dealers if any(p.share_bands for p in plans[d.id])}
     if not sharing:
         return 0
@@ -1137,8 +1140,9 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
     statements = 0
     if ids:
         booked = _book_sales_and_returns(session, ids, period, actor)
-        booked += _book_commissions(session, dealers, period, actor)
-        booked += _book_revenue_share(session, dealers, period, actor)
+        plans = plans_by_dealer(session, dealers)
+        booked += _book_commissions(session, dealers, plans, period, actor)
+        booked += _book_revenue_share(session, dealers, plans, period, actor)
         opening, by_kind, extra = _period_figures(session, ids, period)
         now = utcnow()
         for dealer in dealers:

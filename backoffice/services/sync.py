@@ -252,16 +252,16 @@ def apply_event(
     event: Event,
     settings: Settings,
     cipher: PinCipher,
-    book: sales.PriceBook | None = None,
-    stored: SyncEvent | None = None,
-    pending: sales.Pending | None = None,
+    book: sales.PriceBook,
+    stored: SyncEvent | None,
+    pending: sales.Pending,
 ) -> EventResult:
     """Applies one event exactly once, inside the caller's transaction. The event row is
     written first: its primary key makes a concurrent copy of the same event wait, then
     fail, and report the first result."""
     if stored is not None:
         return _first_result(event, stored)
-    if pending is not None and not isinstance(event, SaleEvent):
+    if not isinstance(event, SaleEvent):
         # A return may refer to a sale earlier in this very batch.
         pending.write(session)
     savepoint = session.begin_nested()
@@ -335,8 +335,8 @@ def _apply(
     event: Event,
     settings: Settings,
     cipher: PinCipher,
-    book: sales.PriceBook | None,
-    pending: sales.Pending | None,
+    book: sales.PriceBook,
+    pending: sales.Pending,
 ) -> None:
     actor = context.actor
     outlet = context.outlet

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backoffice.contracts import SegmentRequest, VoucherGenerateRequest
@@ -11,11 +12,13 @@ from backoffice.contracts_channel import (
     AllocationRule,
     DealerCreate,
     OutletCreate,
+    StaffCreate,
     TerminalCreate,
 )
 from backoffice.core.config import Settings
 from backoffice.core.crypto import PinCipher
 from backoffice.domain.channel import AllocationOrder, DealerKind
+from backoffice.domain.roles import Role
 from backoffice.services import dealers, numbers, releases, stock, sync, vouchers
 from backoffice.services.dealers import TerminalContext
 from shared.codes import format_receipt_number, resident_id_check_char
@@ -217,3 +220,20 @@ def second_terminal(session: Session, shop: Channel) -> Channel:
         registered.terminal.terminal_no,
         registered.credential,
     )
+
+
+def staff_login(client: TestClient, session: Session, dealer_code: str, username: str) -> dict:
+    """A new dealer manager of the dealer (PIN 1234), logged in: its Authorization header."""
+    dealers.create_staff(
+        session,
+        dealer_code,
+        StaffCreate(
+            username=username, password="long-password", role=Role.dealer_manager, pin="1234"
+        ),
+        "sales1",
+    )
+    reply = client.post(
+        "/api/v1/auth/token", data={"username": username, "password": "long-password"}
+    )
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": f"Bearer {reply.json()['access_token']}"}

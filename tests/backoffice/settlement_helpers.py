@@ -12,6 +12,8 @@ from backoffice.contracts_settlement import (
     CommissionRules,
     SettlementRunIn,
     SettlementRunPublic,
+    ShareBandIn,
+    SlabIn,
     StageIn,
 )
 from backoffice.core.config import Settings
@@ -78,9 +80,13 @@ def plan(
     *,
     one_off: int = 0,
     stages: tuple[tuple[int, int], ...] = (),
+    slabs: tuple[tuple[int, int], ...] = (),
+    share: tuple[int, int, int] | None = None,
     code: str = "P1",
     since: date = date(2020, 1, 1),
 ) -> None:
+    """A commission plan of the dealer: a one-off for every grade, (months, fen) stages,
+    (min volume, fen) slabs, and one (first month, last month, basis points) share band."""
     settlement.create_plan(
         session,
         CommissionPlanCreate(
@@ -90,6 +96,12 @@ def plan(
             rules=CommissionRules(
                 one_off_fen={"*": one_off} if one_off else {},
                 stages=[StageIn(after_months=m, amount_fen=a) for m, a in stages],
+                slabs=[SlabIn(min_volume=v, per_number_fen=a) for v, a in slabs],
+                share_bands=[
+                    ShareBandIn(first_month=share[0], last_month=share[1], basis_points=share[2])
+                ]
+                if share
+                else [],
             ),
         ),
         "sales1",

@@ -24,7 +24,6 @@ from backoffice.contracts_channel import (
     AllocationRequest,
     AllocationRule,
     OutletCreate,
-    StaffCreate,
     TerminalCreate,
 )
 from backoffice.db import make_engine
@@ -136,19 +135,6 @@ def another_outlet(session: Session, dealer_code: str, dealer_id: str, code: str
         terminal_no=registered.terminal.terminal_no,
         credential=registered.credential,
     )
-
-
-def manager_of(session: Session, dealer_code: str, username: str) -> str:
-    """A dealer manager, who may approve price overrides at the counter and log in."""
-    dealers.create_staff(
-        session,
-        dealer_code,
-        StaffCreate(
-            username=username, password="long-password", role=Role.dealer_manager, pin="1234"
-        ),
-        "sales1",
-    )
-    return username
 
 
 def approver(session: Session, dealer_id: str, username: str) -> str:
@@ -487,10 +473,9 @@ def expected_sales(
     outlet_id: str | None = None,
     product: str | None = None,
     grade: str | None = None,
-) -> tuple[list[dict[str, Any]], set[tuple[date, str]]]:
+) -> list[dict[str, Any]]:
     """Sales rows (period, key, name and figures) of the groups with a line sold or returned;
-    and the (period, key) of groups where only cards were redeemed, which the service may
-    list with all figures zero (the summaries keep a row for them)."""
+    a group where cards were only redeemed has no sales row."""
     groups = _sales_groups(
         raw,
         start=start,
@@ -503,24 +488,20 @@ def expected_sales(
         grade=grade,
     )
     rows = []
-    redeemed_only = set()
     for (when, key), facts in groups.items():
         code, name = _label(raw, by, key)
         traded = [f for f in facts if f.what != "redeemed"]
         if traded:
             rows.append({"period": when, "key": code, "name": name, **figures(traded)})
-        else:
-            redeemed_only.add((when, code))
     rows.sort(key=lambda r: (r["period"], r["key"]))
-    return rows, redeemed_only
+    return rows
 
 
 def expected_ranking(
     raw: Raw, *, start: date, end: date, kind: str, dealer_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Ranking rows without rank, unordered: per dealer or outlet with anything in the range,
-    its figures and `outlets`, the number of its outlets with a line sold or returned in the
-    range; `redeeming_only` counts those outlets where cards were only redeemed."""
+    """Ranking rows without rank, unordered: per dealer or outlet with a line sold or returned
+    in the range, its figures and `outlets`, the number of its outlets with one."""
     groups: dict[str, list[Fact]] = defaultdict(list)
     for fact in raw.facts:
         if in_scope(fact, start, end, dealer_id, None):
@@ -533,14 +514,14 @@ def expected_ranking(
             outlet = raw.outlets[key]
             code, name, dealer = outlet["code"], outlet["name"], outlet["dealer_id"]
         traded = [f for f in facts if f.what != "redeemed"]
-        selling = {f.outlet_id for f in traded}
+        if not traded:
+            continue
         rows.append(
             {
                 "code": code,
                 "name": name,
                 "dealer_code": raw.dealers[dealer]["code"],
-                "outlets": len(selling),
-                "redeeming_only": len({f.outlet_id for f in facts} - selling),
+                "outlets": len({f.outlet_id for f in traded}),
                 **figures(traded),
             }
         )

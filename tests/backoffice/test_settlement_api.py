@@ -10,10 +10,9 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from backoffice.contracts_channel import StaffCreate
 from backoffice.domain.roles import Role
-from backoffice.services import dealers, statement_documents
-from tests.backoffice.channel_helpers import channel, pool, stocked_numbers
+from backoffice.services import statement_documents
+from tests.backoffice.channel_helpers import channel, pool, staff_login, stocked_numbers
 from tests.backoffice.settlement_helpers import (
     NUMBER_PRICE,
     Counter,
@@ -215,29 +214,13 @@ def test_a_long_statement_numbers_its_pages(session: Session) -> None:
     assert "-0.60" in pages[1]  # the last payment, on the second page
 
 
-def _dealer_manager(client: TestClient, session: Session, dealer: str, username: str) -> dict:
-    dealers.create_staff(
-        session,
-        dealer,
-        StaffCreate(
-            username=username, password="long-password", role=Role.dealer_manager, pin="1234"
-        ),
-        "sales1",
-    )
-    reply = client.post(
-        "/api/v1/auth/token", data={"username": username, "password": "long-password"}
-    )
-    assert reply.status_code == 200, reply.text
-    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
-
-
 def test_a_dealer_manager_reads_only_its_own_confirmed_statements(
     session: Session, client: TestClient, login: Login
 ) -> None:
     number, _ = _settled_statement(session, client, login)
     channel(session, code="D2")
-    own = _dealer_manager(client, session, "D1", "boss1")
-    other = _dealer_manager(client, session, "D2", "boss2")
+    own = staff_login(client, session, "D1", "boss1")
+    other = staff_login(client, session, "D2", "boss2")
     # A draft is the sales centre's work in progress: not shown to the dealer yet.
     assert client.get("/api/v1/settlement/statements", headers=own).json() == []
     draft = client.get(f"/api/v1/settlement/statements/{number}", headers=own)

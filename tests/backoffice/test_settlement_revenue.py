@@ -10,11 +10,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backoffice.contracts_settlement import (
-    CommissionPlanCreate,
-    CommissionRules,
     RevenueLine,
     RevenueReport,
-    ShareBandIn,
 )
 from backoffice.domain.roles import Role
 from backoffice.domain.settlement import StatementAction
@@ -26,6 +23,7 @@ from tests.backoffice.settlement_helpers import (
     Counter,
     month_start,
     months_ago,
+    plan,
     run,
     statement_of,
 )
@@ -35,18 +33,7 @@ Login = Callable[[Role], dict[str, str]]
 
 def _share_plan(session: Session) -> None:
     """10 % of revenue in months 1 to 12 after the sale, nothing in the sale's own month."""
-    settlement.create_plan(
-        session,
-        CommissionPlanCreate(
-            code="SHARE",
-            dealer="D1",
-            effective_from=months_ago(24),
-            rules=CommissionRules(
-                share_bands=[ShareBandIn(first_month=1, last_month=12, basis_points=1_000)]
-            ),
-        ),
-        "sales1",
-    )
+    plan(session, "D1", share=(1, 12, 1_000), code="SHARE", since=months_ago(24))
 
 
 def _report(session: Session, month_of: int, **revenue: int) -> None:
@@ -198,18 +185,7 @@ def test_a_month_reported_long_after_still_pays_its_share(session: Session) -> N
     pool(session)
     shop = channel(session)
     (number,) = stocked_numbers(session, shop.outlet_code, 1)
-    settlement.create_plan(
-        session,
-        CommissionPlanCreate(
-            code="SHORT",
-            dealer="D1",
-            effective_from=months_ago(24),
-            rules=CommissionRules(
-                share_bands=[ShareBandIn(first_month=1, last_month=2, basis_points=1_000)]
-            ),
-        ),
-        "sales1",
-    )
+    plan(session, "D1", share=(1, 2, 1_000), code="SHORT", since=months_ago(24))
     Counter(session, shop).sell(months_ago(6), [("number", number, NUMBER_PRICE)])
     # Month 1 after the sale, reported five months late: beyond the bands' reach from now,
     # but reported since the previous period began, so this run sees it.

@@ -9,7 +9,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
-from backoffice.contracts_settlement import CommissionPlanCreate, CommissionRules, SlabIn
+from backoffice.contracts_settlement import CommissionPlanCreate, CommissionRules
 from backoffice.domain.channel import DealerKind
 from backoffice.domain.commission import add_months
 from backoffice.domain.settlement import Cadence, StatementAction
@@ -367,21 +367,7 @@ def test_late_sales_recount_a_closed_month_s_slab_in_the_next_open_period(
     pool(session)
     shop = channel(session)
     first, second, third = stocked_numbers(session, shop.outlet_code, 3)
-    settlement.create_plan(
-        session,
-        CommissionPlanCreate(
-            code="SLABS",
-            dealer="D1",
-            effective_from=date(2020, 1, 1),
-            rules=CommissionRules(
-                slabs=[
-                    SlabIn(min_volume=0, per_number_fen=0),
-                    SlabIn(min_volume=2, per_number_fen=300),
-                ]
-            ),
-        ),
-        "sales1",
-    )
+    plan(session, "D1", slabs=((0, 0), (2, 300)), code="SLABS")
     counter = Counter(session, shop)
     closed_month, open_month = months_ago(2), months_ago(1)
     counter.sell(closed_month, [("number", first, NUMBER_PRICE)])
@@ -422,22 +408,7 @@ def test_a_late_return_from_a_closed_month_takes_back_its_one_off_and_slab(
     pool(session)
     shop = channel(session)
     first, second = stocked_numbers(session, shop.outlet_code, 2)
-    settlement.create_plan(
-        session,
-        CommissionPlanCreate(
-            code="BOTH",
-            dealer="D1",
-            effective_from=date(2020, 1, 1),
-            rules=CommissionRules(
-                one_off_fen={"*": 2_000},
-                slabs=[
-                    SlabIn(min_volume=0, per_number_fen=0),
-                    SlabIn(min_volume=2, per_number_fen=300),
-                ],
-            ),
-        ),
-        "sales1",
-    )
+    plan(session, "D1", one_off=2_000, slabs=((0, 0), (2, 300)), code="BOTH")
     counter = Counter(session, shop)
     closed_month, open_month = months_ago(2), months_ago(1)
     sale = counter.sell(

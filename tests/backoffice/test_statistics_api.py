@@ -29,7 +29,7 @@ from shared.sync import (
     ShiftOpenEvent,
     ShiftOpenPayload,
 )
-from tests.backoffice.channel_helpers import Channel, channel, pool, push
+from tests.backoffice.channel_helpers import Channel, channel, pool, push, staff_login
 from tests.backoffice.settlement_helpers import LONG_WINDOW
 from tests.backoffice.statistics_helpers import (
     Item,
@@ -37,7 +37,6 @@ from tests.backoffice.statistics_helpers import (
     another_outlet,
     cards,
     give_back,
-    manager_of,
     numbers,
     sale,
     stock_outlet,
@@ -121,15 +120,6 @@ def _get(client: TestClient, report: str, headers: dict[str, str], **params: Any
 
 def _brief(rows: list[dict[str, Any]], *names: str) -> list[tuple[Any, ...]]:
     return [tuple(row[n] for n in names) for row in rows]
-
-
-def _staff_login(client: TestClient, session: Session, dealer: str, username: str) -> dict:
-    manager_of(session, dealer, username)
-    reply = client.post(
-        "/api/v1/auth/token", data={"username": username, "password": "long-password"}
-    )
-    assert reply.status_code == 200, reply.text
-    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
 
 
 def _four_sales(session: Session) -> Shops:
@@ -276,7 +266,7 @@ def test_a_dealer_manager_sees_only_the_own_dealer(
     session: Session, client: TestClient, login: Login
 ) -> None:
     _four_sales(session)
-    boss = _staff_login(client, session, "D1", "boss1")
+    boss = staff_login(client, session, "D1", "boss1")
     totals = _get(client, "sales", boss, grain="month", **WINDOW)
     assert _brief(totals, "period", "sold_fen") == [("2026-06-01", 70_000)]
     assert _get(client, "sales", boss, dealer="D1", grain="month", **WINDOW) == totals
@@ -306,7 +296,7 @@ def test_the_dashboard_keeps_a_dealer_manager_to_the_own_dealer(
     session: Session, client: TestClient, login: Login
 ) -> None:
     _four_sales(session)
-    boss = _staff_login(client, session, "D1", "boss1")
+    boss = staff_login(client, session, "D1", "boss1")
     day = {"day": "2026-06-30"}
     board = client.get(f"{API}/dashboard", params=day, headers=boss)
     assert board.status_code == 200, board.text
@@ -725,7 +715,7 @@ def test_shift_cash_differences_per_outlet_and_clerk(
     # Shifts count on the China day they closed: none closed tomorrow or before yesterday.
     later = {"start": str(today + timedelta(days=1)), "end": str(today + timedelta(days=2))}
     assert _get(client, "shift-cash", manager, **later) == []
-    boss = _staff_login(client, session, "D2", "boss2")
+    boss = staff_login(client, session, "D2", "boss2")
     assert _brief(_get(client, "shift-cash", boss, **window), "outlet_code") == [("D2-O1",)]
 
 

@@ -16,28 +16,13 @@ from tests.backoffice.channel_helpers import (
     channel,
     pool,
     sale_event,
+    staff_login,
     stocked_numbers,
 )
 
 
 def _device(shop: Channel) -> dict[str, str]:
     return {"Authorization": f"Bearer {shop.credential}"}
-
-
-def _staff_login(client: TestClient, session: Session, dealer: str, username: str) -> dict:
-    dealers.create_staff(
-        session,
-        dealer,
-        StaffCreate(
-            username=username, password="long-password", role=Role.dealer_manager, pin="1234"
-        ),
-        "sales1",
-    )
-    reply = client.post(
-        "/api/v1/auth/token", data={"username": username, "password": "long-password"}
-    )
-    assert reply.status_code == 200, reply.text
-    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
 
 
 def test_push_over_http_with_the_device_credential(client: TestClient, session: Session) -> None:
@@ -135,8 +120,8 @@ def test_a_dealer_never_sees_another_dealers_stock_or_sales(
         headers=_device(mine),
     )
     receipt = event.payload.receipt_no
-    own = _staff_login(client, session, "D1", "boss1")
-    other = _staff_login(client, session, "D2", "boss2")
+    own = staff_login(client, session, "D1", "boss1")
+    other = staff_login(client, session, "D2", "boss2")
 
     assert client.get(f"/api/v1/sales/{receipt}", headers=own).status_code == 200
     assert client.get(f"/api/v1/sales/{receipt}", headers=other).status_code == 404
@@ -176,8 +161,8 @@ def test_a_dealer_never_sees_another_dealers_documents_or_queues(
         json={"events": [event.model_dump(mode="json")]},
         headers=_device(mine),
     )
-    own = _staff_login(client, session, "D1", "boss1")
-    other = _staff_login(client, session, "D2", "boss2")
+    own = staff_login(client, session, "D1", "boss1")
+    other = staff_login(client, session, "D2", "boss2")
 
     for path in (
         f"/api/v1/stock-documents/{document.number}",
