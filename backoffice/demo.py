@@ -13,8 +13,8 @@ from rich.table import Table
 from sqlmodel import Session
 
 from backoffice import migrate
-from backoffice.contracts import SegmentRequest, UserCreate, VoucherGenerateRequest
-from backoffice.contracts_channel import (
+from backoffice.contracts.billing import SegmentRequest, VoucherGenerateRequest
+from backoffice.contracts.channel import (
     AllocationRequest,
     AllocationRule,
     DealerCreate,
@@ -22,22 +22,16 @@ from backoffice.contracts_channel import (
     StaffCreate,
     TerminalCreate,
 )
+from backoffice.contracts.users import UserCreate
 from backoffice.core.config import Settings
 from backoffice.core.crypto import PinCipher
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
-from backoffice.domain.roles import Role
-from backoffice.services import (
-    dealers,
-    numbers,
-    prices,
-    releases,
-    sims,
-    stock,
-    sync,
-    users,
-    vouchers,
-)
+from backoffice.domain.users import Role
+from backoffice.services import users
+from backoffice.services.billing import numbers, releases, sims, vouchers
+from backoffice.services.channel import allocation, dealers, movements, prices, receipts
+from backoffice.services.counter import sync
 from shared.codes import format_receipt_number, luhn_check_digit, resident_id_check_char
 from shared.ids import new_id
 from shared.sync import (
@@ -176,16 +170,16 @@ def seed_channel(session: Session) -> DemoTerminal:
             ),
             "admin",
         )
-    note = stock.allocate(
+    note = allocation.allocate(
         session,
         AllocationRequest(
             outlet=outlet.code, rules=list(DEMO_ALLOCATION), order=AllocationOrder.in_order
         ),
         "sales",
     )
-    on_the_way = stock.outlet_stock(session, outlet.code)
+    on_the_way = movements.outlet_stock(session, outlet.code)
     delivered = [item.item for item in on_the_way if item.status == "allocated"]
-    stock.receive(session, note.number, delivered, "wang")
+    receipts.receive(session, note.number, delivered, "wang")
     registered = dealers.register_terminal(
         session, TerminalCreate(outlet=outlet.code, name="收银台 1"), "admin"
     )
@@ -205,15 +199,15 @@ def seed_history(session: Session, settings: Settings) -> int:
         OutletCreate(dealer="D0575", code=HISTORY_OUTLET[0], name=HISTORY_OUTLET[1]),
         "sales",
     )
-    note = stock.allocate(
+    note = allocation.allocate(
         session,
         AllocationRequest(
             outlet=outlet.code, rules=list(HISTORY_ALLOCATION), order=AllocationOrder.in_order
         ),
         "sales",
     )
-    items = [i for i in stock.outlet_stock(session, outlet.code) if i.status == "allocated"]
-    stock.receive(session, note.number, [i.item for i in items], "wang")
+    items = [i for i in movements.outlet_stock(session, outlet.code) if i.status == "allocated"]
+    receipts.receive(session, note.number, [i.item for i in items], "wang")
     registered = dealers.register_terminal(
         session, TerminalCreate(outlet=outlet.code, name="收银台 1"), "admin"
     )

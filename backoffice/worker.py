@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from backoffice.core.config import Settings, get_settings
 from backoffice.db import make_engine
-from backoffice.services import activations, reservations
+from backoffice.services.channel import reservations
+from backoffice.services.counter import activations
 
 log = logging.getLogger("haoka.worker")
 

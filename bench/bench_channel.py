@@ -30,8 +30,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from backoffice import migrate
-from backoffice.contracts import SegmentRequest
-from backoffice.contracts_channel import (
+from backoffice.contracts.billing import SegmentRequest
+from backoffice.contracts.channel import (
     AllocationRequest,
     AllocationRule,
     DealerCreate,
@@ -40,7 +40,8 @@ from backoffice.contracts_channel import (
 )
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
-from backoffice.services import dealers, numbers, releases, stock
+from backoffice.services.billing import numbers, releases
+from backoffice.services.channel import allocation, dealers, movements, receipts
 from shared.codes import format_receipt_number, resident_id_check_char
 from shared.ids import new_id
 from shared.sync import (
@@ -120,7 +121,7 @@ def bench_allocation(url: str) -> None:
                 order=order,
             )
             started = time.perf_counter()
-            document = stock.allocate(session, request, "bench")
+            document = allocation.allocate(session, request, "bench")
             timings[order.value] = time.perf_counter() - started
             assert sum(line.item_count for line in document.lines) == ALLOCATE
         bare = {}
@@ -156,7 +157,7 @@ def _stock_terminals(url: str) -> list[tuple[str, int, list[str]]]:
         _pool(session, TERMINALS * PER_TERMINAL * 2)
         outlets = _dealer(session, "SYNC", TERMINALS // 2)
         for outlet in outlets:
-            document = stock.allocate(
+            document = allocation.allocate(
                 session,
                 AllocationRequest(
                     outlet=outlet,
@@ -166,9 +167,9 @@ def _stock_terminals(url: str) -> list[tuple[str, int, list[str]]]:
                 "bench",
             )
             items = sorted(
-                i.item for i in stock.outlet_stock(session, outlet, limit=PER_TERMINAL * 3)
+                i.item for i in movements.outlet_stock(session, outlet, limit=PER_TERMINAL * 3)
             )
-            stock.receive(session, document.number, items, "bench")
+            receipts.receive(session, document.number, items, "bench")
             shared = int(PER_TERMINAL * OVERLAP)
             halves = (
                 items[:PER_TERMINAL],

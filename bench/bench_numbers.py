@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from backoffice import migrate
-from backoffice.contracts import SegmentRequest
+from backoffice.contracts.billing import SegmentRequest
 from backoffice.db import make_engine
-from backoffice.services import grading, numbers
+from backoffice.services.billing import grading, numbers
 from backoffice.services.bulk import db_timestamp
 
 SERVER = os.environ.get(

@@ -31,7 +31,7 @@ from _channel_data import (
 )
 from sqlmodel import Session
 
-from backoffice.contracts_settlement import (
+from backoffice.contracts.settlement import (
     CommissionPlanCreate,
     CommissionRules,
     SettlementRunIn,
@@ -40,9 +40,9 @@ from backoffice.contracts_settlement import (
 )
 from backoffice.db import make_engine
 from backoffice.domain.channel import DealerKind
-from backoffice.domain.commission import add_months
-from backoffice.domain.settlement import Cadence
-from backoffice.services import settlement
+from backoffice.domain.settlement.accounts import Cadence
+from backoffice.domain.settlement.commission import add_months
+from backoffice.services.settlement import plans, runs
 
 SALES_PER_YEAR = int(os.environ.get("HAOKA_BENCH_SETTLEMENT_SALES", "1000000"))
 DEALERS = 500
@@ -97,7 +97,7 @@ def _seed(url: str) -> int:
 
 def _plans(session: Session) -> None:
     for kind in DealerKind:
-        settlement.create_plan(
+        plans.create_plan(
             session,
             CommissionPlanCreate(
                 code=f"BENCH-{kind.value}",
@@ -132,15 +132,15 @@ def main() -> int:
             _plans(session)
             request = SettlementRunIn(day=MONTH, cadence=Cadence.month)
             # The months before are settled first, as they would have been in production.
-            previous = settlement.run_settlement(
+            previous = runs.run_settlement(
                 session, request.model_copy(update={"day": add_months(MONTH, -1)}), "bench"
             )
             print(
                 f"previous month: {previous.statements} statements, "
                 f"{previous.entries_booked:,} entries in {previous.seconds:.1f} s"
             )
-            first = settlement.run_settlement(session, request, "bench")
-            again = settlement.run_settlement(session, request, "bench")
+            first = runs.run_settlement(session, request, "bench")
+            again = runs.run_settlement(session, request, "bench")
         engine.dispose()
     ratio = first.seconds / LIMIT_S
     print(

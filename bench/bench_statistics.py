@@ -48,12 +48,12 @@ from _channel_data import (
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from backoffice.contracts_statistics import RankingRow, SalesQuery, SalesRow
+from backoffice.contracts.statistics import RankingRow, SalesQuery, SalesRow
 from backoffice.db import make_engine
 from backoffice.domain.calendar import day_start
 from backoffice.domain.statistics import Dimension, Grain
-from backoffice.services import statistics
-from backoffice.services.statistics import Scope
+from backoffice.services.statistics import queries, summaries
+from backoffice.services.statistics.queries import Scope
 
 SALES = int(os.environ.get("HAOKA_BENCH_STATISTICS_SALES", "1000000"))
 RUNS = int(os.environ.get("HAOKA_BENCH_STATISTICS_RUNS", "30"))
@@ -269,7 +269,7 @@ def _ranking_answer(row: RankingRow) -> tuple[Any, ...]:
 def _cases() -> list[Case]:
     def sales(start: date, end: date, grain: Grain, by: Dimension) -> Callable[[Session], Any]:
         query = SalesQuery(start=start, end=end, grain=grain, by=by)
-        return lambda session: statistics.sales(session, query, Scope())
+        return lambda session: queries.sales(session, query, Scope())
 
     def ranking(fn: Callable[..., Any], start: date, end: date) -> Callable[[Session], Any]:
         return lambda session: fn(session, start, end, Scope(), 20)
@@ -298,21 +298,21 @@ def _cases() -> list[Case]:
         ),
         Case(
             "dealer ranking top 20, month",
-            ranking(statistics.dealer_ranking, *MONTH),
+            ranking(queries.dealer_ranking, *MONTH),
             RAW_DEALER_RANKING,
             *MONTH,
             _ranking_answer,
         ),
         Case(
             "top 20 outlets, month",
-            ranking(statistics.top_outlets, *MONTH),
+            ranking(queries.top_outlets, *MONTH),
             RAW_TOP_OUTLETS,
             *MONTH,
             _ranking_answer,
         ),
         Case(
             "top 20 outlets, quarter",
-            ranking(statistics.top_outlets, *QUARTER),
+            ranking(queries.top_outlets, *QUARTER),
             RAW_TOP_OUTLETS,
             *QUARTER,
             _ranking_answer,
@@ -413,7 +413,7 @@ def main() -> int:
         engine = make_engine(url)
         started = time.perf_counter()
         with Session(engine) as session:
-            product_rows = statistics.rebuild(session)
+            product_rows = summaries.rebuild(session)
             session.commit()
         rebuilt = time.perf_counter() - started
         with engine.connect() as connection:

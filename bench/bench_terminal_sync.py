@@ -22,8 +22,8 @@ import psycopg
 from sqlmodel import Session
 
 from backoffice import migrate
-from backoffice.contracts import VoucherGenerateRequest
-from backoffice.contracts_channel import (
+from backoffice.contracts.billing import VoucherGenerateRequest
+from backoffice.contracts.channel import (
     AllocationRequest,
     AllocationRule,
     DealerCreate,
@@ -34,7 +34,8 @@ from backoffice.core.config import Settings
 from backoffice.core.crypto import PinCipher
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
-from backoffice.services import dealers, releases, stock, vouchers
+from backoffice.services.billing import releases, vouchers
+from backoffice.services.channel import allocation, dealers, movements, receipts
 from pos_terminal import outbox
 from pos_terminal.services.login import LoginService
 from pos_terminal.services.sale import SaleService, Tender
@@ -81,7 +82,7 @@ def _channel(settings: Settings, cards: int) -> tuple[str, int, str]:
             "bench",
         )
         releases.release_vouchers(session, "BENCH", "bench")
-        document = stock.allocate(
+        document = allocation.allocate(
             session,
             AllocationRequest(
                 outlet="B1-O1",
@@ -90,8 +91,8 @@ def _channel(settings: Settings, cards: int) -> tuple[str, int, str]:
             ),
             "bench",
         )
-        items = [i.item for i in stock.outlet_stock(session, "B1-O1", limit=cards)]
-        stock.receive(session, document.number, items, "bench")
+        items = [i.item for i in movements.outlet_stock(session, "B1-O1", limit=cards)]
+        receipts.receive(session, document.number, items, "bench")
     engine.dispose()
     return terminal.terminal.id, terminal.terminal.terminal_no, terminal.credential
 

@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from backoffice import migrate
 from backoffice.api.main import create_app
-from backoffice.contracts import UserCreate
+from backoffice.contracts.users import UserCreate
 from backoffice.core.config import Settings
 from backoffice.db import make_engine
-from backoffice.domain.roles import Role
+from backoffice.domain.users import Role
 from backoffice.services import users
 
 BACKENDS = ("sqlite", "postgresql")

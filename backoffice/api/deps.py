@@ -10,10 +10,10 @@ from sqlmodel import Session
 from backoffice.core.config import Settings
 from backoffice.core.crypto import PinCipher
 from backoffice.core.security import TokenError, decode_access_token
-from backoffice.domain.roles import Role, allows
+from backoffice.domain.users import Role, allows
 from backoffice.models import User
 from backoffice.services import users
-from backoffice.services.dealers import TerminalContext, authenticate_terminal
+from backoffice.services.channel.dealers import TerminalContext, authenticate_terminal
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -14,16 +14,12 @@ from backoffice.api.errors import install_error_handlers
 from backoffice.api.routes import (
     audit,
     auth,
+    billing,
     channel,
-    grading,
-    imports,
-    numbers,
-    releases,
+    counter,
     settlement,
-    sims,
     statistics,
     users,
-    vouchers,
 )
 from backoffice.core.config import Settings, get_settings
 from backoffice.db import make_engine
@@ -59,11 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, grading, numbers, sims, vouchers, releases, imports, audit):
-        api.include_router(module.router)
-    api.include_router(channel.router)
-    api.include_router(settlement.router)
-    api.include_router(statistics.router)
+    for area in (auth, users, billing, audit, channel, counter, settlement, statistics):
+        api.include_router(area.router)
     app.include_router(api)
     app.include_router(pages.router)
 

@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
-from backoffice.domain.pricing import grade_of
+from backoffice.domain.channel import grade_of
 
 
 class Grain(StrEnum):

@@ -1,8 +1,18 @@
 """SQLModel tables of the back office; the schema itself comes from Alembic migrations."""
 
+from backoffice.models.audit import AuditEntry
+from backoffice.models.billing import (
+    GradingRule,
+    ImportJob,
+    MobileNumber,
+    NumberBatch,
+    NumberGrade,
+    SimBatch,
+    SimCard,
+    Voucher,
+    VoucherBatch,
+)
 from backoffice.models.channel import (
-    ActivationOutbox,
-    CashMovement,
     Dealer,
     DealerLedgerEntry,
     DealerPrice,
@@ -12,12 +22,17 @@ from backoffice.models.channel import (
     PriceList,
     PriceListItem,
     ReservationQuota,
+    Terminal,
+)
+from backoffice.models.counter import (
+    ActivationOutbox,
+    CashMovement,
     Sale,
     SaleLine,
     Shift,
     SyncEvent,
-    Terminal,
 )
+from backoffice.models.documents import DocumentCounter, StockDocument, StockDocumentLine
 from backoffice.models.settlement import (
     CommissionPlanRow,
     DealerAccountEntry,
@@ -27,22 +42,7 @@ from backoffice.models.settlement import (
     SettlementStatement,
 )
 from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
-from backoffice.models.tables import (
-    AuditEntry,
-    DocumentCounter,
-    GradingRule,
-    ImportJob,
-    MobileNumber,
-    NumberBatch,
-    NumberGrade,
-    SimBatch,
-    SimCard,
-    StockDocument,
-    StockDocumentLine,
-    User,
-    Voucher,
-    VoucherBatch,
-)
+from backoffice.models.users import User
 
 __all__ = [
     "ActivationOutbox",

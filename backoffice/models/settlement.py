@@ -6,11 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from backoffice.models.types import UTCDateTime, utcnow
-
-
-def _utc_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(UTCDateTime(), nullable=nullable)
+from backoffice.models.types import utc_column, utcnow
 
 
 class DealerAccountEntry(SQLModel, table=True):
@@ -25,7 +21,7 @@ class DealerAccountEntry(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     dealer_id: str = Field(foreign_key="dealer.id", max_length=36)
-    kind: str = Field(max_length=16)  # backoffice.domain.settlement.LedgerKind
+    kind: str = Field(max_length=16)  # backoffice.domain.settlement.accounts.LedgerKind
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     # What the customer paid for a sale or got back for a return; not part of the balance.
     retail_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
@@ -41,7 +37,7 @@ class DealerAccountEntry(SQLModel, table=True):
     reason: str = Field(default="", max_length=1000)  # adjustment reason or penalty evidence
     approver: str = Field(default="", max_length=96)
     actor: str = Field(max_length=96)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class SettlementProfile(SQLModel, table=True):
@@ -52,12 +48,12 @@ class SettlementProfile(SQLModel, table=True):
     dealer_id: str = Field(primary_key=True, foreign_key="dealer.id", max_length=36)
     cadence: str = Field(max_length=8)  # day | week | month
     updated_by: str = Field(max_length=96)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class CommissionPlanRow(SQLModel, table=True):
     """An effective-dated commission plan for one dealer or for every dealer of a kind; the
-    rules are the JSON of backoffice.contracts_settlement.CommissionRules."""
+    rules are the JSON of backoffice.contracts.settlement.CommissionRules."""
 
     __tablename__ = "commission_plan"
     __table_args__ = (
@@ -73,7 +69,7 @@ class CommissionPlanRow(SQLModel, table=True):
     effective_to: date | None = None
     rules: str = Field(sa_column=Column(Text, nullable=False))
     created_by: str = Field(max_length=96)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class NumberActivation(SQLModel, table=True):
@@ -85,7 +81,7 @@ class NumberActivation(SQLModel, table=True):
     msisdn: str = Field(primary_key=True, max_length=11)
     activated_on: date | None = None
     deactivated_on: date | None = None
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class NumberRevenue(SQLModel, table=True):
@@ -102,7 +98,7 @@ class NumberRevenue(SQLModel, table=True):
     month: date = Field(primary_key=True)
     revenue_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     reported_by: str = Field(max_length=96)
-    reported_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    reported_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class SettlementStatement(SQLModel, table=True):
@@ -133,7 +129,7 @@ class SettlementStatement(SQLModel, table=True):
     closing_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     line_count: int = 0
     comment: str = Field(default="", max_length=1000)
-    computed_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    computed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     computed_by: str = Field(max_length=96)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_by: str = Field(max_length=96)

@@ -1,8 +1,9 @@
-"""Column types: UTC timestamps that read back timezone-aware on every backend."""
+"""Column types: UTC timestamps that read back timezone-aware on every backend, and the column
+factories the tables share."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, DateTime, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -27,3 +28,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+def text_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(Text, nullable=nullable)

@@ -3,9 +3,9 @@
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backoffice.contracts import UserCreate
+from backoffice.contracts.users import UserCreate
 from backoffice.core.security import hash_password, verify_password
-from backoffice.domain.roles import Role
+from backoffice.domain.users import Role
 from backoffice.models import User
 from backoffice.services import audit
 from backoffice.services.errors import Conflict

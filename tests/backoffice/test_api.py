@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice.domain.roles import Role
+from backoffice.domain.users import Role
 from tests.backoffice.helpers import csv_bytes, iccid
 
 Login = Callable[[Role], dict[str, str]]

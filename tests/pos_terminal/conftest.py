@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from backoffice.contracts_channel import StaffCreate
+from backoffice.contracts.channel import StaffCreate
 from backoffice.core.config import Settings
-from backoffice.domain.roles import Role
-from backoffice.services import dealers
+from backoffice.domain.users import Role
+from backoffice.services.channel import dealers
 from pos_terminal.config import TerminalConfig
 from pos_terminal.services import counter as counter_services
 from pos_terminal.services.counter import CounterServices
@@ -23,7 +23,7 @@ from pos_terminal.services.sale import SaleService
 from pos_terminal.services.shift import ShiftService
 from pos_terminal.services.stock import StockService
 from pos_terminal.store import Store
-from tests.backoffice.channel_helpers import Channel, channel, pool
+from tests.backoffice.channel.helpers import Channel, channel, pool
 from tests.pos_terminal.helpers import CLERK, CLERK_PIN, Clock, seeded_store
 from tests.pos_terminal.office import OfficeServer
 

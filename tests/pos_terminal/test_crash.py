@@ -24,7 +24,7 @@ from pos_terminal.services.shift import ShiftService
 from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient, SyncWorker
-from tests.backoffice.channel_helpers import channel, pool, stocked_numbers
+from tests.backoffice.channel.helpers import channel, pool, stocked_numbers
 from tests.pos_terminal.helpers import seeded_store, voucher_item
 from tests.pos_terminal.office import OfficeServer
 

@@ -15,7 +15,7 @@ from backoffice.models import Sale, Voucher
 from pos_terminal.config import load_config
 from pos_terminal.services.counter import open_counter
 from pos_terminal.services.sale import Tender
-from tests.backoffice.channel_helpers import Channel, stocked_numbers
+from tests.backoffice.channel.helpers import Channel, stocked_numbers
 from tests.pos_terminal.helpers import CLERK, CLERK_PIN
 from tests.pos_terminal.office import OfficeServer
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from backoffice.contracts_channel import DealerStatusChange, TerminalCreate
+from backoffice.contracts.channel import DealerStatusChange, TerminalCreate
 from backoffice.domain.channel import DealerStatus
 from backoffice.models import Outlet, SyncEvent
-from backoffice.services import dealers, stock
+from backoffice.services.channel import dealers, movements
 from pos_terminal import outbox
 from pos_terminal.config import TerminalConfig
 from pos_terminal.services.counter import open_counter, register
@@ -24,7 +24,7 @@ from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient, SyncState, SyncWorker
 from shared.sync import PushRequest, RejectReason
-from tests.backoffice.channel_helpers import Channel, resident_id, stocked_numbers
+from tests.backoffice.channel.helpers import Channel, resident_id, stocked_numbers
 from tests.pos_terminal.helpers import CLERK, CLERK_PIN
 from tests.pos_terminal.office import OfficeServer, free_port
 
@@ -60,7 +60,7 @@ class Terminal:
 
 def _office_status(session: Session, outlet: str) -> dict[str, str]:
     session.expire_all()
-    return {i.item: i.status for i in stock.outlet_stock(session, outlet)}
+    return {i.item: i.status for i in movements.outlet_stock(session, outlet)}
 
 
 def test_sell_online_then_offline_and_drain_the_backlog(

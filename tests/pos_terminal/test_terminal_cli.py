@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from pos_terminal.cli import app
 from pos_terminal.config import TerminalConfig, load_config
 from pos_terminal.services.counter import open_counter
-from tests.backoffice.channel_helpers import Channel, stocked_numbers
+from tests.backoffice.channel.helpers import Channel, stocked_numbers
 from tests.pos_terminal.office import OfficeServer
 
 

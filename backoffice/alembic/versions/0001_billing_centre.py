@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from backoffice.domain.grading import DEFAULT_GRADES, DEFAULT_RULES
+from backoffice.domain.billing import DEFAULT_GRADES, DEFAULT_RULES
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None

@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
-from backoffice.domain.pricing import default_prices
+from backoffice.domain.channel import default_prices
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"

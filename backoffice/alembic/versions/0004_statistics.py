@@ -14,7 +14,7 @@ from alembic import op
 from sqlmodel import Session
 
 from backoffice.models.types import UTCDateTime
-from backoffice.services import statistics
+from backoffice.services.statistics import summaries
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
@@ -84,7 +84,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_revenue_month", ["month"])
         batch_op.create_index("ix_revenue_reported", ["reported_at"])
     # Sales recorded before the summaries existed are counted once, here.
-    statistics.rebuild(Session(bind=op.get_bind()))
+    summaries.rebuild(Session(bind=op.get_bind()))
 
 
 def downgrade() -> None:

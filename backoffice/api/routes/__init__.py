@@ -1,1 +1,1 @@
-"""One router module per resource."""
+"""API routers, one package or module per business area, one router module per resource."""

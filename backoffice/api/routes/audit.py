@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Query
 
 from backoffice.api.deps import AuditReader, SessionDep
-from backoffice.contracts import AuditEntryPublic
+from backoffice.contracts.audit import AuditEntryPublic
 from backoffice.services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])

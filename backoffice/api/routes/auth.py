@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from backoffice.api.deps import SessionDep, SettingsDep
-from backoffice.contracts import Token
+from backoffice.contracts.users import Token
 from backoffice.core.security import create_access_token
-from backoffice.domain.roles import Role
+from backoffice.domain.users import Role
 from backoffice.services import users
 
 router = APIRouter(prefix="/auth", tags=["auth"])

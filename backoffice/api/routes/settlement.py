@@ -16,7 +16,7 @@ from backoffice.api.deps import (
     dealer_scope,
     require,
 )
-from backoffice.contracts_settlement import (
+from backoffice.contracts.settlement import (
     AccountEntryIn,
     AccountEntryPublic,
     AccountPublic,
@@ -35,12 +35,15 @@ from backoffice.contracts_settlement import (
     StatementDispute,
     StatementPublic,
 )
-from backoffice.domain.roles import Role
-from backoffice.domain.settlement import StatementAction, StatementStatus
+from backoffice.domain.settlement.accounts import StatementAction, StatementStatus
+from backoffice.domain.users import Role
 from backoffice.models import User
-from backoffice.services import exports, settlement, shift_reconciliation, statement_documents
-from backoffice.services.dealers import find_dealer
+from backoffice.services import exports
+from backoffice.services.channel.dealers import find_dealer
 from backoffice.services.errors import Forbidden
+from backoffice.services.settlement import accounts, plans, revenue, runs
+from backoffice.services.settlement import shifts as shift_reconciliation
+from backoffice.services.settlement import statements as statement_documents
 
 router = APIRouter(tags=["settlement"])
 
@@ -61,10 +64,10 @@ def dealer_account(
     end: date | None = None,
 ) -> AccountPublic:
     dealer = find_dealer(session, key)
-    entries = settlement.account_entries(session, dealer.id, start, end)
+    entries = accounts.account_entries(session, dealer.id, start, end)
     return AccountPublic(
         dealer_id=dealer.id,
-        balance_fen=settlement.balance(session, dealer.id),
+        balance_fen=accounts.balance(session, dealer.id),
         entries=[AccountEntryPublic.model_validate(e) for e in entries],
     )
 
@@ -74,7 +77,7 @@ def post_account_entry(
     key: str, request: AccountEntryIn, session: SessionDep, user: SalesCentre
 ) -> AccountEntryPublic:
     return AccountEntryPublic.model_validate(
-        settlement.post_entry(session, key, request, user.username)
+        accounts.post_entry(session, key, request, user.username)
     )
 
 
@@ -82,7 +85,7 @@ def post_account_entry(
 def set_settlement_profile(
     key: str, request: SettlementProfileIn, session: SessionDep, user: SalesCentre
 ) -> SettlementProfilePublic:
-    profile = settlement.set_cadence(session, key, request.cadence, user.username)
+    profile = accounts.set_cadence(session, key, request.cadence, user.username)
     return SettlementProfilePublic.model_validate(profile)
 
 
@@ -90,21 +93,21 @@ def set_settlement_profile(
 def create_commission_plan(
     request: CommissionPlanCreate, session: SessionDep, user: SalesCentre
 ) -> CommissionPlanPublic:
-    return settlement.create_plan(session, request, user.username)
+    return plans.create_plan(session, request, user.username)
 
 
 @router.get("/commission-plans")
 def list_commission_plans(
     session: SessionDep, _: SettlementReader, dealer: str | None = None
 ) -> list[CommissionPlanPublic]:
-    return settlement.list_plans(session, dealer)
+    return plans.list_plans(session, dealer)
 
 
 @router.post("/activations/callback")
 def activation_callback(
     request: ActivationCallback, session: SessionDep, system: ProvisioningSystem
 ) -> NumberActivationPublic:
-    row = settlement.record_activation(session, request, system.username)
+    row = revenue.record_activation(session, request, system.username)
     return NumberActivationPublic.model_validate(row)
 
 
@@ -113,14 +116,14 @@ def report_revenue(
     request: RevenueReport, session: SessionDep, system: RevenueReporter
 ) -> RevenueReportPublic:
     """The billing system's revenue per number for a month (revenue-share commission)."""
-    return settlement.report_revenue(session, request, system.username)
+    return revenue.report_revenue(session, request, system.username)
 
 
 @router.post("/settlement/runs")
 def run_settlement(
     request: SettlementRunIn, session: SessionDep, user: SalesCentre
 ) -> SettlementRunPublic:
-    return settlement.run_settlement(session, request, user.username)
+    return runs.run_settlement(session, request, user.username)
 
 
 @router.get("/settlement/statements")
@@ -131,7 +134,7 @@ def list_statements(
     period_start: date | None = None,
     status_: Annotated[StatementStatus | None, Query(alias="status")] = None,
 ) -> list[StatementPublic]:
-    rows = settlement.list_statements(session, dealer, period_start, status_, dealer_scope(user))
+    rows = runs.list_statements(session, dealer, period_start, status_, dealer_scope(user))
     return [StatementPublic.model_validate(s) for s in rows]
 
 
@@ -163,7 +166,7 @@ def download_statement(
 def _move(
     number: str, action: StatementAction, session: SessionDep, user: User, comment: str = ""
 ) -> StatementPublic:
-    statement = settlement.move_statement(session, number, action, user.username, comment)
+    statement = runs.move_statement(session, number, action, user.username, comment)
     return StatementPublic.model_validate(statement)
 
 

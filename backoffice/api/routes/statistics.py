@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from backoffice.api.deps import ChannelReader, SessionDep, attachment, dealer_scope
-from backoffice.contracts_statistics import (
+from backoffice.contracts.statistics import (
     Dashboard,
     DashboardQuery,
     Range,
@@ -26,10 +26,11 @@ from backoffice.contracts_statistics import (
     VoucherRow,
 )
 from backoffice.models import User
-from backoffice.services import exports, statistics
-from backoffice.services.dealers import find_dealer, find_outlet
+from backoffice.services import exports
+from backoffice.services.channel.dealers import find_dealer, find_outlet
 from backoffice.services.errors import Forbidden
-from backoffice.services.statistics import Scope
+from backoffice.services.statistics import queries
+from backoffice.services.statistics.queries import Scope
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 
@@ -52,7 +53,7 @@ def dashboard(
 ) -> Dashboard:
     """Sales by day for the quarter to date, by dealer for the month, the top 20 outlets."""
     scope = scope_of(session, user, query.dealer, query.outlet)
-    return statistics.dashboard(session, query.day, scope)
+    return queries.dashboard(session, query.day, scope)
 
 
 def _report(
@@ -123,7 +124,7 @@ _report(
     SalesQuery,
     SalesRow,
     (("期间", "period"), ("编码", "key"), ("名称", "name"), *_FIGURES),
-    lambda session, query, scope: statistics.sales(session, query, scope),
+    lambda session, query, scope: queries.sales(session, query, scope),
     "Sales by day, week or month, in total or by dealer, outlet, product or grade",
 )
 _report(
@@ -132,7 +133,7 @@ _report(
     RankingQuery,
     RankingRow,
     (("名次", "rank"), ("代理商", "code"), ("名称", "name"), ("网点数", "outlets"), *_FIGURES),
-    lambda session, query, scope: statistics.dealer_ranking(
+    lambda session, query, scope: queries.dealer_ranking(
         session, query.start, query.end, scope, query.limit
     ),
     "Dealers by net sales",
@@ -143,7 +144,7 @@ _report(
     RankingQuery,
     RankingRow,
     (("名次", "rank"), ("网点", "code"), ("名称", "name"), ("代理商", "dealer_code"), *_FIGURES),
-    lambda session, query, scope: statistics.top_outlets(
+    lambda session, query, scope: queries.top_outlets(
         session, query.start, query.end, scope, query.limit
     ),
     "Outlets by net sales",
@@ -162,7 +163,7 @@ _report(
         ("兑换面值(分)", "redeemed_fen"),
         ("兑换率", "redemption_rate"),
     ),
-    lambda session, query, scope: statistics.vouchers(
+    lambda session, query, scope: queries.vouchers(
         session, query.start, query.end, query.grain, scope
     ),
     "Top-up cards activated and redeemed",
@@ -186,7 +187,7 @@ _report(
         ("最长库龄(天)", "oldest_days"),
         ("平均库龄(天)", "average_days"),
     ),
-    lambda session, query, scope: statistics.stock(session, scope),
+    lambda session, query, scope: queries.stock(session, scope),
     "Stock on hand and its age per outlet",
 )
 _report(
@@ -205,7 +206,7 @@ _report(
         ("在库", "on_hand"),
         ("售罄率", "sell_through"),
     ),
-    lambda session, query, scope: statistics.sell_through(session, query.start, query.end, scope),
+    lambda session, query, scope: queries.sell_through(session, query.start, query.end, scope),
     "Sell-through per outlet: sold against received",
 )
 _report(
@@ -224,7 +225,7 @@ _report(
         ("差额(分)", "difference_fen"),
         ("最大短款(分)", "largest_shortage_fen"),
     ),
-    lambda session, query, scope: statistics.shift_cash(
+    lambda session, query, scope: queries.shift_cash(
         session, query.start, query.end, scope, query.clerk
     ),
     "Shift cash differences per outlet and clerk",

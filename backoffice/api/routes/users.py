@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 
 from backoffice.api.deps import Admin, CurrentUser, SessionDep
-from backoffice.contracts import UserCreate, UserPublic
+from backoffice.contracts.users import UserCreate, UserPublic
 from backoffice.services import users
 
 router = APIRouter(prefix="/users", tags=["users"])

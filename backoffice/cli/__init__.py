@@ -1,0 +1,30 @@
+"""`haoka-office`: the back office's command line, one command group per area (users,
+billing, statistics, and running the system)."""
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from backoffice.cli import billing, statistics, system
+from backoffice.cli import users as user_commands
+from backoffice.cli.common import Actor
+
+app = typer.Typer(help="HaoKa back office.", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="back-office user to record as the actor (default: cli:<os user>)"
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = Actor(as_user or f"cli:{getpass.getuser()}", as_user is not None)
+
+
+for group in (system, statistics, user_commands, billing):
+    app.add_typer(group.commands)

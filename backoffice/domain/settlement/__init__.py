@@ -1,0 +1,1 @@
+"""Settlement rules: ledger entry kinds, periods and statements, commission plans."""

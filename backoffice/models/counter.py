@@ -1,0 +1,117 @@
+"""Tables of the counter: sync events, sales and their lines, shifts, cash movements,
+and the activation outbox."""
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from backoffice.models.types import text_column, utc_column, utcnow
+
+
+class SyncEvent(SQLModel, table=True):
+    """Every event a terminal pushed, with the result it got the first time."""
+
+    __tablename__ = "sync_event"
+    __table_args__ = (
+        Index("ix_sync_event_terminal_seq", "terminal_id", "seq"),
+        Index("ix_sync_event_queue", "result", "resolution"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    terminal_id: str = Field(max_length=36)
+    outlet_id: str = Field(max_length=36)
+    dealer_id: str = Field(max_length=36)
+    seq: int
+    type: str = Field(max_length=16)
+    occurred_at: datetime = Field(sa_column=utc_column())
+    received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    result: str = Field(max_length=16)  # accepted | rejected
+    reason: str | None = Field(default=None, max_length=48)
+    message: str | None = Field(default=None, sa_column=text_column(nullable=True))
+    payload: str = Field(sa_column=text_column())
+    # Rejected events wait here until the sales centre resolves them.
+    resolution: str | None = Field(default=None, max_length=16)  # open | resolved
+    resolved_by: str | None = Field(default=None, max_length=96)
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    resolution_note: str | None = Field(default=None, max_length=255)
+
+
+class Sale(SQLModel, table=True):
+    __tablename__ = "sale"
+    __table_args__ = (Index("ix_sale_outlet_time", "outlet_id", "sold_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    event_id: str = Field(max_length=36)
+    receipt_no: str = Field(max_length=17, sa_column_kwargs={"unique": True})
+    terminal_id: str = Field(max_length=36)
+    outlet_id: str = Field(max_length=36)
+    dealer_id: str = Field(max_length=36, index=True)
+    clerk: str = Field(max_length=64)
+    shift_id: str | None = Field(default=None, max_length=36)
+    sold_at: datetime = Field(sa_column=utc_column())
+    total_fen: int
+    payments: str = Field(sa_column=text_column())
+    customer_name: str | None = Field(default=None, max_length=64)
+    customer_id_masked: str | None = Field(default=None, max_length=18)
+    # AES-GCM with the sale id bound in; only the masked form is ever shown.
+    customer_id_cipher: str | None = Field(default=None, max_length=128)
+
+
+class SaleLine(SQLModel, table=True):
+    __tablename__ = "sale_line"
+    __table_args__ = (Index("ix_sale_line_item", "item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sale_id: str = Field(foreign_key="sale.id", max_length=36, index=True)
+    item_kind: str = Field(max_length=16)  # number | voucher
+    item_key: str = Field(max_length=20)
+    product: str = Field(max_length=32)
+    price_fen: int
+    list_price_fen: int
+    dealer_fen: int
+    override_approved_by: str | None = Field(default=None, max_length=64)
+    override_reason: str | None = Field(default=None, max_length=255)
+    returned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Shift(SQLModel, table=True):
+    __tablename__ = "shift"
+
+    id: str = Field(primary_key=True, max_length=36)
+    terminal_id: str = Field(max_length=36, index=True)
+    clerk: str = Field(max_length=64)
+    opened_at: datetime = Field(sa_column=utc_column())
+    opening_float_fen: int
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    counted_cash_fen: int | None = None
+    z_number: int | None = None
+
+
+class CashMovement(SQLModel, table=True):
+    __tablename__ = "cash_movement"
+
+    id: str = Field(primary_key=True, max_length=36)
+    shift_id: str = Field(foreign_key="shift.id", max_length=36, index=True)
+    direction: str = Field(max_length=8)  # in | out
+    amount_fen: int
+    reason: str = Field(max_length=255)
+    at: datetime = Field(sa_column=utc_column())
+
+
+class ActivationOutbox(SQLModel, table=True):
+    """Number activations waiting for the provisioning system to take them."""
+
+    __tablename__ = "activation_outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    msisdn: str = Field(max_length=11)
+    sale_id: str = Field(max_length=36)
+    payload: str = Field(sa_column=text_column())
+    status: str = Field(max_length=16)  # pending | delivered | failed | cancelled
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    next_attempt_at: datetime = Field(sa_column=utc_column())
+    last_error: str | None = Field(default=None, max_length=255)
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

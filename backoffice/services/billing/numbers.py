@@ -1,0 +1,291 @@
+"""Number batches: generating segments, importing files, grading, searching."""
+
+from collections import Counter
+from collections.abc import Callable
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from backoffice.contracts.billing import (
+    ImportReport,
+    NumberBatchPublic,
+    NumberPage,
+    NumberPublic,
+    SegmentRequest,
+)
+from backoffice.models import MobileNumber, NumberBatch, NumberGrade
+from backoffice.services import audit
+from backoffice.services.billing.batches import (
+    ensure_code_free,
+    find_by_code_or_id,
+    next_batch_code,
+)
+from backoffice.services.billing.grading import load_grader
+from backoffice.services.billing.tabular import Columns, RowChecker, finish_import, read_table
+from backoffice.services.bulk import db_timestamp, insert_rows
+from backoffice.services.errors import Conflict, InvalidInput, NotFound
+from shared.codes import CodeError, parse_msisdn
+from shared.ids import new_id
+from shared.lifecycle import NumberStatus
+from shared.number_search import SearchPatternError, plan_search, upper_bound
+
+NUMBER_COLUMNS = Columns(required=("msisdn",), aliases=(("号码", "msisdn"), ("number", "msisdn")))
+_INSERT_COLUMNS = (
+    "msisdn",
+    "msisdn_rev",
+    "batch_id",
+    "grade_code",
+    "status",
+    "version",
+    "updated_at",
+)
+_EXISTING_CHUNK = 500
+
+Progress = Callable[[int], None]
+
+
+def _store_numbers(
+    session: Session,
+    batch: NumberBatch,
+    msisdns: list[str],
+    progress: Progress | None,
+) -> Counter[str]:
+    grader = load_grader(session)
+    grades = grader.grade_many(msisdns)
+    stamp = db_timestamp()
+    batch_id = batch.id
+    imported = NumberStatus.imported.value
+    rows = (
+        (m, m[::-1], batch_id, g, imported, 1, stamp) for m, g in zip(msisdns, grades, strict=True)
+    )
+    session.add(batch)
+    session.flush()
+    insert_rows(session, "mobile_number", _INSERT_COLUMNS, rows, progress)
+    return Counter(grades)
+
+
+def generate_segment(
+    session: Session, request: SegmentRequest, actor: str, progress: Progress | None = None
+) -> NumberBatchPublic:
+    """Creates the numbers prefix + start..end (zero-padded to 11 digits), graded."""
+    width = 11 - len(request.prefix)
+    if request.end < request.start:
+        raise InvalidInput(f"segment end {request.end} is below its start {request.start}")
+    if request.end >= 10**width:
+        raise InvalidInput(
+            f"segment end {request.end} does not fit the {width} digits after prefix "
+            f"{request.prefix}"
+        )
+    first = f"{request.prefix}{request.start:0{width}d}"
+    last = f"{request.prefix}{request.end:0{width}d}"
+    try:
+        parse_msisdn(first)
+    except CodeError as exc:
+        raise InvalidInput(f"prefix {request.prefix}: {exc.reason}", code="invalid_msisdn") from exc
+    overlap = session.exec(
+        select(func.count(), func.min(MobileNumber.msisdn)).where(
+            col(MobileNumber.msisdn).between(first, last)
+        )
+    ).one()
+    if overlap[0]:
+        raise Conflict(
+            f"segment {first}–{last} overlaps {overlap[0]} numbers already in the system "
+            f"(first {overlap[1]})",
+            code="numbers_exist",
+        )
+    code = request.code or next_batch_code(session, NumberBatch, request.prefix)
+    ensure_code_free(session, NumberBatch, code)
+    count = request.end - request.start + 1
+    prefix = request.prefix
+    msisdns = [f"{prefix}{i:0{width}d}" for i in range(request.start, request.end + 1)]
+    batch = NumberBatch(
+        id=new_id(),
+        code=code,
+        source="segment",
+        source_name=f"{first}-{last}",
+        first_msisdn=first,
+        last_msisdn=last,
+        item_count=count,
+        created_by=actor,
+    )
+    grades = _store_numbers(session, batch, msisdns, progress)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="number_batch",
+        entity_id=batch.id,
+        action="generate",
+        to_status=NumberStatus.imported.value,
+        item_count=count,
+        reason=f"segment {first}-{last}",
+    )
+    session.commit()
+    return _batch_public(batch, grades)
+
+
+def existing_keys(session: Session, column, keys: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
+    """Which of `keys` are already stored in `column` (chunked IN lists)."""
+    found: set[str] = set()
+    for i in range(0, len(keys), _EXISTING_CHUNK):
+        chunk = keys[i : i + _EXISTING_CHUNK]
+        found.update(session.exec(select(column).where(column.in_(chunk))).all())
+    return found
+
+
+def import_numbers(
+    session: Session,
+    data: bytes,
+    file: str,
+    actor: str,
+    *,
+    skip_bad_rows: bool = False,
+    encoding: str = "utf-8",
+    code: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    table = read_table(data, file, NUMBER_COLUMNS, encoding)
+    checker = RowChecker(table)
+    parsed = {
+        line: msisdn
+        for line, (msisdn,) in checker.parse_rows({"msisdn": parse_msisdn}, ["msisdn"]).items()
+    }
+    stored = existing_keys(session, MobileNumber.msisdn, sorted(parsed.values()))
+    for row in table.rows:
+        if parsed.get(row.line) in stored:
+            checker.reject(row, "msisdn", "already in the system")
+    if code:
+        ensure_code_free(session, NumberBatch, code)
+
+    def write(good: list) -> tuple[str, str]:  # type: ignore[type-arg]
+        msisdns = sorted(parsed[r.line] for r in good)
+        batch = NumberBatch(
+            id=new_id(),
+            code=code or next_batch_code(session, NumberBatch, "FILE"),
+            source="file",
+            source_name=file,
+            first_msisdn=msisdns[0],
+            last_msisdn=msisdns[-1],
+            item_count=len(msisdns),
+            created_by=actor,
+        )
+        _store_numbers(session, batch, msisdns, progress)
+        audit.record(
+            session,
+            actor=actor,
+            entity_type="number_batch",
+            entity_id=batch.id,
+            action="import",
+            to_status=NumberStatus.imported.value,
+            item_count=len(msisdns),
+            reason=f"file {file}",
+        )
+        return batch.id, batch.code
+
+    return finish_import(
+        session,
+        kind="numbers",
+        checker=checker,
+        actor=actor,
+        skip_bad_rows=skip_bad_rows,
+        write=write,
+    )
+
+
+def find_batch(session: Session, key: str) -> NumberBatch:
+    return find_by_code_or_id(session, NumberBatch, key, "number batch")
+
+
+def grade_counts(session: Session, batch_id: str) -> Counter[str]:
+    rows = session.exec(
+        select(MobileNumber.grade_code, func.count())
+        .where(MobileNumber.batch_id == batch_id)
+        .group_by(MobileNumber.grade_code)
+    ).all()
+    return Counter(dict(rows))
+
+
+def _batch_public(batch: NumberBatch, grades: Counter[str]) -> NumberBatchPublic:
+    public = NumberBatchPublic.model_validate(batch)
+    public.grade_counts = dict(sorted(grades.items()))
+    return public
+
+
+def batch_detail(session: Session, key: str) -> NumberBatchPublic:
+    batch = find_batch(session, key)
+    return _batch_public(batch, grade_counts(session, batch.id))
+
+
+def list_batches(session: Session, limit: int = 100) -> list[NumberBatch]:
+    return list(session.exec(select(NumberBatch).order_by(col(NumberBatch.id).desc()).limit(limit)))
+
+
+def _number_public(number: MobileNumber, grade: NumberGrade) -> NumberPublic:
+    return NumberPublic(
+        msisdn=number.msisdn,
+        batch_id=number.batch_id,
+        grade_code=grade.code,
+        grade_name=grade.name,
+        status=number.status,
+        iccid=number.iccid,
+        selection_fee_fen=grade.selection_fee_fen,
+        prestore_fen=grade.prestore_fen,
+        min_monthly_fen=grade.min_monthly_fen,
+        lockin_months=grade.lockin_months,
+    )
+
+
+def get_number(session: Session, msisdn: str) -> NumberPublic:
+    row = session.exec(
+        select(MobileNumber, NumberGrade)
+        .join(NumberGrade, col(NumberGrade.code) == col(MobileNumber.grade_code))
+        .where(MobileNumber.msisdn == msisdn)
+    ).first()
+    if row is None:
+        raise NotFound(f"number {msisdn} not found")
+    return _number_public(*row)
+
+
+def _starting_with(query, column, prefix: str):  # type: ignore[no-untyped-def]
+    # A range instead of LIKE 'p%': an index range scan on both backends, any collation.
+    query = query.where(column >= prefix)
+    bound = upper_bound(prefix)
+    return query if bound is None else query.where(column < bound)
+
+
+def search_numbers(
+    session: Session,
+    pattern: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    batch: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> NumberPage:
+    """One page in msisdn order; `after` is the last msisdn of the previous page."""
+    query = select(MobileNumber, NumberGrade).join(
+        NumberGrade, col(NumberGrade.code) == col(MobileNumber.grade_code)
+    )
+    if pattern:
+        try:
+            plan = plan_search(pattern)
+        except SearchPatternError as exc:
+            raise InvalidInput(str(exc), code="invalid_pattern") from exc
+        query = query.where(col(MobileNumber.msisdn).like(plan.like))
+        if plan.prefix:
+            query = _starting_with(query, col(MobileNumber.msisdn), plan.prefix)
+        if len(plan.suffix) >= 2:
+            query = _starting_with(query, col(MobileNumber.msisdn_rev), plan.suffix[::-1])
+    if grade:
+        query = query.where(MobileNumber.grade_code == grade)
+    if status:
+        if status not in NumberStatus.__members__:
+            raise InvalidInput(f"unknown number status {status!r}", code="invalid_status")
+        query = query.where(MobileNumber.status == status)
+    if batch:
+        query = query.where(MobileNumber.batch_id == find_batch(session, batch).id)
+    if after:
+        query = query.where(col(MobileNumber.msisdn) > after)
+    rows = session.exec(query.order_by(col(MobileNumber.msisdn)).limit(limit + 1)).all()
+    items = [_number_public(n, g) for n, g in rows[:limit]]
+    next_after = items[-1].msisdn if len(rows) > limit else None
+    return NumberPage(items=items, next_after=next_after)

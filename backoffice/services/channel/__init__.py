@@ -1,0 +1,2 @@
+"""Dealer channel use cases: dealers, outlets, terminals, prices, allocation, stock documents,
+reservations."""

@@ -1,0 +1,415 @@
+"""Dealers, their outlets, terminals (with device credentials), staff and account ledger."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from backoffice.contracts.channel import (
+    DealerCreate,
+    DealerStatusChange,
+    DealerUpdate,
+    OutletCreate,
+    StaffCreate,
+    TerminalCreate,
+    TerminalPublic,
+    TerminalRegistered,
+)
+from backoffice.contracts.users import UserCreate
+from backoffice.domain.channel import (
+    ChannelRuleError,
+    DealerStatus,
+    TerminalStatus,
+    check_dealer_move,
+)
+from backoffice.models import Dealer, DealerLedgerEntry, Outlet, Terminal, User
+from backoffice.models.types import utcnow
+from backoffice.services import audit, users
+from backoffice.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from shared.ids import new_id
+
+
+def _add(
+    session: Session, row: Dealer | Outlet | Terminal, action: str, actor: str, reason: str
+) -> None:
+    """A new master-data row with its audit entry (committed by `_commit`)."""
+    session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type=type(row).__name__.lower(),
+        entity_id=row.id,
+        action=action,
+        to_status=getattr(row, "status", None),
+        reason=reason,
+    )
+
+
+def _commit(session: Session, what: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"{what} already exists", code="already_exists") from exc
+
+
+# --- dealers --------------------------------------------------------------------------------
+
+
+def create_dealer(session: Session, request: DealerCreate, actor: str) -> Dealer:
+    dealer = Dealer(
+        id=new_id(),
+        code=request.code,
+        name=request.name,
+        kind=request.kind.value,
+        status=DealerStatus.active.value,
+        credit_limit_fen=request.credit_limit_fen,
+    )
+    _add(
+        session,
+        dealer,
+        "create",
+        actor,
+        f"{request.code} {request.name}; credit limit {request.credit_limit_fen} fen",
+    )
+    _commit(session, f"dealer {request.code!r}")
+    return dealer
+
+
+def find_dealer(session: Session, key: str) -> Dealer:
+    dealer = session.exec(select(Dealer).where((Dealer.code == key) | (Dealer.id == key))).first()
+    if dealer is None:
+        raise NotFound(f"dealer {key!r} not found", code="dealer_not_found")
+    return dealer
+
+
+def list_dealers(session: Session) -> list[Dealer]:
+    return list(session.exec(select(Dealer).order_by(col(Dealer.code))))
+
+
+def update_dealer(session: Session, key: str, request: DealerUpdate, actor: str) -> Dealer:
+    dealer = find_dealer(session, key)
+    changes = request.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give name or credit_limit_fen")
+    before = {k: getattr(dealer, k) for k in changes}
+    dealer.sqlmodel_update(changes)
+    dealer.updated_at = utcnow()
+    session.add(dealer)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="update",
+        reason="; ".join(f"{k}: {before[k]} → {v}" for k, v in changes.items()),
+    )
+    session.commit()
+    return dealer
+
+
+def change_dealer_status(
+    session: Session, key: str, request: DealerStatusChange, actor: str
+) -> Dealer:
+    dealer = find_dealer(session, key)
+    current = DealerStatus(dealer.status)
+    try:
+        check_dealer_move(current, request.status)
+    except ChannelRuleError as exc:
+        raise Conflict(str(exc), code=exc.code) from exc
+    dealer.status = request.status.value
+    dealer.updated_at = utcnow()
+    session.add(dealer)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer",
+        entity_id=dealer.id,
+        action="status",
+        from_status=current.value,
+        to_status=dealer.status,
+        reason=request.reason,
+    )
+    session.commit()
+    return dealer
+
+
+def owed(session: Session, dealer_id: str) -> int:
+    """What the dealer owes for the stock it was charged for, less payments and credits: the
+    sum of its ledger (there is no running balance to drift from it)."""
+    return owed_by_dealer(session, [dealer_id]).get(dealer_id, 0)
+
+
+def owed_by_dealer(session: Session, dealer_ids: list[str] | None = None) -> dict[str, int]:
+    query = select(
+        DealerLedgerEntry.dealer_id, func.coalesce(func.sum(DealerLedgerEntry.amount_fen), 0)
+    ).group_by(DealerLedgerEntry.dealer_id)
+    if dealer_ids is not None:
+        query = query.where(col(DealerLedgerEntry.dealer_id).in_(dealer_ids))
+    return {dealer_id: int(total) for dealer_id, total in session.exec(query)}
+
+
+def charge_dealer(
+    session: Session,
+    dealer: Dealer,
+    amount_fen: int,
+    *,
+    kind: str,
+    actor: str,
+    document_id: str | None = None,
+    note: str = "",
+) -> None:
+    """Adds a ledger entry within the dealer's credit limit. Touching the dealer row first
+    locks it (the row on PostgreSQL, the database on SQLite), so concurrent charges take
+    turns and each sums a ledger that holds the ones before it."""
+    touch = update(Dealer).where(col(Dealer.id) == dealer.id).values(updated_at=utcnow())
+    if amount_fen > 0:
+        touch = touch.where(col(Dealer.status) == DealerStatus.active.value)
+    if session.connection().execute(touch).rowcount != 1:
+        session.rollback()
+        fresh = find_dealer(session, dealer.id)
+        raise Conflict(
+            f"dealer {fresh.code} is {fresh.status}; nothing may be charged to it",
+            code="dealer_not_active",
+        )
+    if amount_fen > 0:
+        now_owed = owed(session, dealer.id)
+        limit = session.exec(select(Dealer.credit_limit_fen).where(Dealer.id == dealer.id)).one()
+        if now_owed + amount_fen > limit:
+            session.rollback()
+            fresh = find_dealer(session, dealer.id)
+            raise Conflict(
+                f"dealer {fresh.code} owes {now_owed} fen of a {limit} fen credit limit; "
+                f"{amount_fen} fen more would exceed it",
+                code="credit_limit_exceeded",
+            )
+    session.add(
+        DealerLedgerEntry(
+            id=new_id(),
+            dealer_id=dealer.id,
+            kind=kind,
+            amount_fen=amount_fen,
+            document_id=document_id,
+            actor=actor,
+            note=note[:255],
+        )
+    )
+    # The next charge in this transaction sums the ledger; it must see this entry.
+    session.flush()
+
+
+def ledger(session: Session, key: str, limit: int = 200) -> list[DealerLedgerEntry]:
+    dealer = find_dealer(session, key)
+    return list(
+        session.exec(
+            select(DealerLedgerEntry)
+            .where(DealerLedgerEntry.dealer_id == dealer.id)
+            .order_by(col(DealerLedgerEntry.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- outlets --------------------------------------------------------------------------------
+
+
+def create_outlet(session: Session, request: OutletCreate, actor: str) -> Outlet:
+    dealer = find_dealer(session, request.dealer)
+    if dealer.status == DealerStatus.terminated.value:
+        raise Conflict(f"dealer {dealer.code} is terminated", code="dealer_not_active")
+    outlet = Outlet(
+        id=new_id(),
+        dealer_id=dealer.id,
+        code=request.code,
+        name=request.name,
+        address=request.address,
+        timezone=request.timezone,
+        reservation_quota=request.reservation_quota,
+    )
+    _add(session, outlet, "create", actor, f"{request.code} {request.name} of dealer {dealer.code}")
+    _commit(session, f"outlet {request.code!r}")
+    return outlet
+
+
+def find_outlet(session: Session, key: str, dealer_scope: str | None = None) -> Outlet:
+    """The outlet by code or id; with a dealer scope, another dealer's outlet is not found."""
+    outlet = session.exec(select(Outlet).where((Outlet.code == key) | (Outlet.id == key))).first()
+    if outlet is None or (dealer_scope is not None and outlet.dealer_id != dealer_scope):
+        raise NotFound(f"outlet {key!r} not found", code="outlet_not_found")
+    return outlet
+
+
+def list_outlets(session: Session, dealer_scope: str | None = None) -> list[Outlet]:
+    query = select(Outlet).order_by(col(Outlet.code))
+    if dealer_scope is not None:
+        query = query.where(Outlet.dealer_id == dealer_scope)
+    return list(session.exec(query))
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+def create_staff(session: Session, dealer_key: str, request: StaffCreate, actor: str) -> User:
+    dealer = find_dealer(session, dealer_key)
+    outlet_id = None
+    if request.outlet is not None:
+        outlet_id = find_outlet(session, request.outlet, dealer_scope=dealer.id).id
+    return users.create_user(
+        session,
+        UserCreate(
+            username=request.username,
+            password=request.password,
+            full_name=request.full_name,
+            role=request.role,
+        ),
+        actor,
+        dealer_id=dealer.id,
+        outlet_id=outlet_id,
+        pin=request.pin,
+        note=f" of dealer {dealer.code}",
+    )
+
+
+def outlet_staff(session: Session, outlet: Outlet) -> list[User]:
+    """Dealer staff who may log in at this outlet's terminals."""
+    return list(
+        session.exec(
+            select(User)
+            .where(User.dealer_id == outlet.dealer_id)
+            .where(col(User.is_active))
+            .where((col(User.outlet_id).is_(None)) | (User.outlet_id == outlet.id))
+            .order_by(col(User.username))
+        )
+    )
+
+
+# --- terminals ------------------------------------------------------------------------------
+
+
+def _credential_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def terminal_public(terminal: Terminal) -> TerminalPublic:
+    return TerminalPublic.model_validate(terminal, from_attributes=True)
+
+
+def register_terminal(session: Session, request: TerminalCreate, actor: str) -> TerminalRegistered:
+    outlet = find_outlet(session, request.outlet)
+    dealer = find_dealer(session, outlet.dealer_id)
+    if dealer.status != DealerStatus.active.value:
+        raise Conflict(f"dealer {dealer.code} is {dealer.status}", code="dealer_not_active")
+    secret = secrets.token_urlsafe(32)
+    # Receipt numbers carry the terminal number, so it is never reused.
+    last_no = session.exec(select(func.max(Terminal.terminal_no))).one() or 0
+    terminal = Terminal(
+        id=new_id(),
+        terminal_no=last_no + 1,
+        outlet_id=outlet.id,
+        name=request.name,
+        credential_hash=_credential_hash(secret),
+        status=TerminalStatus.active.value,
+    )
+    _add(
+        session,
+        terminal,
+        "register",
+        actor,
+        f"terminal {terminal.terminal_no} {request.name} at outlet {outlet.code}",
+    )
+    _commit(session, f"terminal number {terminal.terminal_no}")
+    return TerminalRegistered(
+        terminal=terminal_public(terminal), credential=f"{terminal.id}.{secret}"
+    )
+
+
+def find_terminal(session: Session, terminal_id: str) -> Terminal:
+    terminal = session.get(Terminal, terminal_id)
+    if terminal is None:
+        raise NotFound(f"terminal {terminal_id!r} not found", code="terminal_not_found")
+    return terminal
+
+
+def list_terminals(session: Session, outlet_key: str | None = None) -> list[Terminal]:
+    query = select(Terminal).order_by(col(Terminal.terminal_no))
+    if outlet_key:
+        query = query.where(Terminal.outlet_id == find_outlet(session, outlet_key).id)
+    return list(session.exec(query))
+
+
+def revoke_terminal(session: Session, terminal_id: str, reason: str, actor: str) -> Terminal:
+    terminal = find_terminal(session, terminal_id)
+    if terminal.status == TerminalStatus.revoked.value:
+        raise Conflict(f"terminal {terminal.terminal_no} is already revoked", code="revoked")
+    terminal.status = TerminalStatus.revoked.value
+    terminal.revoked_at = utcnow()
+    session.add(terminal)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="terminal",
+        entity_id=terminal.id,
+        action="revoke",
+        from_status=TerminalStatus.active.value,
+        to_status=terminal.status,
+        reason=reason,
+    )
+    session.commit()
+    return terminal
+
+
+@dataclass(frozen=True)
+class TerminalContext:
+    """Who is calling a sync route: the terminal, its outlet and its dealer."""
+
+    terminal: Terminal
+    outlet: Outlet
+    dealer: Dealer
+
+    @property
+    def actor(self) -> str:
+        return f"terminal:{self.terminal.terminal_no}"
+
+    @property
+    def dealer_active(self) -> bool:
+        return self.dealer.status == DealerStatus.active.value
+
+
+def authenticate_terminal(session: Session, credential: str | None) -> TerminalContext:
+    """The terminal owning a device credential `<terminal id>.<secret>`; revoked ones are
+    refused. A suspended dealer's terminal authenticates: each use case decides."""
+    if not credential or "." not in credential:
+        raise Unauthenticated("send the terminal credential as Authorization: Bearer …")
+    terminal_id, secret = credential.split(".", 1)
+    row = session.exec(
+        select(Terminal, Outlet, Dealer)
+        .join(Outlet, col(Outlet.id) == Terminal.outlet_id)
+        .join(Dealer, col(Dealer.id) == Outlet.dealer_id)
+        .where(Terminal.id == terminal_id)
+    ).first()
+    if row is None or not hmac.compare_digest(row[0].credential_hash, _credential_hash(secret)):
+        raise Unauthenticated("unknown terminal credential")
+    terminal, outlet, dealer = row
+    if terminal.status != TerminalStatus.active.value:
+        raise Unauthenticated(
+            f"terminal {terminal.terminal_no} is revoked", code="terminal_revoked"
+        )
+    return TerminalContext(terminal, outlet, dealer)
+
+
+def require_active_dealer(context: TerminalContext) -> None:
+    if not context.dealer_active:
+        raise Forbidden(
+            f"dealer {context.dealer.code} is {context.dealer.status}; its terminals are refused",
+            code="dealer_suspended",
+        )

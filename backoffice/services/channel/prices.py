@@ -1,0 +1,178 @@
+"""The central price list with its versions, and per-dealer price overrides."""
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from backoffice.contracts.channel import (
+    DealerPricePublic,
+    PriceIn,
+    PriceListCreate,
+    PriceListPublic,
+)
+from backoffice.domain.channel import Price, PricingError, check_price, effective_prices
+from backoffice.models import DealerPrice, PriceList, PriceListItem
+from backoffice.models.types import utcnow
+from backoffice.services import audit
+from backoffice.services.channel.dealers import find_dealer
+from backoffice.services.errors import Conflict, InvalidInput, NotFound
+from shared.ids import new_id
+
+
+def _checked(prices: list[PriceIn]) -> list[Price]:
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(prices):
+        if item.product in seen:
+            raise InvalidInput(f"prices[{index}]: product {item.product} is listed twice")
+        seen.add(item.product)
+        try:
+            out.append(check_price(Price(item.product, item.retail_fen, item.dealer_fen)))
+        except PricingError as exc:
+            raise InvalidInput(f"prices[{index}]: {exc}", code="invalid_price") from exc
+    return out
+
+
+def create_price_list(session: Session, request: PriceListCreate, actor: str) -> PriceListPublic:
+    prices = _checked(request.prices)
+    version = (session.exec(select(func.max(PriceList.version))).one() or 0) + 1
+    price_list = PriceList(
+        id=new_id(),
+        version=version,
+        effective_from=request.effective_from or utcnow(),
+        created_by=actor,
+        note=request.note,
+    )
+    session.add(price_list)
+    session.flush()
+    for p in prices:
+        session.add(
+            PriceListItem(
+                price_list_id=price_list.id,
+                product=p.product,
+                retail_fen=p.retail_fen,
+                dealer_fen=p.dealer_fen,
+            )
+        )
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="price_list",
+        entity_id=price_list.id,
+        action="create",
+        item_count=len(prices),
+        reason=f"version {version} from {price_list.effective_from.isoformat()}",
+    )
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("another price list was created at the same time; retry") from exc
+    return _public(price_list, prices)
+
+
+def _public(price_list: PriceList, prices: list[Price]) -> PriceListPublic:
+    return PriceListPublic(
+        id=price_list.id,
+        version=price_list.version,
+        effective_from=price_list.effective_from,
+        created_by=price_list.created_by,
+        note=price_list.note,
+        prices=[
+            PriceIn(product=p.product, retail_fen=p.retail_fen, dealer_fen=p.dealer_fen)
+            for p in prices
+        ],
+    )
+
+
+def list_in_force(session: Session, at: datetime | None = None) -> PriceList:
+    """The newest version whose effective time has come."""
+    price_list = session.exec(
+        select(PriceList)
+        .where(col(PriceList.effective_from) <= (at or utcnow()))
+        .order_by(col(PriceList.version).desc())
+        .limit(1)
+    ).first()
+    if price_list is None:
+        raise NotFound("no price list is in force", code="no_price_list")
+    return price_list
+
+
+def get_version(session: Session, version: int) -> PriceList:
+    price_list = session.exec(select(PriceList).where(PriceList.version == version)).first()
+    if price_list is None:
+        raise NotFound(f"price list version {version} not found", code="unknown_price_list")
+    return price_list
+
+
+def central_prices(session: Session, price_list: PriceList) -> dict[str, Price]:
+    rows = session.exec(
+        select(PriceListItem).where(PriceListItem.price_list_id == price_list.id)
+    ).all()
+    return {r.product: Price(r.product, r.retail_fen, r.dealer_fen) for r in rows}
+
+
+def dealer_overrides(session: Session, dealer_id: str) -> dict[str, Price]:
+    rows = session.exec(select(DealerPrice).where(DealerPrice.dealer_id == dealer_id)).all()
+    return {r.product: Price(r.product, r.retail_fen, r.dealer_fen) for r in rows}
+
+
+def prices_for_dealer(
+    session: Session, dealer_id: str, price_list: PriceList | None = None
+) -> dict[str, Price]:
+    central = central_prices(session, price_list or list_in_force(session))
+    return effective_prices(central, dealer_overrides(session, dealer_id))
+
+
+def price_list_public(session: Session, price_list: PriceList) -> PriceListPublic:
+    return _public(
+        price_list, sorted(central_prices(session, price_list).values(), key=lambda p: p.product)
+    )
+
+
+def set_dealer_price(
+    session: Session, dealer_key: str, request: PriceIn, actor: str
+) -> DealerPricePublic:
+    dealer = find_dealer(session, dealer_key)
+    (price,) = _checked([request])
+    row = session.exec(
+        select(DealerPrice)
+        .where(DealerPrice.dealer_id == dealer.id)
+        .where(DealerPrice.product == price.product)
+    ).first()
+    before = None if row is None else f"{row.retail_fen}/{row.dealer_fen}"
+    if row is None:
+        row = DealerPrice(
+            dealer_id=dealer.id, product=price.product, retail_fen=0, dealer_fen=0, created_by=actor
+        )
+    row.retail_fen, row.dealer_fen, row.created_by = price.retail_fen, price.dealer_fen, actor
+    session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer_price",
+        entity_id=dealer.id,
+        action="set",
+        from_status=before,
+        to_status=f"{price.retail_fen}/{price.dealer_fen}",
+        reason=f"{price.product} for dealer {dealer.code} (retail/dealer fen)",
+    )
+    session.commit()
+    return DealerPricePublic(
+        dealer_id=dealer.id,
+        product=price.product,
+        retail_fen=price.retail_fen,
+        dealer_fen=price.dealer_fen,
+    )
+
+
+def list_dealer_prices(session: Session, dealer_key: str) -> list[DealerPricePublic]:
+    dealer = find_dealer(session, dealer_key)
+    return [
+        DealerPricePublic(
+            dealer_id=dealer.id, product=p.product, retail_fen=p.retail_fen, dealer_fen=p.dealer_fen
+        )
+        for p in sorted(dealer_overrides(session, dealer.id).values(), key=lambda p: p.product)
+    ]

@@ -1,0 +1,1 @@
+"""Counter use cases: terminal sync, sales, returns, shifts, redemption, activations."""

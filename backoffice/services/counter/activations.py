@@ -1,0 +1,213 @@
+"""The number activation outbox: deliveries to the provisioning system by signed webhook,
+with retries and back-off, and the backlog for the API."""
+
+import time
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from backoffice.contracts.counter import DeliveryRun, OutboxSummary
+from backoffice.core.config import Settings
+from backoffice.domain.channel import OutboxStatus, retry_delay
+from backoffice.domain.counter import DELIVERY_HEADER, SIGNATURE_HEADER, sign
+from backoffice.models import ActivationOutbox
+from backoffice.models.types import utcnow
+from backoffice.services import audit
+from backoffice.services.counter.sales import move_paired_sim
+from backoffice.services.counter.tables import NUMBERS, OUTBOX
+from backoffice.services.errors import Conflict, InvalidInput, NotFound
+from shared.lifecycle import NumberStatus, SimStatus
+
+# While one worker is sending, others leave the entry alone for this long.
+_LEASE_SECONDS = 60
+_BATCH = 100
+
+
+def _claim(session: Session, entry_id: str, now: datetime) -> bool:
+    """Pushes the entry's next attempt into the future; only the worker that did so sends."""
+    claimed = (
+        session.connection()
+        .execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == entry_id)
+            .where(OUTBOX.c.status == OutboxStatus.pending.value)
+            .where(OUTBOX.c.next_attempt_at <= now)
+            .values(next_attempt_at=now + timedelta(seconds=_LEASE_SECONDS))
+        )
+        .rowcount
+    )
+    session.commit()
+    return claimed == 1
+
+
+def _delivered(session: Session, entry: ActivationOutbox, now: datetime) -> None:
+    session.connection().execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == entry.id)
+        .where(OUTBOX.c.status == OutboxStatus.pending.value)
+        .values(
+            status=OutboxStatus.delivered.value,
+            attempts=entry.attempts + 1,
+            delivered_at=now,
+            last_error=None,
+        )
+    )
+    activated = (
+        session.connection()
+        .execute(
+            update(NUMBERS)
+            .where(NUMBERS.c.msisdn == entry.msisdn)
+            .where(NUMBERS.c.status == NumberStatus.sold.value)
+            .values(status=NumberStatus.active.value, version=NUMBERS.c.version + 1, updated_at=now)
+        )
+        .rowcount
+    )
+    if activated:
+        move_paired_sim(session, entry.msisdn, SimStatus.sold, SimStatus.active)
+        audit.record(
+            session,
+            actor="provisioning",
+            entity_type="number",
+            entity_id=entry.msisdn,
+            action="activate",
+            from_status=NumberStatus.sold.value,
+            to_status=NumberStatus.active.value,
+            reason=f"activation {entry.id} delivered",
+        )
+    session.commit()
+
+
+def _failed(
+    session: Session, entry: ActivationOutbox, now: datetime, error: str, max_attempts: int
+) -> bool:
+    attempts = entry.attempts + 1
+    gave_up = attempts >= max_attempts
+    session.connection().execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == entry.id)
+        .where(OUTBOX.c.status == OutboxStatus.pending.value)
+        .values(
+            attempts=attempts,
+            last_error=error[:255],
+            next_attempt_at=now + retry_delay(attempts),
+            status=OutboxStatus.failed.value if gave_up else OutboxStatus.pending.value,
+        )
+    )
+    if gave_up:
+        audit.record(
+            session,
+            actor="provisioning",
+            entity_type="number",
+            entity_id=entry.msisdn,
+            action="activation_failed",
+            reason=f"gave up after {attempts} attempts: {error[:200]}",
+        )
+    session.commit()
+    return gave_up
+
+
+def deliver_due(
+    session: Session,
+    settings: Settings,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+) -> DeliveryRun:
+    """Sends every entry that is due, one POST each; 2xx is delivered (and the number
+    active), anything else is retried later with exponential back-off."""
+    if not settings.activation_webhook_url or not settings.activation_webhook_secret:
+        raise InvalidInput(
+            "set HAOKA_ACTIVATION_WEBHOOK_URL and HAOKA_ACTIVATION_WEBHOOK_SECRET first",
+            code="webhook_not_configured",
+        )
+    now = now or utcnow()
+    due = list(
+        session.exec(
+            select(ActivationOutbox)
+            .where(ActivationOutbox.status == OutboxStatus.pending.value)
+            .where(col(ActivationOutbox.next_attempt_at) <= now)
+            .order_by(col(ActivationOutbox.created_at))
+            .limit(_BATCH)
+            # Another worker may have counted attempts since these rows were last loaded.
+            .execution_options(populate_existing=True)
+        )
+    )
+    session.commit()
+    run = DeliveryRun(attempted=0, delivered=0, failed=0)
+    own_client = client is None
+    http = client or httpx.Client(timeout=10.0)
+    try:
+        for entry in due:
+            if not _claim(session, entry.id, now):
+                continue
+            run.attempted += 1
+            body = entry.payload.encode()
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(settings.activation_webhook_secret, int(time.time()), body),
+                DELIVERY_HEADER: entry.id,
+            }
+            try:
+                reply = http.post(settings.activation_webhook_url, content=body, headers=headers)
+                error = None if reply.is_success else f"HTTP {reply.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if error is None:
+                _delivered(session, entry, now)
+                run.delivered += 1
+            elif _failed(session, entry, now, error, settings.activation_max_attempts):
+                run.failed += 1
+    finally:
+        if own_client:
+            http.close()
+    return run
+
+
+def summary(session: Session) -> OutboxSummary:
+    counts = dict(
+        session.exec(
+            select(ActivationOutbox.status, func.count()).group_by(ActivationOutbox.status)
+        ).all()
+    )
+    oldest = session.exec(
+        select(func.min(ActivationOutbox.created_at)).where(
+            ActivationOutbox.status == OutboxStatus.pending.value
+        )
+    ).one()
+    return OutboxSummary(
+        pending=counts.get(OutboxStatus.pending.value, 0),
+        failed=counts.get(OutboxStatus.failed.value, 0),
+        delivered=counts.get(OutboxStatus.delivered.value, 0),
+        oldest_pending_at=oldest,
+    )
+
+
+def entries(
+    session: Session, status: str | None = None, limit: int = 200
+) -> list[ActivationOutbox]:
+    query = select(ActivationOutbox).order_by(col(ActivationOutbox.created_at)).limit(limit)
+    if status:
+        query = query.where(ActivationOutbox.status == status)
+    return list(session.exec(query))
+
+
+def retry(session: Session, entry_id: str, actor: str) -> ActivationOutbox:
+    """A failed entry goes back in the queue, due now."""
+    entry = session.get(ActivationOutbox, entry_id)
+    if entry is None:
+        raise NotFound(f"activation {entry_id} not found")
+    if entry.status != OutboxStatus.failed.value:
+        raise Conflict(f"activation {entry_id} is {entry.status}, not failed", code="not_failed")
+    entry.status, entry.next_attempt_at, entry.attempts = OutboxStatus.pending.value, utcnow(), 0
+    session.add(entry)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="number",
+        entity_id=entry.msisdn,
+        action="activation_retry",
+        reason=f"activation {entry_id}",
+    )
+    session.commit()
+    return entry

@@ -1,0 +1,77 @@
+"""The reconciliation queue: events the back office rejected, and their resolution by
+the sales centre."""
+
+import json
+
+from sqlmodel import Session, col
+from sqlmodel import select as sql_select
+
+from backoffice.contracts.counter import ReconciliationItem, ReconciliationResolve
+from backoffice.models import SyncEvent
+from backoffice.models.types import utcnow
+from backoffice.services import audit
+from backoffice.services.errors import Conflict, NotFound
+from shared.sync import (
+    EventStatus,
+)
+
+
+def _queue_item(row: SyncEvent) -> ReconciliationItem:
+    return ReconciliationItem(
+        event_id=row.id,
+        terminal_id=row.terminal_id,
+        outlet_id=row.outlet_id,
+        dealer_id=row.dealer_id,
+        seq=row.seq,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        reason=row.reason,
+        message=row.message,
+        resolution=row.resolution,
+        resolved_by=row.resolved_by,
+        resolution_note=row.resolution_note,
+        payload=json.loads(row.payload),
+    )
+
+
+def reconciliation_queue(
+    session: Session, status: str = "open", dealer_scope: str | None = None, limit: int = 200
+) -> list[ReconciliationItem]:
+    query = (
+        sql_select(SyncEvent)
+        .where(SyncEvent.result == EventStatus.rejected.value)
+        .where(SyncEvent.resolution == status)
+        .order_by(col(SyncEvent.received_at))
+        .limit(limit)
+    )
+    if dealer_scope is not None:
+        query = query.where(SyncEvent.dealer_id == dealer_scope)
+    return [_queue_item(r) for r in session.exec(query)]
+
+
+def resolve(
+    session: Session, event_id: str, request: ReconciliationResolve, actor: str
+) -> ReconciliationItem:
+    """The sales centre closes a rejected event after sorting it out (a refund, a stock
+    correction); the decision is kept with the event and in the audit log."""
+    row = session.get(SyncEvent, event_id)
+    if row is None or row.result != EventStatus.rejected.value:
+        raise NotFound(f"no rejected event {event_id}", code="event_not_found")
+    if row.resolution == "resolved":
+        raise Conflict(f"event {event_id} is already resolved", code="resolved")
+    row.resolution, row.resolved_by, row.resolved_at = "resolved", actor, utcnow()
+    row.resolution_note = request.note
+    session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="sync_event",
+        entity_id=event_id,
+        action="resolve",
+        from_status=row.reason,
+        to_status="resolved",
+        reason=request.note,
+    )
+    session.commit()
+    return _queue_item(row)

@@ -1,0 +1,190 @@
+"""Shift cash reconciliation: each Z report with expected cash, the count and the difference,
+filtered by outlet and clerk, and exported as CSV and XLSX."""
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlmodel import Session
+
+from backoffice.domain.users import Role
+from shared.ids import new_id
+from shared.sync import (
+    CashInEvent,
+    CashMovePayload,
+    CashOutEvent,
+    Event,
+    EventStatus,
+    Payment,
+    ReturnEvent,
+    ReturnPayload,
+    ShiftCloseEvent,
+    ShiftClosePayload,
+    ShiftOpenEvent,
+    ShiftOpenPayload,
+)
+from tests.backoffice.channel.helpers import (
+    Channel,
+    channel,
+    pool,
+    push,
+    sale_event,
+    stocked_numbers,
+)
+
+Login = Callable[[Role], dict[str, str]]
+
+
+def _shift(
+    session: Session, shop: Channel, clerk: str, counted: int, seq: int, hours_ago: int
+) -> list[Event]:
+    """A shift with a float of ¥200, a ¥50 number sale split cash ¥30 / card ¥20, a second
+    cash sale of ¥50 returned in the shift, ¥10 cash in, ¥25 cash out, and a blind count."""
+    first, second = stocked_numbers(session, shop.outlet_code, 2)
+    shift_id = new_id()
+    now = datetime.now(UTC) - timedelta(hours=hours_ago)
+    cash_and_card = [
+        Payment(method="cash", amount_fen=3_000),
+        Payment(method="card", amount_fen=2_000),
+    ]
+    split, returned = (
+        sale.model_copy(
+            update={
+                "payload": sale.payload.model_copy(
+                    update={"shift_id": shift_id, "clerk": clerk, **payments}
+                )
+            }
+        )
+        for sale, payments in (
+            (
+                sale_event(shop.terminal_no, seq + 1, [("number", first, 5_000)], occurred_at=now),
+                {"payments": cash_and_card},
+            ),
+            (
+                sale_event(shop.terminal_no, seq + 2, [("number", second, 5_000)], occurred_at=now),
+                {},
+            ),
+        )
+    )
+    moves = CashMovePayload(shift_id=shift_id, amount_fen=1_000, reason="找零")
+    return [
+        ShiftOpenEvent(
+            id=new_id(),
+            seq=seq,
+            occurred_at=now,
+            payload=ShiftOpenPayload(shift_id=shift_id, clerk=clerk, opening_float_fen=20_000),
+        ),
+        split,
+        returned,
+        ReturnEvent(
+            id=new_id(),
+            seq=seq + 3,
+            occurred_at=now + timedelta(minutes=1),
+            payload=ReturnPayload(
+                return_id=new_id(),
+                original_receipt_no=returned.payload.receipt_no,
+                clerk=clerk,
+                items=[second],
+                refund_fen=5_000,
+            ),
+        ),
+        CashInEvent(id=new_id(), seq=seq + 4, occurred_at=now, payload=moves),
+        CashOutEvent(
+            id=new_id(),
+            seq=seq + 5,
+            occurred_at=now,
+            payload=moves.model_copy(update={"amount_fen": 2_500, "reason": "交银行"}),
+        ),
+        ShiftCloseEvent(
+            id=new_id(),
+            seq=seq + 6,
+            occurred_at=now + timedelta(minutes=5),
+            payload=ShiftClosePayload(shift_id=shift_id, counted_cash_fen=counted, z_number=seq),
+        ),
+    ]
+
+
+def test_z_reports_show_the_difference_per_outlet_and_clerk(
+    session: Session, client: TestClient, login: Login
+) -> None:
+    pool(session)
+    shop = channel(session)
+    other = channel(session, "D2")
+    for events in (
+        _shift(session, shop, "clerk1", 25_300, 1, hours_ago=3),
+        _shift(session, shop, "clerk2", 25_500, 8, hours_ago=1),
+        _shift(session, other, "clerk9", 25_500, 1, hours_ago=1),
+    ):
+        target = shop if events[0].payload.clerk != "clerk9" else other
+        assert {r.status for r in push(session, target, *events)} == {EventStatus.accepted}
+    manager = login(Role.manager)
+
+    reply = client.get(
+        "/api/v1/shifts/z-reports", params={"outlet": shop.outlet_code}, headers=manager
+    )
+    assert reply.status_code == 200, reply.text
+    rows = {r["clerk"]: r for r in reply.json()}
+    assert set(rows) == {"clerk1", "clerk2"}
+    # 200 float + 30 + 50 cash sales - 50 refund + 10 in - 25 out = 215 yuan expected.
+    assert rows["clerk1"]["cash_sales_fen"] == 8_000
+    assert rows["clerk1"]["cash_refunds_fen"] == 5_000
+    assert rows["clerk1"]["expected_cash_fen"] == 21_500
+    assert (rows["clerk1"]["difference_fen"], rows["clerk2"]["difference_fen"]) == (3_800, 4_000)
+    by_clerk = client.get(
+        "/api/v1/shifts/z-reports", params={"clerk": "clerk9"}, headers=manager
+    ).json()
+    assert [(r["outlet_code"], r["z_number"]) for r in by_clerk] == [("D2-O1", 1)]
+
+    csv_text = client.get(
+        "/api/v1/shifts/z-reports/csv", params={"clerk": "clerk2"}, headers=manager
+    ).text
+    header, row = csv_text.lstrip("\ufeff").splitlines()
+    assert header.split(",")[-3:] == ["应有现金", "实点现金", "差额"]
+    assert row.split(",")[-3:] == ["21500", "25500", "4000"]
+    xlsx = client.get("/api/v1/shifts/z-reports/xlsx", headers=manager)
+    sheet = load_workbook(io.BytesIO(xlsx.content))["交班对账"]
+    assert sheet.max_row == 4
+
+
+def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
+    session: Session, client: TestClient, login: Login
+) -> None:
+    pool(session)
+    shop = channel(session)
+    named = _shift(session, shop, "clerk1", 26_500, 1, hours_ago=3)
+    shift_id = named[0].payload.shift_id
+    for index, event in enumerate(named):
+        if isinstance(event, ReturnEvent):
+            # A current terminal names the shift and the method: this refund went to a wallet.
+            named[index] = event.model_copy(
+                update={
+                    "payload": event.payload.model_copy(
+                        update={"shift_id": shift_id, "refund_method": "wallet"}
+                    )
+                }
+            )
+    unnamed = _shift(session, shop, "clerk2", 21_500, 8, hours_ago=2)
+    cash = _shift(session, shop, "clerk3", 21_500, 15, hours_ago=1)
+    for index, event in enumerate(cash):
+        if isinstance(event, ReturnEvent):
+            cash[index] = event.model_copy(
+                update={
+                    "payload": event.payload.model_copy(
+                        update={"shift_id": cash[0].payload.shift_id, "refund_method": "cash"}
+                    )
+                }
+            )
+    for events in (named, unnamed, cash):
+        assert {r.status for r in push(session, shop, *events)} == {EventStatus.accepted}
+    rows = {
+        r["clerk"]: r
+        for r in client.get("/api/v1/shifts/z-reports", headers=login(Role.manager)).json()
+    }
+    # The wallet refund leaves the drawer alone: 215 + 50 yuan expected, counted exactly.
+    assert (rows["clerk1"]["cash_refunds_fen"], rows["clerk1"]["difference_fen"]) == (0, 0)
+    # A return that names neither (an older terminal) is cash in the shift open at the time.
+    assert (rows["clerk2"]["cash_refunds_fen"], rows["clerk2"]["difference_fen"]) == (5_000, 0)
+    # A cash refund that names its shift comes out of that shift's drawer.
+    assert (rows["clerk3"]["cash_refunds_fen"], rows["clerk3"]["difference_fen"]) == (5_000, 0)
