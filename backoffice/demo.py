@@ -24,7 +24,7 @@ from backoffice.contracts.channel import (
 )
 from backoffice.contracts.users import UserCreate
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Keys, pin_cipher
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
 from backoffice.domain.users import Role
@@ -128,7 +128,7 @@ def seed(settings: Settings) -> DemoTerminal:
                     dealer_price_fen=4850,
                     expires_on=date(date.today().year + 2, 12, 31),
                 ),
-                PinCipher.from_settings(settings),
+                pin_cipher(settings),
                 "billing",
             )
             releases.release_vouchers(session, cards.batch.code, "billing", "demo release")
@@ -265,7 +265,7 @@ def seed_history(session: Session, settings: Settings) -> int:
                     )
                 )
     reply = sync.push(
-        session, context, PushRequest(events=events), settings, PinCipher.from_settings(settings)
+        session, context, PushRequest(events=events), settings, Keys.from_settings(settings)
     )
     refused = [r for r in reply.results if r.status is not EventStatus.accepted]
     if refused:
@@ -286,6 +286,7 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     import uvicorn
 
     from backoffice.api.main import create_app
+    from backoffice.core.logging import log_config
 
     data_dir.mkdir(parents=True, exist_ok=True)
     database = data_dir / "haoka.db"
@@ -317,4 +318,4 @@ def run_demo(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     )
     # Written last: its appearance tells the demo terminal that the back office is seeded.
     write_terminal_file(data_dir, terminal)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config())

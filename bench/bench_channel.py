@@ -36,10 +36,12 @@ from backoffice.contracts.channel import (
     AllocationRule,
     DealerCreate,
     OutletCreate,
+    StaffCreate,
     TerminalCreate,
 )
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
+from backoffice.domain.users import Role
 from backoffice.services.billing import numbers, releases
 from backoffice.services.channel import allocation, dealers, movements, receipts
 from shared.codes import format_receipt_number, resident_id_check_char
@@ -156,6 +158,15 @@ def _stock_terminals(url: str) -> list[tuple[str, int, list[str]]]:
     with Session(engine) as session:
         _pool(session, TERMINALS * PER_TERMINAL * 2)
         outlets = _dealer(session, "SYNC", TERMINALS // 2)
+        # The clerk every sale names: the back office refuses events from anyone else.
+        dealers.create_staff(
+            session,
+            "SYNC",
+            StaffCreate(
+                username="bench", password="sync-clerk-pass-9", role=Role.clerk, pin="135790"
+            ),
+            "bench",
+        )
         for outlet in outlets:
             document = allocation.allocate(
                 session,

@@ -28,12 +28,14 @@ from backoffice.contracts.channel import (
     AllocationRule,
     DealerCreate,
     OutletCreate,
+    StaffCreate,
     TerminalCreate,
 )
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import pin_cipher
 from backoffice.db import make_engine
 from backoffice.domain.channel import AllocationOrder, DealerKind
+from backoffice.domain.users import Role
 from backoffice.services.billing import releases, vouchers
 from backoffice.services.channel import allocation, dealers, movements, receipts
 from pos_terminal import outbox
@@ -68,17 +70,26 @@ def _channel(settings: Settings, cards: int) -> tuple[str, int, str]:
         terminal = dealers.register_terminal(
             session, TerminalCreate(outlet="B1-O1", name="counter"), "bench"
         )
+        # The clerk every event names: the back office refuses events from anyone else.
+        dealers.create_staff(
+            session,
+            "B1",
+            StaffCreate(
+                username="bench", password="sync-clerk-pass-9", role=Role.clerk, pin="135790"
+            ),
+            "bench",
+        )
         vouchers.generate_vouchers(
             session,
             VoucherGenerateRequest(
                 face_value_fen=5000,
                 dealer_price_fen=4850,
-                expires_on=date(2030, 12, 31),
+                expires_on=date(2099, 12, 31),
                 code="BENCH",
                 first_serial="10575000000000001",
                 count=cards,
             ),
-            PinCipher.from_settings(settings),
+            pin_cipher(settings),
             "bench",
         )
         releases.release_vouchers(session, "BENCH", "bench")

@@ -5,7 +5,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pos_terminal.store import Store, from_text, next_counter, to_text
 from shared.codes import mask_resident_id
@@ -34,15 +34,24 @@ class OutboxEvent:
     acknowledged_by: str | None = None
 
     def to_wire(self) -> Event:
-        return _EVENT.validate_python(
-            {
-                "id": self.id,
-                "seq": self.seq,
-                "type": self.type,
-                "occurred_at": self.occurred_at,
-                "payload": self.payload,
-            }
-        )
+        try:
+            return _EVENT.validate_python(
+                {
+                    "id": self.id,
+                    "seq": self.seq,
+                    "type": self.type,
+                    "occurred_at": self.occurred_at,
+                    "payload": self.payload,
+                }
+            )
+        except ValidationError as error:
+            # The sync loop logs this: pydantic's own text quotes the values (a buyer's ID
+            # number among them), so only the fields and the problems are told.
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in error.errors(include_input=False, include_url=False)
+            )
+            raise ValueError(f"stored event {self.seq} is not valid: {problems}") from None
 
 
 def record_event(

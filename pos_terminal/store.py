@@ -206,6 +206,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ADD COLUMN acknowledged_by TEXT;
     ALTER TABLE events ADD COLUMN acknowledged_at TEXT;
     """,
+    # 3: clerks log in offline against per-terminal PIN verifiers (shared/pins.py); the argon2
+    # hashes earlier pulls left, which a copied database would give up to brute force, go.
+    """
+    ALTER TABLE clerks ADD COLUMN pin_verifier TEXT;
+    UPDATE clerks SET pin_hash = NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

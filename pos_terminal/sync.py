@@ -14,18 +14,23 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from pos_terminal import outbox
+from pos_terminal.push import ServerFailed, about_the_events, one_by_one, wire
 from pos_terminal.services.errors import BackOfficeRefused, Offline
 from pos_terminal.services.terminal import (
     DEALER,
     LAST_PULL_AT,
     LAST_PUSH_AT,
     OUTLET,
+    OVERRIDE_CAPS,
     PRICE_LIST_VERSION,
     PULL_CURSOR,
 )
 from pos_terminal.store import Store, set_meta, to_text
 from shared.sync import (
     MAX_EVENTS_PER_PUSH,
+    ApprovalGranted,
+    ApprovalRequest,
+    EventResult,
     EventStatus,
     PullResponse,
     PushRequest,
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 PUSH_PATH = "/api/v1/sync/push"
 PULL_PATH = "/api/v1/sync/pull"
 RESERVE_PATH = "/api/v1/sync/reservations"
+APPROVAL_PATH = "/api/v1/sync/approvals"
 DEALER_SUSPENDED = "dealer_suspended"
 
 M = TypeVar("M", bound=BaseModel)
@@ -104,7 +110,7 @@ class SyncClient:
         except httpx.TransportError as error:
             raise Offline(f"back office unreachable: {error}") from error
         if reply.status_code >= 500:
-            raise Offline(f"back office error {reply.status_code}")
+            raise ServerFailed(f"back office error {reply.status_code}")
         if reply.status_code >= 400:
             try:
                 body = reply.json()
@@ -112,7 +118,7 @@ class SyncClient:
                 body = {}
             code = body.get("code", f"http_{reply.status_code}") if isinstance(body, dict) else ""
             message = body.get("message", reply.text) if isinstance(body, dict) else reply.text
-            raise BackOfficeRefused(str(code), str(message), reply.status_code)
+            raise BackOfficeRefused(str(code), str(message)[:500], reply.status_code)
         try:
             return reply.json()
         except json.JSONDecodeError as error:
@@ -121,25 +127,27 @@ class SyncClient:
 
     # --- push ------------------------------------------------------------------------------
 
-    def push_batch(self) -> PushSummary:
-        """Sends the oldest pending events (one batch) and stores each answer."""
-        events = outbox.pending_events(self.store, self.batch)
-        if not events:
-            return PushSummary()
-        outbox.note_attempt(self.store, [e.seq for e in events])
-        request = PushRequest(events=[e.to_wire() for e in events])
+    def _send(self, events: list[outbox.OutboxEvent]) -> list[EventResult]:
+        """Posts events and returns the answers that are about them. Raises ServerFailed when
+        the back office failed on them, BackOfficeRefused when it refused the request."""
+        # Sent as stored: an event this terminal cannot read back as valid still reaches the
+        # back office, which files it for reconciliation instead of it blocking the queue.
+        request = PushRequest(events=[wire(e) for e in events])
         body = self._call(
             "POST",
             PUSH_PATH,
             content=request.model_dump_json(),
             headers={"Content-Type": "application/json"},
         )
-        response = _parse(PushResponse, body, "push")
+        try:
+            response = PushResponse.model_validate(body)
+        except ValidationError as error:
+            raise ServerFailed(f"back office sent a malformed push answer: {error}") from error
         sent = {(e.id, e.seq) for e in events}
-        results = [r for r in response.results if (r.id, r.seq) in sent]
+        return [r for r in response.results if (r.id, r.seq) in sent]
+
+    def _store(self, results: list[EventResult]) -> None:
         outbox.store_results(self.store, results)
-        with self.store.write() as conn:
-            set_meta(conn, LAST_PUSH_AT, to_text(self.store.now()))
         for result in results:
             if result.status == EventStatus.rejected:
                 log.warning(
@@ -149,6 +157,27 @@ class SyncClient:
                     result.reason,
                     result.message,
                 )
+
+    def push_batch(self) -> PushSummary:
+        """Sends the oldest pending events (one batch) and stores each answer. A batch the
+        back office cannot take as a whole is sent again one event at a time, so that one
+        event it cannot take never holds up the others."""
+        events = outbox.pending_events(self.store, self.batch)
+        if not events:
+            return PushSummary()
+        outbox.note_attempt(self.store, [e.seq for e in events])
+        try:
+            results = self._send(events)
+            self._store(results)
+        except (ServerFailed, BackOfficeRefused) as failure:
+            if not about_the_events(failure):
+                raise
+            log.warning(
+                "a batch of %d events failed (%s); sending them one by one", len(events), failure
+            )
+            results = one_by_one(events, self._send, self._store)
+        with self.store.write() as conn:
+            set_meta(conn, LAST_PUSH_AT, to_text(self.store.now()))
         counts = {status: sum(r.status == status for r in results) for status in EventStatus}
         return PushSummary(
             sent=len(events),
@@ -201,6 +230,19 @@ class SyncClient:
     def cancel_reservation(self, reservation_id: str) -> None:
         self._call("DELETE", f"{RESERVE_PATH}/{reservation_id}")
 
+    # --- override approvals ----------------------------------------------------------------
+
+    def approve_override(self, request: ApprovalRequest) -> ApprovalGranted:
+        """The back office's signed approval of a price override (it checks the manager's
+        PIN); BackOfficeRefused with its reason, Offline when unreachable."""
+        body = self._call(
+            "POST",
+            APPROVAL_PATH,
+            content=request.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        return _parse(ApprovalGranted, body, "approval")
+
     def sync_once(self) -> tuple[PushSummary, PullSummary]:
         """Push first, so the pull already reflects this terminal's own acts."""
         pushed = self.push()
@@ -223,6 +265,8 @@ def apply_pull(store: Store, response: PullResponse) -> PullSummary:
         set_meta(conn, OUTLET, response.outlet.model_dump_json())
         set_meta(conn, DEALER, response.dealer.model_dump_json())
         set_meta(conn, PRICE_LIST_VERSION, str(response.price_list.version))
+        caps = response.override_caps
+        set_meta(conn, OVERRIDE_CAPS, caps.model_dump_json() if caps is not None else "")
         set_meta(conn, PULL_CURSOR, response.cursor)
         set_meta(conn, LAST_PULL_AT, now)
         conn.execute("DELETE FROM prices")
@@ -259,14 +303,14 @@ def apply_pull(store: Store, response: PullResponse) -> PullSummary:
 
 
 def _apply_clerks(conn: sqlite3.Connection, response: PullResponse) -> None:
-    # The list is complete: a clerk who left must not log in offline with an old hash.
+    # The list is complete: a clerk who left must not log in offline with an old verifier.
     names = [c.username for c in response.clerks]
     conn.execute(f"DELETE FROM clerks WHERE username NOT IN ({','.join('?' * len(names))})", names)
     conn.executemany(
-        "INSERT INTO clerks (username, full_name, role, pin_hash) VALUES (?, ?, ?, ?) "
+        "INSERT INTO clerks (username, full_name, role, pin_verifier) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (username) DO UPDATE SET full_name = excluded.full_name, "
-        "role = excluded.role, pin_hash = excluded.pin_hash",
-        [(c.username, c.full_name, c.role, c.pin_hash) for c in response.clerks],
+        "role = excluded.role, pin_verifier = excluded.pin_verifier, pin_hash = NULL",
+        [(c.username, c.full_name, c.role, c.pin_verifier) for c in response.clerks],
     )
 
 

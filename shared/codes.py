@@ -290,24 +290,27 @@ def parse_resident_id(text: str, *, today: date | None = None) -> ResidentId:
     """Checks an 18-character resident ID number; today (China time) bounds the birth date."""
     value = _text(text).upper()
     kind = "resident ID"
+    # Errors end up in logs and error reports: they show the number masked, never whole, and
+    # say nothing of the birth date that the mask hides.
+    shown = mask_resident_id(value) if len(value) == 18 else "*" * len(value)
     if len(value) != 18:
-        raise CodeError(kind, value, f"must be 18 characters, got {len(value)}")
+        raise CodeError(kind, shown, f"must be 18 characters, got {len(value)}")
     if not _ID_SHAPE.fullmatch(value):
-        raise CodeError(kind, value, "must be 17 digits followed by a digit or X")
+        raise CodeError(kind, shown, "must be 17 digits followed by a digit or X")
     expected = resident_id_check_char(value[:17])
     if expected != value[17]:
-        raise CodeError(kind, value, f"check character should be {expected}, got {value[17]}")
+        raise CodeError(kind, shown, f"check character should be {expected}, got {value[17]}")
     born = value[6:14]
     try:
         birth_date = date(int(born[:4]), int(born[4:6]), int(born[6:]))
     except ValueError:
-        raise CodeError(kind, value, f"birth date {born} is not a real date") from None
+        raise CodeError(kind, shown, "birth date is not a real date") from None
     if today is None:
         today = datetime.now(_CHINA_TZ).date()
     if birth_date > today:
-        raise CodeError(kind, value, f"birth date {birth_date.isoformat()} is in the future")
+        raise CodeError(kind, shown, "birth date is in the future")
     if birth_date < _ID_EARLIEST:
-        raise CodeError(kind, value, f"birth date {birth_date.isoformat()} is before 1900")
+        raise CodeError(kind, shown, "birth date is before 1900")
     # The 17th digit is the order code: odd for men, even for women.
     sex: Literal["M", "F"] = "M" if int(value[16]) % 2 else "F"
     return ResidentId(value, birth_date, sex)
@@ -319,6 +322,11 @@ def mask_resident_id(value: str) -> str:
         # Masking a wrong-length value by position could reveal most of it.
         raise ValueError(f"a resident ID number has 18 characters, got {len(value)}")
     return f"{value[:6]}{'*' * 8}{value[14:]}"
+
+
+def mask_name(name: str) -> str:
+    """What may be shown or printed of a person's name: the surname, 张三丰 -> 张**."""
+    return name[:1] + "*" * (len(name) - 1)
 
 
 # --- scanned codes --------------------------------------------------------------------------

@@ -2,12 +2,23 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeGuard
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
+from shared.checks import INT32_MAX, CheckedModel
 from shared.codes import parse_document_number, parse_receipt_number, parse_resident_id
 from shared.ids import is_uuid7
+from shared.overrides import OverrideCaps
 
 MAX_EVENTS_PER_PUSH = 500
 
@@ -33,13 +44,16 @@ def _resident_id(value: str) -> str:
 Uuid7 = Annotated[str, AfterValidator(_uuid7)]
 ReceiptNo = Annotated[str, AfterValidator(_receipt_no)]
 DocumentNo = Annotated[str, AfterValidator(_document_no)]
-Fen = Annotated[int, Field(ge=0)]
-PositiveFen = Annotated[int, Field(gt=0)]
+# Amounts of one sale, refund or cash movement: the back office keeps them in INTEGER columns.
+Fen = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveFen = Annotated[int, Field(gt=0, le=INT32_MAX)]
+Count = Annotated[int, Field(ge=1, le=INT32_MAX)]
 ItemCode = Annotated[str, Field(pattern=r"^[0-9]{11}$|^[0-9]{17}$")]
 
 
-class Contract(BaseModel):
-    """What a terminal sends: a field the back office does not know is refused, not dropped."""
+class Contract(CheckedModel):
+    """What a terminal sends: a field the back office does not know is refused, not dropped;
+    text with a NUL character or a number beyond its column is refused with the field's name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,18 +112,34 @@ class RejectReason(StrEnum):
     already_received = "already_received"
     not_a_delivery = "not_a_delivery"
     invalid_item = "invalid_item"
+    # The clerk named on the event is not active staff of the terminal's dealer.
+    unknown_clerk = "unknown_clerk"
+    # A price override beyond the dealer's caps (online, or the smaller offline cap).
+    override_over_cap = "override_over_cap"
+    # Receipt numbers carry their terminal's number: another terminal's is refused.
+    receipt_not_this_terminal = "receipt_not_this_terminal"
     # Anything else the back office refused; the message says what.
     invalid_event = "invalid_event"
+    # Not a valid event at all (a field missing or wrong, text with NUL, a number out of
+    # range): filed for reconciliation as received, so that it cannot hold up the others.
+    malformed_event = "malformed_event"
 
 
 # --- payloads -------------------------------------------------------------------------------
 
 
 class PriceOverride(Contract):
-    """A price other than the list price, approved at the counter with a manager's PIN."""
+    """A price other than the list price, approved at the counter with a manager's PIN:
+    online by the back office (which answers the `approval` token), else offline at the
+    terminal, within the smaller offline cap and queued for review."""
 
     approved_by: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=255)
+    approval: str | None = Field(
+        default=None,
+        max_length=2_048,
+        description="the back office's signed approval (POST /sync/approvals); none offline",
+    )
 
 
 class SaleLine(Contract):
@@ -117,7 +147,7 @@ class SaleLine(Contract):
     item: ItemCode = Field(description="MSISDN (11 digits) or top-up card serial (17 digits)")
     product: str = Field(max_length=32, examples=["number:STD", "voucher:5000"])
     price_fen: Fen
-    price_list_version: int = Field(ge=1)
+    price_list_version: Count
     override: PriceOverride | None = None
 
 
@@ -141,6 +171,15 @@ class SalePayload(Contract):
     lines: list[SaleLine] = Field(min_length=1, max_length=50)
     payments: list[Payment] = Field(min_length=1, max_length=10)
     customer: Customer | None = None
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> "SalePayload":
+        # The sale's total is stored like its lines: in an INTEGER column.
+        if sum(line.price_fen for line in self.lines) > INT32_MAX:
+            raise ValueError(f"lines: the sale's total is above {INT32_MAX} fen")
+        if sum(payment.amount_fen for payment in self.payments) > INT32_MAX:
+            raise ValueError(f"payments: their total is above {INT32_MAX} fen")
+        return self
 
 
 class ReturnPayload(Contract):
@@ -183,7 +222,7 @@ class ShiftOpenPayload(Contract):
 class ShiftClosePayload(Contract):
     shift_id: Uuid7
     counted_cash_fen: Fen
-    z_number: int = Field(ge=1)
+    z_number: Count
 
 
 class CashMovePayload(Contract):
@@ -197,7 +236,7 @@ class CashMovePayload(Contract):
 
 class _Envelope(Contract):
     id: Uuid7 = Field(description="UUIDv7 made by the terminal; the idempotency key")
-    seq: int = Field(ge=1, description="the terminal's own event sequence")
+    seq: Count = Field(description="the terminal's own event sequence")
     occurred_at: AwareDatetime
 
 
@@ -260,15 +299,43 @@ Event = Annotated[
 ]
 
 
+def is_event(entry: object) -> TypeGuard[Event]:
+    """Whether a push's entry was taken as a valid event (not kept as sent)."""
+    return isinstance(entry, _Envelope)
+
+
+# An entry of a push that is not a valid event is kept as sent instead of failing the whole
+# push: the back office answers it `malformed_event` and applies the others. Left to right:
+# a valid event is always taken as the event it is.
+PushedEvent = Annotated[Event | SkipJsonSchema[Any], Field(union_mode="left_to_right")]
+
+
 class PushRequest(Contract):
-    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_PUSH)
+    """Events in the terminal's order. Each is answered on its own, in the same order: one that
+    is not valid (a field missing or wrong, text with NUL, a number out of range) is answered
+    `rejected` with reason `malformed_event` and the rest are applied."""
+
+    # Each event checks its own fields; an entry that is not an event is answered, not refused.
+    unchecked_fields: ClassVar[frozenset[str]] = frozenset({"events"})
+
+    events: list[PushedEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_PUSH)
+
+
+_REASONS = frozenset(reason.value for reason in RejectReason)
+
+
+def _reason(value: object) -> object:
+    # A reason added by a newer back office must not make the whole answer unreadable.
+    if isinstance(value, str) and value not in _REASONS:
+        return RejectReason.invalid_event
+    return value
 
 
 class EventResult(Answer):
     id: str
     seq: int
     status: EventStatus
-    reason: RejectReason | None = None
+    reason: Annotated[RejectReason | None, BeforeValidator(_reason)] = None
     message: str = ""
     original: EventStatus | None = Field(
         default=None, description="for a duplicate: what the event got the first time"
@@ -320,7 +387,11 @@ class ClerkState(Answer):
     username: str
     full_name: str
     role: str
-    pin_hash: str | None = Field(description="argon2 hash for offline log-in")
+    pin_verifier: str | None = Field(
+        default=None, description="for offline log-in: shared/pins.py, keyed per terminal"
+    )
+    # Terminals before PIN verifiers required this field; it is sent empty, never a hash.
+    pin_hash: None = None
 
 
 class DealerState(Answer):
@@ -345,6 +416,38 @@ class PullResponse(Answer):
     price_list: PriceListState
     grades: list[GradeState]
     clerks: list[ClerkState]
+    override_caps: OverrideCaps | None = Field(
+        default=None, description="the dealer's caps on price overrides"
+    )
+
+
+# --- override approvals ---------------------------------------------------------------------
+
+
+class ApprovalRequest(Contract):
+    """A price override the terminal asks the back office to approve, with the dealer
+    manager's code and PIN (checked there, with a lock-out after repeated failures)."""
+
+    sale_id: Uuid7
+    item_kind: Literal["number", "voucher"]
+    item: ItemCode
+    product: str = Field(max_length=32)
+    price_list_version: Count
+    price_fen: Fen
+    reason: str = Field(min_length=1, max_length=255)
+    manager: str = Field(min_length=1, max_length=64)
+    pin: str = Field(pattern=r"^[0-9]{4,8}$")
+
+
+class ApprovalGranted(Answer):
+    """A signed approval bound to the terminal, the sale, the item and the price; the sale
+    event carries it as `override.approval`."""
+
+    approval: str
+    approved_by: str
+    list_price_fen: int
+    price_fen: int
+    expires_at: AwareDatetime
 
 
 # --- reservations ---------------------------------------------------------------------------

@@ -61,6 +61,16 @@ def test_compose_runs_migrations_after_a_healthy_database() -> None:
     assert services["office"]["environment"]["DATABASE_URL"].startswith("postgresql://")
 
 
+def test_compose_gives_every_office_process_the_same_configured_keys() -> None:
+    # A key generated inside a container dies with it, and the worker must decrypt what the
+    # server encrypted (the buyer's name for provisioning).
+    services = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]
+    for name in ("migrate", "office", "worker"):
+        environment = services[name]["environment"]
+        for key in ("SECRET", "PIN", "ID", "NAME", "ID_HMAC"):
+            assert environment[f"HAOKA_{key}_KEY"] == f"${{HAOKA_{key}_KEY:?set HAOKA_{key}_KEY}}"
+
+
 def test_compose_runs_the_background_worker_after_migrations() -> None:
     worker = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]["worker"]
     assert worker["command"] == ["haoka-office", "worker"]

@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher, Keys, pin_cipher
 from backoffice.core.security import TokenError, decode_access_token
 from backoffice.domain.users import Role, allows
 from backoffice.models import User
@@ -31,11 +31,16 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def get_pin_cipher(settings: SettingsDep) -> PinCipher:
-    return PinCipher.from_settings(settings)
+def get_pin_cipher(settings: SettingsDep) -> Cipher:
+    return pin_cipher(settings)
 
 
-PinCipherDep = Annotated[PinCipher, Depends(get_pin_cipher)]
+def get_keys(settings: SettingsDep) -> Keys:
+    return Keys.from_settings(settings)
+
+
+PinCipherDep = Annotated[Cipher, Depends(get_pin_cipher)]
+KeysDep = Annotated[Keys, Depends(get_keys)]
 
 
 # The web pages log in with this cookie (HttpOnly, SameSite=Strict) holding the same token.
@@ -43,15 +48,15 @@ SESSION_COOKIE = "haoka_session"
 
 
 def user_of_token(session: Session, settings: Settings, token: str | None) -> User | None:
-    """The active user a token names, or None (no token, expired, forged, user disabled)."""
+    """The active user a token names, or None (no token, expired, forged, revoked at log-out,
+    user disabled since)."""
     if not token:
         return None
     try:
         claims = decode_access_token(token, settings)
     except TokenError:
         return None
-    user = users.get_user(session, claims.get("sub", ""))
-    return user if user is not None and user.is_active else None
+    return users.user_of_claims(session, claims)
 
 
 def get_current_user(
@@ -97,6 +102,25 @@ def require(*roles: Role):  # type: ignore[no-untyped-def]
     return check
 
 
+def require_system(role: Role):  # type: ignore[no-untyped-def]
+    """A dependency for an operator system's route (charging, provisioning): that role
+    only. Not admins either: no person should redeem a card or activate a number in a
+    system's name."""
+
+    def check(user: CurrentUser) -> User:
+        if Role(user.role) is not role:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail={
+                    "code": "forbidden",
+                    "message": f"role {user.role} may not do this; only the {role.value} system",
+                },
+            )
+        return user
+
+    return check
+
+
 BillingClerk = Annotated[User, Depends(require(Role.billing))]
 StockReader = Annotated[User, Depends(require(Role.billing, Role.sales_centre, Role.manager))]
 Admin = Annotated[User, Depends(require())]
@@ -107,7 +131,8 @@ SalesCentre = Annotated[User, Depends(require(Role.sales_centre))]
 ChannelReader = Annotated[
     User, Depends(require(Role.sales_centre, Role.manager, Role.dealer_manager))
 ]
-ChargingSystem = Annotated[User, Depends(require(Role.charging))]
+ChargingSystem = Annotated[User, Depends(require_system(Role.charging))]
+ProvisioningSystem = Annotated[User, Depends(require_system(Role.provisioning))]
 
 
 def dealer_scope(user: User) -> str | None:

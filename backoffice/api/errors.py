@@ -15,6 +15,12 @@ from backoffice.services.errors import (
     ServiceError,
     Unauthenticated,
 )
+from shared.checks import excerpt
+
+# Bounds on what an error repeats of the request: a 200 MB value is never echoed back.
+MESSAGE = 1_000
+FIELD = 200
+DETAILS = 20
 
 _STATUS = {
     NotFound: 404,
@@ -34,7 +40,7 @@ def status_of(error: ServiceError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        body: dict[str, object] = {"code": exc.code, "message": exc.message}
+        body: dict[str, object] = {"code": exc.code, "message": excerpt(exc.message, MESSAGE)}
         if isinstance(exc, ImportFileError):
             body.update(file=exc.file, line=exc.line, column=exc.column)
         if isinstance(exc, ImportRejected) and exc.report is not None:
@@ -51,8 +57,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Names and messages may quote what was sent: NUL shown as ␀, each cut to an excerpt.
+        errors = exc.errors()
         problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+            {
+                "field": excerpt(".".join(str(p) for p in e["loc"]), FIELD),
+                "message": excerpt(str(e["msg"]), FIELD),
+            }
+            for e in errors[:DETAILS]
         ]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}
         return JSONResponse(

@@ -1,12 +1,12 @@
 """`haoka-office`: the back office's command line, one command group per area (users,
-billing, statistics, and running the system)."""
+billing, statistics, audit, keys, and running the system and its database roles)."""
 
 import getpass
 from typing import Annotated
 
 import typer
 
-from backoffice.cli import billing, statistics, system
+from backoffice.cli import audit, billing, db, keys, statistics, system
 from backoffice.cli import users as user_commands
 from backoffice.cli.common import Actor
 
@@ -26,5 +26,5 @@ def main(
     ctx.obj = Actor(as_user or f"cli:{getpass.getuser()}", as_user is not None)
 
 
-for group in (system, statistics, user_commands, billing):
+for group in (system, statistics, user_commands, billing, audit, db, keys):
     app.add_typer(group.commands)

@@ -16,7 +16,7 @@ from backoffice.contracts.billing import (
     VoucherGenerateRequest,
 )
 from backoffice.core.config import get_settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import pin_cipher
 from backoffice.domain.users import BILLING, Role, allows
 from backoffice.services import users
 from backoffice.services.billing import grading, numbers, releases, sims, vouchers
@@ -192,7 +192,7 @@ def import_vouchers(
             file.read_bytes(),
             file.name,
             terms,
-            PinCipher.from_settings(get_settings()),
+            pin_cipher(get_settings()),
             _billing_actor(ctx, session),
             skip_bad_rows=skip_bad_rows,
             encoding=encoding,
@@ -230,7 +230,7 @@ def generate_vouchers(
         result = vouchers.generate_vouchers(
             session,
             request,
-            PinCipher.from_settings(get_settings()),
+            pin_cipher(get_settings()),
             _billing_actor(ctx, session),
             tick,
         )

@@ -1,12 +1,13 @@
 """Request and response models of the billing centre: grades and grading rules, number
 batches and search, SIM cards and pairing, top-up card batches, releases, imports."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from backoffice.contracts.common import Public
+from backoffice.contracts.common import INT32_MAX, CheckedModel, Public
+from backoffice.domain.calendar import business_day
 
 
 class GradePublic(Public):
@@ -19,15 +20,15 @@ class GradePublic(Public):
     lockin_months: int
 
 
-class GradeUpdate(BaseModel):
+class GradeUpdate(CheckedModel):
     name: str | None = Field(default=None, max_length=64)
-    selection_fee_fen: int | None = Field(default=None, ge=0)
-    prestore_fen: int | None = Field(default=None, ge=0)
-    min_monthly_fen: int | None = Field(default=None, ge=0)
+    selection_fee_fen: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    prestore_fen: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    min_monthly_fen: int | None = Field(default=None, ge=0, le=INT32_MAX)
     lockin_months: int | None = Field(default=None, ge=0, le=120)
 
 
-class GradingRuleIn(BaseModel):
+class GradingRuleIn(CheckedModel):
     name: str = Field(min_length=1, max_length=64)
     pattern: str = Field(min_length=1, max_length=64)
     grade_code: str
@@ -47,10 +48,11 @@ class RegradeResult(BaseModel):
     changed: int
 
 
-class SegmentRequest(BaseModel):
+class SegmentRequest(CheckedModel):
     prefix: str = Field(pattern=r"^\d{3,10}$", examples=["1390575"])
-    start: int = Field(ge=0, examples=[0])
-    end: int = Field(ge=0, examples=[9999])
+    # The prefix has at least 3 of the 11 digits.
+    start: int = Field(ge=0, le=99_999_999, examples=[0])
+    end: int = Field(ge=0, le=99_999_999, examples=[9999])
     code: str | None = Field(default=None, max_length=64)
 
 
@@ -105,7 +107,7 @@ class SimPublic(Public):
     msisdn: str | None
 
 
-class AutoPairRequest(BaseModel):
+class AutoPairRequest(CheckedModel):
     number_batch: str
     sim_batch: str
 
@@ -118,11 +120,26 @@ class PairingResult(BaseModel):
     last_pair: tuple[str, str] | None
 
 
-class VoucherBatchTerms(BaseModel):
+class VoucherBatchTerms(CheckedModel):
     face_value_fen: int = Field(ge=1_000, le=50_000, description="10 to 500 yuan")
-    dealer_price_fen: int = Field(gt=0)
-    expires_on: date
+    dealer_price_fen: int = Field(gt=0, le=50_000)
+    expires_on: date = Field(description="the last day the cards can be redeemed")
     code: str | None = Field(default=None, max_length=64)
+
+    @field_validator("expires_on")
+    @classmethod
+    def _not_expired(cls, day: date) -> date:
+        today = business_day(datetime.now(UTC))
+        if day < today:
+            raise ValueError(f"{day.isoformat()} is in the past (today is {today.isoformat()})")
+        return day
+
+
+class VoucherImportForm(VoucherBatchTerms):
+    """The form fields of a top-up card import, beside its file."""
+
+    skip_bad_rows: bool = False
+    encoding: str = Field(default="utf-8", max_length=32)
 
 
 class VoucherGenerateRequest(VoucherBatchTerms):
@@ -160,7 +177,7 @@ class VoucherPublic(Public):
     status: str
 
 
-class ReleaseRequest(BaseModel):
+class ReleaseRequest(CheckedModel):
     item_kind: Literal["numbers", "vouchers"]
     batch: str = Field(description="batch code or id")
     note: str = Field(default="", max_length=500)
@@ -184,3 +201,6 @@ class ImportReport(BaseModel):
     batch_code: str | None = None
     errors: list[RowErrorPublic] = Field(description="the first 100 bad rows")
     rejected_rows_url: str | None = None
+    note: str | None = Field(
+        default=None, description="e.g. that PINs in the report are masked and how to fix them"
+    )

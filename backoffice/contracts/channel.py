@@ -6,26 +6,32 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backoffice.contracts.common import DocumentPublic, Public
+from backoffice.contracts.common import INT32_MAX, CheckedModel, DocumentPublic, Public
 from backoffice.domain.channel import AllocationOrder, DealerKind, DealerStatus
-from backoffice.domain.users import Role
+from backoffice.domain.users import PASSWORD_MIN_LENGTH, Role
+from shared.overrides import OverrideCaps
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,32}$")]
 
 
-class DealerCreate(BaseModel):
+# Bounds far above any real amount, so that a mistyped figure is refused with the field's name
+# instead of overflowing a ledger's BIGINT column (or SQLite's integer) as a server error.
+ENTRY_LIMIT_FEN = 10**12  # ¥10,000,000,000 in one entry
+
+
+class DealerCreate(CheckedModel):
     code: Code
     name: str = Field(min_length=1, max_length=128)
     kind: DealerKind
-    credit_limit_fen: int = Field(ge=0)
+    credit_limit_fen: int = Field(ge=0, le=ENTRY_LIMIT_FEN)
 
 
-class DealerUpdate(BaseModel):
+class DealerUpdate(CheckedModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
-    credit_limit_fen: int | None = Field(default=None, ge=0)
+    credit_limit_fen: int | None = Field(default=None, ge=0, le=ENTRY_LIMIT_FEN)
 
 
-class DealerStatusChange(BaseModel):
+class DealerStatusChange(CheckedModel):
     status: DealerStatus
     reason: str = Field(min_length=1, max_length=255)
 
@@ -41,12 +47,7 @@ class DealerPublic(Public):
     created_at: datetime
 
 
-# Bounds far above any real amount, so that a mistyped figure is refused with the field's name
-# instead of overflowing a ledger's BIGINT column (or SQLite's integer) as a server error.
-ENTRY_LIMIT_FEN = 10**12  # ¥10,000,000,000 in one entry
-
-
-class PaymentIn(BaseModel):
+class PaymentIn(CheckedModel):
     amount_fen: int = Field(gt=0, le=ENTRY_LIMIT_FEN)
     note: str = Field(default="", max_length=255)
 
@@ -61,7 +62,7 @@ class LedgerEntryPublic(Public):
     note: str
 
 
-class OutletCreate(BaseModel):
+class OutletCreate(CheckedModel):
     dealer: str = Field(description="dealer code or id")
     code: Code
     name: str = Field(min_length=1, max_length=128)
@@ -80,7 +81,7 @@ class OutletPublic(Public):
     reservation_quota: int
 
 
-class TerminalCreate(BaseModel):
+class TerminalCreate(CheckedModel):
     outlet: str = Field(description="outlet code or id")
     name: str = Field(min_length=1, max_length=64)
 
@@ -103,9 +104,9 @@ class TerminalRegistered(BaseModel):
     )
 
 
-class StaffCreate(BaseModel):
+class StaffCreate(CheckedModel):
     username: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$")
-    password: str = Field(min_length=8, max_length=128)
+    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=128)
     full_name: str = Field(default="", max_length=128)
     role: Literal[Role.clerk, Role.dealer_manager]
     outlet: str | None = Field(default=None, description="outlet code or id; none: all outlets")
@@ -121,16 +122,26 @@ class StaffPublic(Public):
     outlet_id: str | None
 
 
-class PriceIn(BaseModel):
+class PriceIn(CheckedModel):
     product: str = Field(max_length=32, examples=["number:STD", "voucher:5000", "sim_pack"])
-    retail_fen: int = Field(ge=0)
-    dealer_fen: int = Field(ge=0)
+    retail_fen: int = Field(ge=0, le=INT32_MAX)
+    dealer_fen: int = Field(ge=0, le=INT32_MAX)
 
 
-class PriceListCreate(BaseModel):
+class OverrideCapsIn(OverrideCaps, CheckedModel):
+    """Caps on price overrides as set by the office: an unknown field is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriceListCreate(CheckedModel):
     effective_from: datetime | None = Field(default=None, description="default: now")
     note: str = Field(default="", max_length=255)
     prices: list[PriceIn] = Field(min_length=1, max_length=1_000)
+    override_caps: OverrideCapsIn | None = Field(
+        default=None,
+        description="default caps on price overrides; default: those of the previous list",
+    )
 
 
 class PriceListPublic(BaseModel):
@@ -140,6 +151,16 @@ class PriceListPublic(BaseModel):
     created_by: str
     note: str
     prices: list[PriceIn]
+    override_caps: OverrideCaps
+
+
+class DealerCapsPublic(BaseModel):
+    """The caps a dealer's counters work under, and whether they are its own or its price
+    list's defaults."""
+
+    dealer_id: str
+    own: bool
+    override_caps: OverrideCaps
 
 
 class DealerPricePublic(BaseModel):
@@ -149,17 +170,19 @@ class DealerPricePublic(BaseModel):
     dealer_fen: int
 
 
-class AllocationRule(BaseModel):
+class AllocationRule(CheckedModel):
     # Unknown fields are refused: nobody can slip a list of chosen items into a rule.
     model_config = ConfigDict(extra="forbid")
 
     item_kind: Literal["number", "voucher"]
     count: int = Field(gt=0, le=100_000)
     grade: str | None = Field(default=None, description="numbers: the grade code, e.g. STD")
-    face_value_fen: int | None = Field(default=None, description="cards: the face value")
+    face_value_fen: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="cards: the face value"
+    )
 
 
-class AllocationRequest(BaseModel):
+class AllocationRequest(CheckedModel):
     model_config = ConfigDict(extra="forbid")
 
     outlet: str = Field(description="outlet code or id")
@@ -188,7 +211,7 @@ class DiscrepancyPublic(Public):
     note: str
 
 
-class ReceiptIn(BaseModel):
+class ReceiptIn(CheckedModel):
     document_number: str
     items: list[str] = Field(max_length=100_000, description="every item scanned")
 
@@ -199,13 +222,13 @@ class ReceiptResult(BaseModel):
     discrepancies: list[DiscrepancyPublic]
 
 
-class ItemsIn(BaseModel):
+class ItemsIn(CheckedModel):
     outlet: str = Field(description="outlet code or id")
     items: list[str] = Field(min_length=1, max_length=100_000)
     note: str = Field(default="", max_length=500)
 
 
-class TransferIn(BaseModel):
+class TransferIn(CheckedModel):
     from_outlet: str
     to_outlet: str
     items: list[str] = Field(min_length=1, max_length=100_000)
@@ -219,12 +242,12 @@ class StockCountResult(BaseModel):
     unexpected: list[str]
 
 
-class DiscrepancyResolution(BaseModel):
+class DiscrepancyResolution(CheckedModel):
     resolution: Literal["received", "returned_to_pool", "written_off", "noted"]
     note: str = Field(default="", max_length=255)
 
 
-class ReservationIn(BaseModel):
+class ReservationIn(CheckedModel):
     outlet: str
     msisdn: str = Field(pattern=r"^[0-9]{11}$")
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from backoffice.contracts.common import Public
+from backoffice.contracts.common import CheckedModel, Public
 
 
 class ReconciliationItem(BaseModel):
@@ -18,6 +18,9 @@ class ReconciliationItem(BaseModel):
     type: str
     occurred_at: datetime
     received_at: datetime
+    result: str = Field(
+        description="rejected; or accepted and waiting for review (reason override_offline)"
+    )
     reason: str | None
     message: str | None
     resolution: str | None
@@ -26,8 +29,13 @@ class ReconciliationItem(BaseModel):
     payload: dict[str, object]
 
 
-class ReconciliationResolve(BaseModel):
+class ReconciliationResolve(CheckedModel):
     note: str = Field(min_length=1, max_length=255)
+    terminal_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="needed only when two terminals have sent an event of the same id",
+    )
 
 
 class SalePublic(BaseModel):
@@ -39,12 +47,13 @@ class SalePublic(BaseModel):
     clerk: str
     sold_at: datetime
     total_fen: int
-    customer_name: str | None
+    # Masked as on the receipt (张**, 330602********123X): the back office never shows more.
+    customer_name_masked: str | None
     customer_id_masked: str | None
     lines: list[dict[str, object]]
 
 
-class RedemptionRequest(BaseModel):
+class RedemptionRequest(CheckedModel):
     serial: str = Field(pattern=r"^[0-9]{17}$")
     pin: str = Field(pattern=r"^[0-9]{16,19}$")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from backoffice.contracts.channel import ENTRY_LIMIT_FEN, Code
-from backoffice.contracts.common import Public
+from backoffice.contracts.common import INT32_MAX, CheckedModel, Public
 from backoffice.domain.channel import DealerKind
 from backoffice.domain.settlement.accounts import Cadence, LedgerKind, StatementStatus
 
@@ -18,7 +18,7 @@ RULE_LIMIT_FEN = 10**8  # ¥1,000,000 per number in a commission rule
 RuleFen = Annotated[int, Field(ge=0, le=RULE_LIMIT_FEN)]
 
 
-class AccountEntryIn(BaseModel):
+class AccountEntryIn(CheckedModel):
     kind: ManualKind
     amount_fen: int = Field(
         ge=-ENTRY_LIMIT_FEN,
@@ -56,7 +56,7 @@ class AccountPublic(BaseModel):
     entries: list[AccountEntryPublic]
 
 
-class SettlementProfileIn(BaseModel):
+class SettlementProfileIn(CheckedModel):
     cadence: Cadence
 
 
@@ -65,23 +65,23 @@ class SettlementProfilePublic(Public):
     cadence: Cadence
 
 
-class StageIn(BaseModel):
+class StageIn(CheckedModel):
     after_months: int = Field(ge=1, le=60)
     amount_fen: RuleFen
 
 
-class ShareBandIn(BaseModel):
-    first_month: int = Field(ge=0)
-    last_month: int = Field(ge=0)
+class ShareBandIn(CheckedModel):
+    first_month: int = Field(ge=0, le=1_200)
+    last_month: int = Field(ge=0, le=1_200)
     basis_points: int = Field(ge=0, le=10_000)
 
 
-class SlabIn(BaseModel):
-    min_volume: int = Field(ge=0)
+class SlabIn(CheckedModel):
+    min_volume: int = Field(ge=0, le=INT32_MAX)
     per_number_fen: RuleFen
 
 
-class CommissionRules(BaseModel):
+class CommissionRules(CheckedModel):
     one_off_fen: dict[str, RuleFen] = Field(
         default_factory=dict, description='grade code → fen per number; "*" for any grade'
     )
@@ -90,7 +90,7 @@ class CommissionRules(BaseModel):
     slabs: list[SlabIn] = Field(default_factory=list)
 
 
-class CommissionPlanCreate(BaseModel):
+class CommissionPlanCreate(CheckedModel):
     code: Code
     dealer: str | None = Field(default=None, description="dealer id or code")
     dealer_kind: DealerKind | None = None
@@ -117,7 +117,7 @@ class CommissionPlanPublic(BaseModel):
     created_at: datetime
 
 
-class ActivationCallback(BaseModel):
+class ActivationCallback(CheckedModel):
     """What the provisioning system reports of a number."""
 
     msisdn: str = Field(pattern=r"^1\d{10}$")
@@ -134,12 +134,12 @@ class NumberActivationPublic(Public):
 REVENUE_LINES_MAX = 100_000
 
 
-class RevenueLine(BaseModel):
+class RevenueLine(CheckedModel):
     msisdn: str = Field(pattern=r"^1\d{10}$")
     revenue_fen: int = Field(ge=0, le=ENTRY_LIMIT_FEN)
 
 
-class RevenueReport(BaseModel):
+class RevenueReport(CheckedModel):
     """The billing system's revenue per number for one calendar month; a number reported
     again for the month replaces its figure, and the next settlement run books the
     difference in revenue-share commission."""
@@ -168,7 +168,7 @@ class RevenueReportPublic(BaseModel):
     replaced: int = Field(description="numbers whose earlier figure for the month was replaced")
 
 
-class SettlementRunIn(BaseModel):
+class SettlementRunIn(CheckedModel):
     day: date = Field(description="any day of the period to settle")
     cadence: Cadence = Cadence.month
     dealer: str | None = Field(default=None, description="only this dealer (id or code)")
@@ -217,7 +217,7 @@ class StatementDetail(BaseModel):
     lines: list[AccountEntryPublic]
 
 
-class StatementDispute(BaseModel):
+class StatementDispute(CheckedModel):
     comment: str = Field(min_length=1, max_length=1000)
 
 

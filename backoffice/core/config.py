@@ -3,7 +3,8 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from limits import parse_many
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,12 +16,32 @@ class Settings(BaseSettings):
         default="sqlite:///var/haoka.db",
         validation_alias=AliasChoices("DATABASE_URL", "HAOKA_DATABASE_URL"),
     )
+    # On PostgreSQL the migrations run as the tables' owner, the app as a least-privileged
+    # role (`haoka-office db grant-app-role`); unset, migrations use DATABASE_URL.
+    migration_database_url: str | None = None
     data_dir: Path = Path("var")
     # Unset keys are generated once into data_dir (never committed); deployments set them.
     secret_key: str | None = None
-    pin_key: str | None = None
+    # Card PINs and each kind of personal data have their own keys (backoffice/core/crypto.py):
+    # the buyer's resident ID number, name, and the keyed hash of the ID. Each may list old
+    # keys after the current one, comma-separated, while `rotate-keys` moves what they protect.
+    # Secret strings: a printed or logged Settings shows them as '**********'.
+    pin_key: SecretStr | None = None
+    id_key: SecretStr | None = None
+    name_key: SecretStr | None = None
+    id_hmac_key: SecretStr | None = None
     token_minutes: int = 30
+    # Failed log-ins allowed per account and per client address, in the `limits` notation
+    # ("5/5 minutes;20/hour"); past one of them log-in answers 429 until its window ends.
+    login_limits_per_account: str = "5/5 minutes;20/hour"
+    login_limits_per_address: str = "30/5 minutes;100/hour"
     search_page_max: int = 500
+    # Import files (CSV, XLSX): refused past these while being read, naming the limit. The
+    # request body limit is the upload limit plus room for the form's other fields.
+    import_max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    import_max_unzipped_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    import_max_rows: int = Field(default=2_000_000, gt=0)
+    import_max_cell_chars: int = Field(default=1_000, gt=0)
     # Dealer channel and terminal sync.
     return_window_days: int = 7
     reservation_minutes: int = 30
@@ -33,14 +54,25 @@ class Settings(BaseSettings):
     activation_webhook_secret: str | None = None
     activation_max_attempts: int = 12
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _use_psycopg3(cls, url: str) -> str:
+    def _use_psycopg3(cls, url: str | None) -> str | None:
         # Operators paste plain postgresql:// URLs; SQLAlchemy needs the driver named.
         for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
+            if url and url.startswith(plain):
                 return "postgresql+psycopg://" + url[len(plain) :]
         return url
+
+    @field_validator("login_limits_per_account", "login_limits_per_address")
+    @classmethod
+    def _parse_limits(cls, text: str) -> str:
+        try:
+            if not parse_many(text):
+                raise ValueError
+        except ValueError as exc:
+            example = "'5/5 minutes;20/hour'"
+            raise ValueError(f"{text!r} is not a list of limits like {example}") from exc
+        return text
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,3 +24,18 @@ AUDIT_READERS = frozenset({Role.manager})
 
 def allows(role: Role, allowed: frozenset[Role]) -> bool:
     return role is Role.admin or role in allowed
+
+
+PASSWORD_MIN_LENGTH = 10
+PIN_PATTERN = r"^[0-9]{4,8}$"
+# Dealer staff log in at the counter with a PIN; the operator's staff have none.
+PIN_ROLES = frozenset({Role.clerk, Role.dealer_manager})
+
+
+def password_problem(username: str, password: str) -> str | None:
+    """Why a password may not be used for this user, or None when it may."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"a password needs at least {PASSWORD_MIN_LENGTH} characters"
+    if username and username.casefold() in password.casefold():
+        return "the password may not contain the username"
+    return None

@@ -15,6 +15,7 @@ from backoffice.models.billing import (
 from backoffice.models.channel import (
     Dealer,
     DealerLedgerEntry,
+    DealerOverrideCap,
     DealerPrice,
     DocumentDiscrepancy,
     NumberReservation,
@@ -27,6 +28,7 @@ from backoffice.models.channel import (
 from backoffice.models.counter import (
     ActivationOutbox,
     CashMovement,
+    PinLockout,
     Sale,
     SaleLine,
     Shift,
@@ -42,7 +44,7 @@ from backoffice.models.settlement import (
     SettlementStatement,
 )
 from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
-from backoffice.models.users import User
+from backoffice.models.users import RateLimitCounter, RevokedToken, User
 
 __all__ = [
     "ActivationOutbox",
@@ -52,6 +54,7 @@ __all__ = [
     "Dealer",
     "DealerAccountEntry",
     "DealerLedgerEntry",
+    "DealerOverrideCap",
     "DealerPrice",
     "DocumentCounter",
     "DocumentDiscrepancy",
@@ -64,9 +67,12 @@ __all__ = [
     "NumberReservation",
     "NumberRevenue",
     "Outlet",
+    "PinLockout",
     "PriceList",
     "PriceListItem",
+    "RateLimitCounter",
     "ReservationQuota",
+    "RevokedToken",
     "Sale",
     "SaleLine",
     "SalesStatOutlet",

@@ -78,6 +78,25 @@ class PriceList(SQLModel, table=True):
     created_by: str = Field(max_length=96)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     note: str = Field(default="", max_length=255)
+    # The default caps on price overrides (shared/overrides.py); a dealer may have its own.
+    max_discount_fen: int | None = None
+    max_discount_percent: int | None = None
+    max_markup_fen: int = 0
+    offline_max_fen: int = 0
+
+
+class DealerOverrideCap(SQLModel, table=True):
+    """A dealer's own caps on price overrides, in place of its price list's defaults."""
+
+    __tablename__ = "dealer_override_cap"
+
+    dealer_id: str = Field(primary_key=True, foreign_key="dealer.id", max_length=36)
+    max_discount_fen: int | None = None
+    max_discount_percent: int | None = None
+    max_markup_fen: int = 0
+    offline_max_fen: int = 0
+    set_by: str = Field(max_length=96)
+    set_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class PriceListItem(SQLModel, table=True):

@@ -3,23 +3,27 @@ and the activation outbox."""
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, PrimaryKeyConstraint
 from sqlmodel import Field, SQLModel
 
 from backoffice.models.types import text_column, utc_column, utcnow
 
 
 class SyncEvent(SQLModel, table=True):
-    """Every event a terminal pushed, with the result it got the first time."""
+    """Every event a terminal pushed, with the result it got the first time. Event ids are
+    the terminal's own: keyed by terminal, so that one terminal can neither take nor answer
+    for another's."""
 
     __tablename__ = "sync_event"
     __table_args__ = (
+        PrimaryKeyConstraint("terminal_id", "id", name="pk_sync_event"),
         Index("ix_sync_event_terminal_seq", "terminal_id", "seq"),
         Index("ix_sync_event_queue", "result", "resolution"),
+        Index("ix_sync_event_id", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
-    terminal_id: str = Field(max_length=36)
+    terminal_id: str = Field(primary_key=True, max_length=36)
     outlet_id: str = Field(max_length=36)
     dealer_id: str = Field(max_length=36)
     seq: int
@@ -30,7 +34,8 @@ class SyncEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=48)
     message: str | None = Field(default=None, sa_column=text_column(nullable=True))
     payload: str = Field(sa_column=text_column())
-    # Rejected events wait here until the sales centre resolves them.
+    # Rejected events, and accepted sales with an override approved offline (reason
+    # `override_offline`), wait here until the sales centre resolves them.
     resolution: str | None = Field(default=None, max_length=16)  # open | resolved
     resolved_by: str | None = Field(default=None, max_length=96)
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
@@ -39,7 +44,10 @@ class SyncEvent(SQLModel, table=True):
 
 class Sale(SQLModel, table=True):
     __tablename__ = "sale"
-    __table_args__ = (Index("ix_sale_outlet_time", "outlet_id", "sold_at"),)
+    __table_args__ = (
+        Index("ix_sale_outlet_time", "outlet_id", "sold_at"),
+        Index("ix_sale_customer_id_hash", "customer_id_hash"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     event_id: str = Field(max_length=36)
@@ -52,10 +60,14 @@ class Sale(SQLModel, table=True):
     sold_at: datetime = Field(sa_column=utc_column())
     total_fen: int
     payments: str = Field(sa_column=text_column())
-    customer_name: str | None = Field(default=None, max_length=64)
+    # The buyer's real name (services/counter/real_name.py): only the masked forms are ever
+    # shown; the ciphertexts (AES-GCM, own key each, the sale id bound in) are for the
+    # provisioning system and audits; the keyed hash of the ID counts one person's numbers.
+    customer_name_masked: str | None = Field(default=None, max_length=64)
+    customer_name_cipher: str | None = Field(default=None, max_length=512)
     customer_id_masked: str | None = Field(default=None, max_length=18)
-    # AES-GCM with the sale id bound in; only the masked form is ever shown.
     customer_id_cipher: str | None = Field(default=None, max_length=128)
+    customer_id_hash: str | None = Field(default=None, max_length=80)
 
 
 class SaleLine(SQLModel, table=True):
@@ -115,3 +127,14 @@ class ActivationOutbox(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=utc_column())
     last_error: str | None = Field(default=None, max_length=255)
     delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class PinLockout(SQLModel, table=True):
+    """Wrong PINs given for a dealer manager's online approvals, and the lock-out they led to."""
+
+    __tablename__ = "pin_lockout"
+
+    user_id: str = Field(primary_key=True, max_length=36)
+    failures: int = 0
+    locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_failure_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

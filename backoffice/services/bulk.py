@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 CHUNK = 20_000
@@ -21,14 +22,15 @@ def _chunks(rows: Iterable[Sequence[object]], size: int) -> Iterator[list[Sequen
 
 
 def insert_rows(
-    session: Session,
+    session: Session | Connection,
     table: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[object]],
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Inserts rows inside the session's transaction; returns how many went in."""
-    connection = session.connection()
+    """Inserts rows inside the session's (or connection's) transaction; returns how many
+    went in."""
+    connection = session.connection() if isinstance(session, Session) else session
     column_list = ", ".join(columns)
     written = 0
     if connection.dialect.name == "postgresql":

@@ -1,13 +1,17 @@
 """Tables of figures as CSV (UTF-8 with a byte-order mark, so that Excel reads the Chinese)
-or XLSX, from rows of response models and their Chinese column titles."""
+or XLSX, from rows of response models and their Chinese column titles; and the one place where
+every exported cell is made safe to open in a spreadsheet (no formula injection)."""
 
 import csv
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Literal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -15,6 +19,23 @@ CSV_TYPE = "text/csv; charset=utf-8"
 Format = Literal["xlsx", "csv"]
 # (title, field) pairs: the column's heading and the response model's field it shows.
 Columns = Sequence[tuple[str, str]]
+
+# OWASP's CSV-injection rule: a spreadsheet takes text starting with one of these as a formula
+# (`=HYPERLINK(…)`, `=cmd|' /C calc'!A0`, `@SUM(…)`), and text from a terminal or a form
+# (names, descriptions, bad import rows) may start so. A line feed is added for the same reason
+# as the carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Text that is a plain number stays as it is (a negative amount in a CSV is no formula).
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value: object) -> object:
+    """The cell as it may go into a CSV or XLSX file: text that a spreadsheet would run as a
+    formula gets a leading apostrophe (shown as text, never run); numbers stay numbers."""
+    is_text = isinstance(value, str)
+    if is_text and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _cell(value: object) -> object:
@@ -32,24 +53,49 @@ def as_table(columns: Columns, rows: Sequence[BaseModel]) -> tuple[list[str], li
     return header, cells
 
 
-def rows_to_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+def csv_text(rows: Iterable[Sequence[object]], lineterminator: str = "\r\n") -> str:
+    """Rows (of any widths) as CSV text, every cell made safe."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    writer = csv.writer(out, lineterminator=lineterminator)
+    writer.writerows([safe_cell(value) for value in row] for row in rows)
+    return out.getvalue()
+
+
+def csv_bytes(rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV in UTF-8 with a byte-order mark, so that Excel in China opens the Chinese text."""
+    return ("\ufeff" + csv_text(rows)).encode("utf-8")
+
+
+def rows_to_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    return csv_bytes([header, *rows])
+
+
+def append_row(sheet: Worksheet, row: Iterable[object]) -> None:
+    """Appends the row to an XLSX sheet, every cell made safe; characters XLSX cannot hold
+    (control characters a terminal may have sent) become U+FFFD rather than a failed export."""
+    cells = []
+    for value in row:
+        value = safe_cell(value)
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+        cells.append(value)
+    sheet.append(cells)
+
+
+def workbook_bytes(book: Workbook) -> bytes:
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def rows_to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = title
-    sheet.append(list(header))
+    append_row(sheet, header)
     for row in rows:
-        sheet.append(list(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        append_row(sheet, row)
+    return workbook_bytes(book)
 
 
 def render(

@@ -170,15 +170,18 @@ class Approval:
 
 
 class ApprovalDialog(Dialog[Approval]):
-    """A dealer manager approves with code and PIN; `amount_label` asks for a price too."""
+    """A dealer manager approves with code and PIN; `amount_label` asks for a price too, and
+    `hint` says which prices may be approved."""
 
-    def __init__(self, title: str, amount_label: str | None = None) -> None:
+    def __init__(self, title: str, amount_label: str | None = None, hint: str = "") -> None:
         super().__init__()
-        self.title_text, self.amount_label = title, amount_label
+        self.title_text, self.amount_label, self.hint = title, amount_label, hint
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="title")
+            if self.hint:
+                yield Label(self.hint, id="hint")
             if self.amount_label:
                 yield Label(self.amount_label)
                 yield Input(placeholder="0.00", id="amount")

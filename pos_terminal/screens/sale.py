@@ -123,6 +123,8 @@ class SaleScreen(CounterScreen):
             self.app.show_customer(  # type: ignore[attr-defined]
                 item_screen(display_name(line), line.price_fen, draft.total_fen)
             )
+        elif isinstance(line, str):
+            self.say(line)
         elif what:
             self.say(what)
 
@@ -269,24 +271,26 @@ class SaleScreen(CounterScreen):
         def approved(form: Approval | None) -> None:
             if form is None or form.amount_fen is None:
                 return
-            try:
-                self.services.sales.override_price(
-                    draft,
-                    index,
-                    form.amount_fen,
-                    manager=form.manager,
-                    pin=form.pin,
-                    reason=form.reason,
+            price = form.amount_fen
+
+            def override(draft: SaleDraft) -> str:
+                # Online this asks the back office (network I/O): a step, off the UI thread.
+                changed = self.services.sales.override_price(
+                    draft, index, price, manager=form.manager, pin=form.pin, reason=form.reason
                 )
-            except PosError as error:
-                self.refuse(error)
-                return
-            self.refresh_lines()
-            self.say(f"第 {index + 1} 行改价 {format_fen(form.amount_fen)} ({form.manager})")
+                how = "联网审批 approved" if changed.approval_expires_at else "离线 offline, 待复核"
+                return f"第 {index + 1} 行改价 {format_fen(price)} ({form.manager}, {how})"
+
+            self.steps.put_nowait(("", override))
 
         line = draft.lines[index]
+        (low, high), (off_low, off_high) = self.services.sales.override_range(line)
         title = f"改价 Price override: {line.description} {format_fen(line.list_price_fen)}"
-        self.app.push_screen(ApprovalDialog(title, "新价格 New price"), approved)
+        hint = (
+            f"可批 allowed {format_fen(low)}–{format_fen(high)}; "
+            f"离线 offline {format_fen(off_low)}–{format_fen(off_high)}"
+        )
+        self.app.push_screen(ApprovalDialog(title, "新价格 New price", hint), approved)
 
     def action_no_sale(self) -> None:
         def approved(form: Approval | None) -> None:

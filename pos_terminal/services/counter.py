@@ -16,6 +16,7 @@ from pos_terminal.services.stock import StockService
 from pos_terminal.services.terminal import TerminalIdentity, identity, save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import PullSummary, SyncClient, SyncWorker
+from shared import pins
 
 
 @dataclass
@@ -66,14 +67,25 @@ def open_counter(
             timeout=config.http_timeout_seconds,
             transport=transport,
         )
-    login = LoginService(store, refresh=client.pull if client is not None else None)
+    login = LoginService(
+        store,
+        # PINs are checked with a key from the credential file, never kept in the database.
+        pin_key=pins.pin_key_for_credential(credential) if credential is not None else None,
+        refresh=client.pull if client is not None else None,
+    )
     return CounterServices(
         config=config,
         store=store,
         sync=client,
         login=login,
         shifts=ShiftService(store),
-        sales=SaleService(store, login, reserver=client, return_days=config.return_window_days),
+        sales=SaleService(
+            store,
+            login,
+            reserver=client,
+            approver=client,
+            return_days=config.return_window_days,
+        ),
         returns=ReturnService(store, config.return_window),
         stock=StockService(store),
         prints=PrintQueue(store),

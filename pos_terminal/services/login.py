@@ -1,4 +1,6 @@
-"""Clerk log-in by code and PIN against cached argon2 hashes, lock screen and manager approval."""
+"""Clerk log-in by code and PIN against the PIN verifiers the last pull brought (keyed by
+this terminal's credential: shared/pins.py), lock screen and a manager's approval at the
+counter, with a lock-out after repeated wrong PINs."""
 
 import json
 from collections.abc import Callable
@@ -6,10 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from pos_terminal.services.errors import BackOfficeRefused, Offline, PosError
 from pos_terminal.store import Store, audit, from_text, to_text
+from shared import pins
 
 ROLE_CLERK = "clerk"
 ROLE_MANAGER = "dealer_manager"
@@ -43,7 +45,9 @@ class LoginResult:
 
 
 class LoginService:
-    """Who is at the counter. PINs are checked against the hashes the last pull brought.
+    """Who is at the counter. PINs are checked against the verifiers the last pull brought,
+    with `pin_key`, which comes from the terminal's credential file (pins.pin_key_for_
+    credential) and never from its database: without it no PIN can be checked, or guessed.
 
     `refresh` (the sync client's pull) is tried first so a new or changed PIN works at once
     when the back office is reachable; any failure there means an offline log-in."""
@@ -52,11 +56,13 @@ class LoginService:
         self,
         store: Store,
         *,
+        pin_key: bytes | None = None,
         refresh: Callable[[], object] | None = None,
         max_failures: int = MAX_FAILURES,
         lockout: timedelta = LOCKOUT,
     ) -> None:
         self.store = store
+        self.pin_key = pin_key
         self.refresh = refresh
         self.max_failures = max_failures
         self.lockout = lockout
@@ -69,20 +75,19 @@ class LoginService:
         row = self.store.conn.execute(
             "SELECT * FROM clerks WHERE username = ?", (username,)
         ).fetchone()
-        if row is None or row["pin_hash"] is None:
+        if row is None or row["pin_verifier"] is None:
             with self.store.write() as conn:
                 audit(conn, now, username, "login_failed", json.dumps({"why": "unknown"}))
             raise PosError("bad_login", "wrong clerk code or PIN")
+        if self.pin_key is None:
+            raise PosError("not_registered", "this terminal holds no credential: register it first")
         if row["locked_until"] is not None and from_text(row["locked_until"]) > now:
             raise PosError(
                 "clerk_locked_out",
                 f"too many wrong PINs: {username} is locked until "
                 f"{from_text(row['locked_until']).isoformat(timespec='minutes')} (UTC)",
             )
-        try:
-            ok = _hasher.verify(row["pin_hash"], pin)
-        except (VerificationError, InvalidHashError):
-            ok = False
+        ok = pins.check_pin(self.pin_key, row["pin_verifier"], pin)
         with self.store.write() as conn:
             if ok:
                 conn.execute(

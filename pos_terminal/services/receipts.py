@@ -7,18 +7,13 @@ from zoneinfo import ZoneInfo
 
 from devices.printer.receipt import AmountLine, ItemLine, Receipt
 from pos_terminal.services.reports import ShiftReport
-from shared.codes import mask_resident_id
+from shared.codes import mask_name, mask_resident_id
 
 METHOD_LABELS = {"cash": "现金 Cash", "card": "银行卡 Card", "wallet": "移动支付 Wallet"}
 
 
 def local_time(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def mask_name(name: str) -> str:
-    """Surname only: 张三丰 -> 张**."""
-    return name[:1] + "*" * (len(name) - 1)
 
 
 def sale_receipt(

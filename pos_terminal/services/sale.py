@@ -1,4 +1,5 @@
-"""The sale at the counter: scan to line, number pick, real name, override, payment, commit."""
+"""The sale at the counter: scan to line, number pick, real name, price override (approved by
+the back office online, or at the counter within the offline cap), payment, commit."""
 
 import contextlib
 import json
@@ -10,6 +11,7 @@ from typing import Literal, Protocol
 
 from devices.printer.receipt import Receipt
 from pos_terminal.outbox import record_event
+from pos_terminal.services import overrides
 from pos_terminal.services.errors import BackOfficeRefused, Offline, PosError, build
 from pos_terminal.services.login import LoginService
 from pos_terminal.services.printing import enqueue
@@ -63,6 +65,8 @@ class DraftLine:
     price_fen: int
     override: PriceOverride | None = None
     reservation_id: str | None = None
+    # An approval the back office signed holds for a limited time.
+    approval_expires_at: datetime | None = None
 
     @property
     def description(self) -> str:
@@ -76,6 +80,8 @@ class SaleDraft:
     clerk: str
     lines: list[DraftLine] = field(default_factory=list)
     customer: Customer | None = None
+    # Made up front: an approval from the back office is bound to the sale.
+    sale_id: str = field(default_factory=new_id)
 
     @property
     def total_fen(self) -> int:
@@ -152,11 +158,13 @@ class SaleService:
         login: LoginService,
         *,
         reserver: NumberReserver | None = None,
+        approver: overrides.OverrideApprover | None = None,
         return_days: int = 7,
     ) -> None:
         self.store = store
         self.login = login
         self.reserver = reserver
+        self.approver = approver
         self.return_days = return_days
 
     def start(self, clerk: str) -> SaleDraft:
@@ -262,7 +270,8 @@ class SaleService:
         pin: str,
         reason: str,
     ) -> DraftLine:
-        """A price other than the list price, approved by a dealer manager's PIN and audited."""
+        """A price other than the list price, within the dealer's caps, approved by a dealer
+        manager's PIN and audited (services/overrides.py: online or offline)."""
         if not 0 <= index < len(draft.lines):
             raise PosError("no_such_line", f"there is no line {index + 1}")
         if isinstance(price_fen, bool) or not isinstance(price_fen, int) or price_fen < 0:
@@ -270,21 +279,31 @@ class SaleService:
         if not reason.strip():
             raise PosError("reason_required", "a price override needs a reason")
         line = draft.lines[index]
-        approver = self.login.approve(
-            manager,
-            pin,
-            "price_override",
-            {
-                "item": line.entry.item,
-                "list_price_fen": line.list_price_fen,
-                "price_fen": price_fen,
-                "reason": reason.strip(),
-                "clerk": draft.clerk,
-            },
+        target = overrides.LineToOverride(
+            draft.sale_id,
+            draft.clerk,
+            line.entry.item_kind,
+            line.entry.item,
+            line.entry.product,
+            line.list_price_fen,
+        )
+        approved = overrides.approve(
+            self.store,
+            self.login,
+            self.approver,
+            target,
+            price_fen,
+            manager=manager,
+            pin=pin,
+            reason=reason.strip(),
         )
         line.price_fen = price_fen
-        line.override = build(PriceOverride, approved_by=approver.username, reason=reason.strip())
+        line.override, line.approval_expires_at = approved.override, approved.expires_at
         return line
+
+    def override_range(self, line: DraftLine) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The prices a manager may approve for the line: (low, high) online and offline."""
+        return overrides.price_range(self.store, line.list_price_fen)
 
     def approve_no_sale(self, clerk: str, *, manager: str, pin: str, reason: str) -> None:
         """Opening the drawer without a sale needs a manager's PIN and a reason (audited)."""
@@ -315,7 +334,13 @@ class SaleService:
             if version is None:
                 raise PosError("no_price_list", "no price list yet: sync with the back office")
             statuses = {line.entry.item: self._recheck(conn, line, now) for line in draft.lines}
-            sale_id = new_id()
+            for number, line in enumerate(draft.lines, start=1):
+                if line.approval_expires_at is not None and line.approval_expires_at <= now:
+                    raise PosError(
+                        "approval_expired",
+                        f"line {number}: the manager's approval has run out; approve it again",
+                    )
+            sale_id = draft.sale_id
             receipt_no = format_receipt_number(me.terminal_no, next_counter(conn, RECEIPT_SEQ))
             payload = build(
                 SalePayload,

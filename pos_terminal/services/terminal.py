@@ -5,12 +5,14 @@ from dataclasses import dataclass
 
 from pos_terminal.services.errors import PosError
 from pos_terminal.store import Store, set_meta
+from shared.overrides import OverrideCaps
 
 TERMINAL_ID = "terminal_id"
 TERMINAL_NO = "terminal_no"
 OUTLET = "outlet"
 DEALER = "dealer"
 PRICE_LIST_VERSION = "price_list_version"
+OVERRIDE_CAPS = "override_caps"
 PULL_CURSOR = "pull_cursor"
 LAST_PULL_AT = "last_pull_at"
 LAST_PUSH_AT = "last_push_at"
@@ -64,6 +66,13 @@ def require_dealer_active(store: Store) -> TerminalIdentity:
             f"dealer {me.dealer_name or me.dealer_code} is {me.dealer_status}: selling is blocked",
         )
     return me
+
+
+def override_caps(store: Store) -> OverrideCaps | None:
+    """The dealer's caps on price overrides from the last pull; None before the first pull
+    or from a back office that sends none."""
+    text = store.get_meta(OVERRIDE_CAPS)
+    return OverrideCaps.model_validate_json(text) if text else None
 
 
 def outlet_label(store: Store) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from pos_terminal.services.shift import ShiftService
 from pos_terminal.services.stock import StockService
 from pos_terminal.store import Store
 from tests.backoffice.channel.helpers import Channel, channel, pool
-from tests.pos_terminal.helpers import CLERK, CLERK_PIN, Clock, seeded_store
+from tests.pos_terminal.helpers import CLERK, CLERK_PIN, PIN_KEY, Clock, seeded_store
 from tests.pos_terminal.office import OfficeServer
 
 
@@ -41,7 +41,7 @@ class Counter:
 
 
 def make_counter(store: Store, clock: Clock) -> Counter:
-    login = LoginService(store)
+    login = LoginService(store, pin_key=PIN_KEY)
     return Counter(
         store=store,
         clock=clock,
@@ -91,7 +91,7 @@ def shop(session: Session) -> Channel:
     """Dealer D1 with one outlet and terminal, a clerk and a manager; the central pool holds
     numbers and two ¥50 cards, and the shelf is empty until a test stocks it."""
     pool(session, cards=2)
-    shop = channel(session)
+    shop = channel(session, staff=False)
     for username, role, pin in (
         (CLERK, Role.clerk, CLERK_PIN),
         ("boss1", Role.dealer_manager, "1357"),
@@ -112,5 +112,7 @@ def services(tmp_path: Path) -> Iterator[CounterServices]:
     config.data_dir.mkdir()
     seeded_store(config.store_path).close()
     services = counter_services.open_counter(config)
+    # Registered without a back office to speak to: only the credential's PIN key is needed.
+    services.login.pin_key = PIN_KEY
     yield services
     services.close()

@@ -8,7 +8,9 @@ from pos_terminal.services.login import hash_pin
 from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import apply_pull
+from shared import pins
 from shared.codes import luhn_check_digit, resident_id_check_char
+from shared.overrides import OverrideCaps
 from shared.sync import (
     ClerkState,
     DealerState,
@@ -23,6 +25,11 @@ from shared.sync import (
 TERMINAL_NO = 12
 CLERK, CLERK_PIN = "clerk1", "1111"
 MANAGER, MANAGER_PIN = "boss1", "9999"
+# The terminal's device credential, as `register` stores it; its PIN verifier key with it.
+CREDENTIAL = "terminal-1." + "s" * 43
+PIN_KEY = pins.pin_key_for_credential(CREDENTIAL)
+# The dealer's caps: 20 % below the list online, ¥200 either way offline, nothing above.
+CAPS = OverrideCaps(max_discount_percent=20, max_markup_fen=0, offline_max_fen=20_000)
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 PRICES = {
@@ -65,9 +72,13 @@ class Clock:
 
 
 @cache
-def pin_hashes() -> dict[str, str]:
-    # argon2 is slow on purpose; hash once per test run.
-    return {CLERK: hash_pin(CLERK_PIN), MANAGER: hash_pin(MANAGER_PIN)}
+def pin_verifiers() -> dict[str, str | None]:
+    """What the back office sends this terminal for its clerks' PINs (argon2 is slow on
+    purpose: hashed once per test run)."""
+    return {
+        CLERK: pins.make_verifier(PIN_KEY, hash_pin(CLERK_PIN)),
+        MANAGER: pins.make_verifier(PIN_KEY, hash_pin(MANAGER_PIN)),
+    }
 
 
 def number_item(
@@ -107,8 +118,9 @@ def pull_response(
     cursor: str = "c1",
     version: int = 1,
     prices: dict[str, int] | None = None,
+    caps: OverrideCaps | None = CAPS,
 ) -> PullResponse:
-    hashes = pin_hashes()
+    verifiers = pin_verifiers()
     return PullResponse(
         cursor=cursor,
         full=full,
@@ -153,14 +165,17 @@ def pull_response(
             ),
         ],
         clerks=[
-            ClerkState(username=CLERK, full_name="张三", role="clerk", pin_hash=hashes[CLERK]),
+            ClerkState(
+                username=CLERK, full_name="张三", role="clerk", pin_verifier=verifiers[CLERK]
+            ),
             ClerkState(
                 username=MANAGER,
                 full_name="李经理",
                 role="dealer_manager",
-                pin_hash=hashes[MANAGER],
+                pin_verifier=verifiers[MANAGER],
             ),
         ],
+        override_caps=caps,
     )
 
 

@@ -3,8 +3,10 @@
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from backoffice.api.main import create_app
 from backoffice.core.config import Settings
@@ -19,17 +21,21 @@ def free_port() -> int:
 class OfficeServer:
     """The back office app under uvicorn in a thread; stop() and start() simulate an outage."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, wrap: Callable[[ASGIApp], ASGIApp] | None = None
+    ) -> None:
         self.settings = settings
+        self.wrap = wrap  # e.g. a fault put in front of the app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        app: ASGIApp = create_app(self.settings)
+        if self.wrap is not None:
+            app = self.wrap(app)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

@@ -260,3 +260,43 @@ async def test_a_code_from_the_serial_scanner_lands_on_the_sale(
         lines = sale.draft.lines  # type: ignore[attr-defined]
         assert [line.entry.item for line in lines] == [voucher(1)]  # repeats were refused
         assert "ok" in app.counter_status.scanner
+
+
+async def test_f10_shows_the_allowed_prices_and_a_manager_approves_at_the_counter(
+    services: CounterServices,
+) -> None:
+    """No back office to ask: the manager's PIN is checked here, within the offline cap."""
+    app = CounterApp(services, status_interval=60)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot)
+        await type_in(pilot, "0")
+        await pilot.press("f1")
+        sale = app.screen
+        await scanned(pilot, voucher(3, 10000))  # a ¥100 card
+        await pilot.press("f10")
+        await pilot.pause()
+        dialog = app.screen
+        hint = str(dialog.query_one("#hint").render())
+        assert "¥80.00–¥100.00" in hint  # 20 % below the list, nothing above
+        for field, value in (("#amount", "70"), ("#reason", "熟客"), ("#manager", MANAGER)):
+            dialog.query_one(field).value = value  # type: ignore[attr-defined]
+        dialog.query_one("#pin").value = MANAGER_PIN  # type: ignore[attr-defined]
+        dialog.query_one("#pin").focus()
+        await pilot.press("enter")
+        await sale.steps.join()  # type: ignore[attr-defined]
+        await pilot.pause()
+        message = str(sale.query_one("Message").render())
+        assert "go down to 8000 fen" in message  # ¥70 is over the cap: refused, no PIN used
+        await pilot.press("f10")
+        await pilot.pause()
+        dialog = app.screen
+        for field, value in (("#amount", "90"), ("#reason", "熟客"), ("#manager", MANAGER)):
+            dialog.query_one(field).value = value  # type: ignore[attr-defined]
+        dialog.query_one("#pin").value = MANAGER_PIN  # type: ignore[attr-defined]
+        dialog.query_one("#pin").focus()
+        await pilot.press("enter")
+        await sale.steps.join()  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "offline" in str(sale.query_one("Message").render())
+        (line,) = sale.draft.lines  # type: ignore[attr-defined]
+        assert (line.price_fen, line.override.approved_by) == (9_000, MANAGER)

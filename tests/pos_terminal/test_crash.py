@@ -24,7 +24,7 @@ from pos_terminal.services.shift import ShiftService
 from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient, SyncWorker
-from tests.backoffice.channel.helpers import channel, pool, stocked_numbers
+from tests.backoffice.channel.helpers import add_staff, channel, pool, stocked_numbers
 from tests.pos_terminal.helpers import seeded_store, voucher_item
 from tests.pos_terminal.office import OfficeServer
 
@@ -162,7 +162,8 @@ def test_killed_while_syncing_every_event_reaches_the_back_office_once(
     settings: Settings, session: Session, tmp_path: Path
 ) -> None:
     pool(session, cards=60)
-    shop = channel(session)
+    shop = channel(session, staff=False)
+    add_staff(session, shop.dealer_id, "clerk1")  # who the worker sells as
     stocked_numbers(session, shop.outlet_code, 1, cards=60)
     office = OfficeServer(settings)
     office.start()

@@ -1,4 +1,5 @@
-"""Log-in by clerk code and PIN against cached hashes, online refresh, lock-out and lock screen."""
+"""Log-in by clerk code and PIN against cached PIN verifiers, online refresh, lock-out and lock
+screen."""
 
 import pytest
 
@@ -11,22 +12,23 @@ from tests.pos_terminal.helpers import (
     CLERK_PIN,
     MANAGER,
     MANAGER_PIN,
+    PIN_KEY,
     Clock,
     default_stock,
     pull_response,
 )
 
 
-def test_offline_login_against_cached_pin_hashes(term_store: Store) -> None:
-    login = LoginService(term_store)
+def test_offline_login_against_cached_pin_verifiers(term_store: Store) -> None:
+    login = LoginService(term_store, pin_key=PIN_KEY)
     result = login.login(CLERK, CLERK_PIN)
     assert (result.clerk.username, result.clerk.full_name, result.online) == (CLERK, "张三", False)
     assert login.require_clerk().username == CLERK
     with pytest.raises(PosError) as wrong:
-        LoginService(term_store).login(CLERK, "1112")
+        LoginService(term_store, pin_key=PIN_KEY).login(CLERK, "1112")
     assert wrong.value.code == "bad_login"
     with pytest.raises(PosError) as unknown:
-        LoginService(term_store).login("ghost", CLERK_PIN)
+        LoginService(term_store, pin_key=PIN_KEY).login("ghost", CLERK_PIN)
     assert unknown.value.code == "bad_login"  # same answer: codes are not guessable
 
 
@@ -44,7 +46,7 @@ def test_online_login_refreshes_the_clerk_list_first(term_store: Store) -> None:
             ),
         )
 
-    login = LoginService(term_store, refresh=refresh)
+    login = LoginService(term_store, pin_key=PIN_KEY, refresh=refresh)
     assert login.login(CLERK, CLERK_PIN).online
     assert calls == [1]
     with pytest.raises(PosError):
@@ -58,13 +60,13 @@ def test_login_falls_back_to_offline_when_the_refresh_fails(
     def refresh() -> None:
         raise failure
 
-    result = LoginService(term_store, refresh=refresh).login(MANAGER, MANAGER_PIN)
+    result = LoginService(term_store, pin_key=PIN_KEY, refresh=refresh).login(MANAGER, MANAGER_PIN)
     assert result.online is False and result.clerk.is_manager
 
 
 def test_too_many_wrong_pins_lock_the_clerk_out_for_a_while(term_store: Store) -> None:
     clock: Clock = term_store.clock  # type: ignore[assignment]
-    login = LoginService(term_store, max_failures=3)
+    login = LoginService(term_store, pin_key=PIN_KEY, max_failures=3)
     for _ in range(3):
         with pytest.raises(PosError) as wrong:
             login.login(CLERK, "0000")
@@ -81,7 +83,7 @@ def test_too_many_wrong_pins_lock_the_clerk_out_for_a_while(term_store: Store) -
 
 
 def test_lock_screen_unlocks_for_the_same_clerk_or_a_manager(term_store: Store) -> None:
-    login = LoginService(term_store)
+    login = LoginService(term_store, pin_key=PIN_KEY)
     with pytest.raises(PosError):
         login.lock()
     login.login(CLERK, CLERK_PIN)

@@ -7,6 +7,7 @@ import pytest
 
 from pos_terminal import outbox
 from pos_terminal.services.errors import PosError
+from pos_terminal.services.login import LoginService, hash_pin
 from pos_terminal.services.sale import Tender
 from pos_terminal.store import (
     MIGRATIONS,
@@ -16,6 +17,7 @@ from pos_terminal.store import (
     next_counter,
     split_sql,
 )
+from pos_terminal.sync import apply_pull
 from shared.ids import is_uuid7
 from shared.sync import (
     EventResult,
@@ -26,7 +28,17 @@ from shared.sync import (
     ShiftOpenPayload,
 )
 from tests.pos_terminal.conftest import Counter
-from tests.pos_terminal.helpers import CLERK, T0, msisdn, resident_id, voucher
+from tests.pos_terminal.helpers import (
+    CLERK,
+    CLERK_PIN,
+    PIN_KEY,
+    T0,
+    default_stock,
+    msisdn,
+    pull_response,
+    resident_id,
+    voucher,
+)
 
 
 def test_new_store_is_migrated_wal_and_fully_synchronous(tmp_path: Path) -> None:
@@ -170,7 +182,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     [rejected] = outbox.unacknowledged_rejections(store)
     assert rejected.reason == "shift_closed"
     outbox.acknowledge_rejection(store, 1, "boss1")
@@ -178,4 +190,34 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     assert [e.seq for e in outbox.rejected_events(store)] == [1]  # kept for the manager
     with pytest.raises(ValueError):
         outbox.acknowledge_rejection(store, 1, "boss1")
+    store.close()
+
+
+def test_an_upgraded_store_keeps_no_pin_hash_a_thief_could_crack(tmp_path: Path) -> None:
+    """Pulls before PIN verifiers cached argon2 hashes of the PINs; the upgrade wipes them."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in split_sql(migration):
+            conn.execute(statement)
+    cached = hash_pin(CLERK_PIN)
+    conn.execute(
+        "INSERT INTO clerks (username, full_name, role, pin_hash) VALUES (?, '张三', 'clerk', ?)",
+        (CLERK, cached),
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    row = store.conn.execute("SELECT pin_hash, pin_verifier FROM clerks").fetchone()
+    assert tuple(row) == (None, None)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = b"".join(p.read_bytes() for p in store.path.parent.glob(store.path.name + "*"))
+    assert cached.encode() not in raw
+    # Until the next pull brings this terminal's verifiers, nobody logs in with the old hash.
+    with pytest.raises(PosError) as refused:
+        LoginService(store, pin_key=PIN_KEY).login(CLERK, CLERK_PIN)
+    assert refused.value.code == "bad_login"
+    apply_pull(store, pull_response(default_stock()))
+    assert LoginService(store, pin_key=PIN_KEY).login(CLERK, CLERK_PIN).clerk.username == CLERK
     store.close()

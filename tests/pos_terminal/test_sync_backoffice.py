@@ -13,6 +13,7 @@ from backoffice.contracts.channel import DealerStatusChange, TerminalCreate
 from backoffice.domain.channel import DealerStatus
 from backoffice.models import Outlet, SyncEvent
 from backoffice.services.channel import dealers, movements
+from backoffice.services.counter import reconciliation
 from pos_terminal import outbox
 from pos_terminal.config import TerminalConfig
 from pos_terminal.services.counter import open_counter, register
@@ -23,6 +24,7 @@ from pos_terminal.services.shift import ShiftService
 from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient, SyncState, SyncWorker
+from shared import pins
 from shared.sync import PushRequest, RejectReason
 from tests.backoffice.channel.helpers import Channel, resident_id, stocked_numbers
 from tests.pos_terminal.helpers import CLERK, CLERK_PIN
@@ -36,9 +38,10 @@ class Terminal:
         self.store = Store(path)
         save_registration(self.store, terminal_id, terminal_no)
         self.client = SyncClient(self.store, office.url, credential, timeout=5.0)
-        self.login = LoginService(self.store, refresh=self.client.pull)
+        self.pin_key = pins.pin_key_for_credential(credential)
+        self.login = LoginService(self.store, pin_key=self.pin_key, refresh=self.client.pull)
         self.shifts = ShiftService(self.store)
-        self.sales = SaleService(self.store, self.login, reserver=self.client)
+        self.sales = SaleService(self.store, self.login, reserver=self.client, approver=self.client)
 
     def sell(self, *codes: str) -> str:
         draft = self.sales.start(CLERK)
@@ -85,7 +88,8 @@ def test_sell_online_then_offline_and_drain_the_backlog(
 
     # Back office down: log in offline, sell from the outlet's own stock.
     office.stop()
-    assert not LoginService(pos.store, refresh=pos.client.pull).login(CLERK, CLERK_PIN).online
+    offline = LoginService(pos.store, pin_key=pos.pin_key, refresh=pos.client.pull)
+    assert not offline.login(CLERK, CLERK_PIN).online
     draft = pos.sales.start(CLERK)
     assert pos.sales.scan(draft, numbers[1]).reservation_id is None
     pos.sales.scan(draft, cards[0])
@@ -325,4 +329,38 @@ def test_without_reservation_quota_the_outlet_still_sells_its_own_numbers(
     pos.sales.complete(draft, [Tender("cash", draft.total_fen)])
     assert pos.client.push().accepted == 2
     assert _office_status(session, shop.outlet_code)[number] == "sold"
+    pos.close()
+
+
+def test_price_overrides_approved_online_and_offline_reach_the_office(
+    office: OfficeServer, session: Session, shop: Channel, tmp_path: Path
+) -> None:
+    numbers = stocked_numbers(session, shop.outlet_code, 2)
+    pos = Terminal(tmp_path / "t.db", office, shop.terminal_id, shop.terminal_no, shop.credential)
+    pos.client.pull()
+    pos.shifts.open_shift(CLERK, 0)
+    # Online the office checks the manager's PIN and signs the approval the sale carries.
+    draft = pos.sales.start(CLERK)
+    pos.sales.scan(draft, numbers[0])
+    with pytest.raises(PosError) as wrong:
+        pos.sales.override_price(draft, 0, 4_500, manager="boss1", pin="0000", reason="老客户")
+    assert wrong.value.code == "approval_refused"
+    line = pos.sales.override_price(draft, 0, 4_500, manager="boss1", pin="1357", reason="老客户")
+    assert line.approval_expires_at is not None
+    pos.sales.set_customer(draft, "张三", resident_id())
+    online = pos.sales.complete(draft, [Tender("cash", 4_500)])
+    # Offline the PIN is checked here, against the verifier the pull brought.
+    pos.client.http.base_url = f"http://127.0.0.1:{free_port()}"  # type: ignore[assignment]
+    draft = pos.sales.start(CLERK)
+    pos.sales.scan(draft, numbers[1])
+    line = pos.sales.override_price(draft, 0, 4_800, manager="boss1", pin="1357", reason="熟客")
+    assert line.approval_expires_at is None and line.override and not line.override.approval
+    pos.sales.set_customer(draft, "李四", resident_id())
+    offline = pos.sales.complete(draft, [Tender("cash", 4_800)])
+    pos.client.http.base_url = office.url  # type: ignore[assignment]
+    assert pos.client.push().accepted == 3
+    # The office verified the first; the second waits in the queue for review.
+    (queued,) = reconciliation.reconciliation_queue(session)
+    assert (queued.result, queued.reason) == ("accepted", "override_offline")
+    assert queued.payload["receipt_no"] == offline.receipt_no != online.receipt_no
     pos.close()

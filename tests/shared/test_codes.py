@@ -406,22 +406,27 @@ def _valid_id(first17: str) -> str:
         ("110105194912310021", "check character should be X, got 1"),
         ("310101198512310015", "check character should be 2, got 5"),
         ("51010819701015 86X", "must be 17 digits followed by a digit or X"),
-        (_valid_id("11010519990231002"), "birth date 19990231 is not a real date"),
-        (_valid_id("11010519491301002"), "birth date 19491301 is not a real date"),
+        (_valid_id("11010519990231002"), "birth date is not a real date"),
+        (_valid_id("11010519491301002"), "birth date is not a real date"),
         # The second example of GB 11643-1999 is valid, but nobody alive was born in 1880.
-        ("440524188001010014", "birth date 1880-01-01 is before 1900"),
-        (_valid_id("11010518991231002"), "birth date 1899-12-31 is before 1900"),
-        (_valid_id("11010599990101002"), "birth date 9999-01-01 is in the future"),
+        ("440524188001010014", "birth date is before 1900"),
+        (_valid_id("11010518991231002"), "birth date is before 1900"),
+        (_valid_id("11010599990101002"), "birth date is in the future"),
     ],
 )
 def test_parse_resident_id_rejects(text: str, reason: str) -> None:
-    _raises(parse_resident_id, text, "resident ID", reason)
+    error = _raises(parse_resident_id, text, "resident ID", reason)
+    # The message ends up in logs and error reports: the number in it is masked, and nothing
+    # says what the mask hides (the birth date).
+    value = text.strip().upper()
+    assert error.value == (mask_resident_id(value) if len(value) == 18 else "*" * len(value))
+    assert value[:14] not in str(error) and value[6:14] not in str(error)
 
 
 def test_resident_id_birth_date_is_checked_against_today() -> None:
     value = _valid_id("11010520240501002")
     assert parse_resident_id(value, today=date(2024, 5, 1)).birth_date == date(2024, 5, 1)
-    with pytest.raises(CodeError, match="birth date 2024-05-01 is in the future"):
+    with pytest.raises(CodeError, match="birth date is in the future"):
         parse_resident_id(value, today=date(2024, 4, 30))
 
 

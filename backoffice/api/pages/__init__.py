@@ -1,10 +1,19 @@
 """The back office's web pages, one router module per area (templates in a folder per area
-under api/templates), mounted together."""
+under api/templates, style sheet and scripts under api/static), mounted together."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from backoffice.api.pages import auth, statistics
+from backoffice.api.pages.frame import STATIC_DIR, CsrfRejected, csrf_rejected
 
 router = APIRouter(include_in_schema=False)
 for area in (auth, statistics):
     router.include_router(area.router)
+
+
+def install(app: FastAPI) -> None:
+    """The pages, their static files, and the page that answers a refused form post."""
+    app.include_router(router)
+    app.mount("/static/haoka", StaticFiles(directory=STATIC_DIR), name="haoka")
+    app.add_exception_handler(CsrfRejected, csrf_rejected)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from backoffice.api.deps import (
     ChannelReader,
+    ProvisioningSystem,
     SalesCentre,
     SessionDep,
     attachment,
@@ -50,7 +51,6 @@ router = APIRouter(tags=["settlement"])
 SettlementReader = Annotated[User, Depends(require(Role.sales_centre, Role.manager))]
 # Dealer managers also read their own dealer's statements, once confirmed.
 StatementReader = ChannelReader
-ProvisioningSystem = Annotated[User, Depends(require(Role.provisioning))]
 # Monthly revenue comes from the billing centre, by hand or from the charging system.
 RevenueReporter = Annotated[User, Depends(require(Role.billing, Role.charging))]
 

@@ -1,6 +1,6 @@
 """Grades, their prices and the admin-editable grading rules; regrading numbers."""
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.billing import GradeUpdate, GradingRuleIn, RegradeResult
@@ -94,10 +94,13 @@ def regrade(session: Session, actor: str) -> RegradeResult:
         if new != old:
             changes.append({"m": msisdn, "g": new})
     if changes:
+        # One statement run for every changed number: an IN list would be an "expanding"
+        # parameter, which PostgreSQL's executemany cannot take; plain equalities can.
+        still_here = or_(*(col(MobileNumber.status) == status for status in REGRADABLE))
         statement = (
             update(MobileNumber)
             .where(col(MobileNumber.msisdn) == bindparam("m"))
-            .where(col(MobileNumber.status).in_(REGRADABLE))
+            .where(still_here)
             .values(grade_code=bindparam("g"), version=MobileNumber.version + 1)
         )
         session.connection().execute(statement, changes)

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Callable
+from typing import IO
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -21,7 +22,13 @@ from backoffice.services.billing.batches import (
     next_batch_code,
 )
 from backoffice.services.billing.grading import load_grader
-from backoffice.services.billing.tabular import Columns, RowChecker, finish_import, read_table
+from backoffice.services.billing.tabular import (
+    Columns,
+    ImportLimits,
+    RowChecker,
+    finish_import,
+    read_table,
+)
 from backoffice.services.bulk import db_timestamp, insert_rows
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.codes import CodeError, parse_msisdn
@@ -134,7 +141,7 @@ def existing_keys(session: Session, column, keys: list[str]) -> set[str]:  # typ
 
 def import_numbers(
     session: Session,
-    data: bytes,
+    data: bytes | IO[bytes],
     file: str,
     actor: str,
     *,
@@ -142,8 +149,9 @@ def import_numbers(
     encoding: str = "utf-8",
     code: str | None = None,
     progress: Progress | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
-    table = read_table(data, file, NUMBER_COLUMNS, encoding)
+    table = read_table(data, file, NUMBER_COLUMNS, encoding, limits)
     checker = RowChecker(table)
     parsed = {
         line: msisdn

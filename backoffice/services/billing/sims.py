@@ -1,5 +1,7 @@
 """SIM card batches and pairing numbers with SIM cards."""
 
+from typing import IO
+
 from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
@@ -12,7 +14,14 @@ from backoffice.services.billing.batches import (
     next_batch_code,
 )
 from backoffice.services.billing.numbers import Progress, existing_keys, find_batch
-from backoffice.services.billing.tabular import Columns, Row, RowChecker, finish_import, read_table
+from backoffice.services.billing.tabular import (
+    Columns,
+    ImportLimits,
+    Row,
+    RowChecker,
+    finish_import,
+    read_table,
+)
 from backoffice.services.bulk import db_timestamp, insert_rows
 from backoffice.services.errors import Conflict, NotFound
 from shared.codes import parse_iccid, parse_imsi, parse_msisdn
@@ -31,7 +40,7 @@ def find_sim_batch(session: Session, key: str) -> SimBatch:
 
 def import_sims(
     session: Session,
-    data: bytes,
+    data: bytes | IO[bytes],
     file: str,
     actor: str,
     *,
@@ -39,8 +48,9 @@ def import_sims(
     encoding: str = "utf-8",
     code: str | None = None,
     progress: Progress | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
-    table = read_table(data, file, SIM_COLUMNS, encoding)
+    table = read_table(data, file, SIM_COLUMNS, encoding, limits)
     checker = RowChecker(table)
     parsed = checker.parse_rows({"iccid": parse_iccid, "imsi": parse_imsi}, ["iccid", "imsi"])
     stored_iccids = existing_keys(session, SimCard.iccid, sorted(i for i, _ in parsed.values()))
@@ -123,14 +133,15 @@ def _apply_pairs(session: Session, pairs: list[tuple[str, str]]) -> None:
 
 def import_pairs(
     session: Session,
-    data: bytes,
+    data: bytes | IO[bytes],
     file: str,
     actor: str,
     *,
     skip_bad_rows: bool = False,
     encoding: str = "utf-8",
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
-    table = read_table(data, file, PAIR_COLUMNS, encoding)
+    table = read_table(data, file, PAIR_COLUMNS, encoding, limits)
     checker = RowChecker(table)
     parsed = checker.parse_rows({"msisdn": parse_msisdn, "iccid": parse_iccid}, ["msisdn", "iccid"])
     numbers = _lookup(session, MobileNumber, MobileNumber.msisdn, [m for m, _ in parsed.values()])

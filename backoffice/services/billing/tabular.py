@@ -1,26 +1,46 @@
-"""Reading import files (CSV or XLSX) into rows with line numbers, and reporting bad rows."""
+"""Reading import files (CSV or XLSX) into rows with line numbers, and reporting bad rows:
+every value in a report is a bounded excerpt, and secret columns (top-up card PINs) are
+masked in everything kept or shown."""
 
 import csv
 import io
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
+from dataclasses import asdict, dataclass, replace
 from pathlib import PurePath
+from typing import IO
 
 from sqlmodel import Session
 
 from backoffice.contracts.billing import ImportReport, RowErrorPublic
+from backoffice.core.config import Settings
 from backoffice.models import ImportJob
-from backoffice.services.errors import ImportFileError, ImportRejected, InvalidInput
+from backoffice.services.billing import sheets
+from backoffice.services.billing.sheets import ImportLimits as ImportLimits
+from backoffice.services.billing.sheets import check_size
+from backoffice.services.errors import ImportFileError, ImportRejected
+from shared.checks import excerpt, printable
 from shared.codes import CodeError
 from shared.ids import new_id
 
 REPORTED_ERRORS = 100
-# Above 2**53 a spreadsheet number has already lost digits (ICCIDs typed as numbers).
-_EXACT_FLOAT_LIMIT = 2**53
+# How much of a bad value a report repeats.
+VALUE_EXCERPT = 100
+# Columns never kept or shown in clear, by kind of import: only their last two characters.
+MASKED_COLUMNS: dict[str, tuple[str, ...]] = {"vouchers": ("pin",)}
+MASKED_NOTE = (
+    "{columns} masked: only the last 2 characters are shown; re-enter them from the original "
+    "file (the line numbers are the original file's)"
+)
 
 
-@dataclass(frozen=True)
+def mask(value: str) -> str:
+    """A secret as reports show it: its last two characters. Masking twice changes nothing."""
+    return "****" + value[-2:] if value else ""
+
+
+@dataclass(frozen=True, slots=True)
 class RowError:
     line: int
     column: str
@@ -28,7 +48,7 @@ class RowError:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     line: int
     values: dict[str, str]
@@ -62,26 +82,64 @@ class Columns:
         return ", ".join(names)
 
 
-def read_table(data: bytes, file: str, columns: Columns, encoding: str = "utf-8") -> Table:
+def upload_name(name: str | None) -> str:
+    """An uploaded file's name as it may be stored and shown: its last part, at most 100
+    characters, NUL shown as ␀ (what the uploader's browser sends is not to be trusted)."""
+    base = PurePath((name or "upload.csv").replace("\\", "/")).name or "upload.csv"
+    return printable(base if len(base) <= 100 else base[:60] + "…" + base[-39:])
+
+
+def read_table(
+    source: bytes | IO[bytes],
+    file: str,
+    columns: Columns,
+    encoding: str = "utf-8",
+    limits: ImportLimits | None = None,
+) -> Table:
+    """The file's rows under its header, read as a stream within the import limits."""
+    limits = limits or ImportLimits.from_settings(Settings())
+    stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
+    check_size(stream, file, limits)
+    head = stream.read(4)
+    stream.seek(0)
     suffix = PurePath(file).suffix.lower()
-    if suffix == ".xlsx" or data[:4] == b"PK\x03\x04":
-        header, rows = _xlsx_rows(data, file)
+    if suffix == ".xlsx" or head == b"PK\x03\x04":
+        rows = sheets.xlsx_rows(stream, file, limits)
     elif suffix in {".csv", ".txt", ""}:
-        header, rows = _csv_rows(data, file, encoding)
+        rows = sheets.csv_rows(stream, file, encoding, limits)
     else:
         raise ImportFileError(
-            f"{file}: unsupported file type {suffix!r}; use .csv or .xlsx", file=file
+            f"{file}: unsupported file type {excerpt(suffix, 20)!r}; use .csv or .xlsx", file=file
         )
+    table_rows = []
+    with closing(rows):  # a workbook is closed however the reading ends
+        first = next(rows, None)
+        if first is None:
+            raise ImportFileError(f"{file}: the file is empty", file=file)
+        names = _header(first[1], file, columns)
+        for line, cells in rows:
+            if not any(cell.strip() for cell in cells):
+                continue
+            values = dict(zip(names, (c.strip() for c in cells), strict=False))
+            if len(cells) != len(names):
+                values["__shape__"] = f"{len(cells)} fields, the header has {len(names)}"
+            table_rows.append(Row(line, values, cells))
+    if not table_rows:
+        raise ImportFileError(f"{file}: no data rows below the header", file=file)
+    return Table(file, names, table_rows)
+
+
+def _header(header: list[str], file: str, columns: Columns) -> list[str]:
     names: list[str] = []
     for index, name in enumerate(header, start=1):
         canonical = columns.canonical(name or "")
         if canonical is None:
             raise ImportFileError(
-                f"{file} line 1, column {index}: unknown column {name!r}; "
+                f"{file} line 1, column {index}: unknown column {excerpt(name, 40)!r}; "
                 f"expected {columns.describe()}",
                 file=file,
                 line=1,
-                column=str(name),
+                column=excerpt(name, 40),
             )
         if canonical in names:
             raise ImportFileError(
@@ -96,87 +154,7 @@ def read_table(data: bytes, file: str, columns: Columns, encoding: str = "utf-8"
             line=1,
             column=missing[0],
         )
-    table_rows = []
-    for line, cells in rows:
-        if not any(cell.strip() for cell in cells):
-            continue
-        values = dict(zip(names, (c.strip() for c in cells), strict=False))
-        if len(cells) != len(names):
-            values["__shape__"] = f"{len(cells)} fields, the header has {len(names)}"
-        table_rows.append(Row(line, values, cells))
-    if not table_rows:
-        raise ImportFileError(f"{file}: no data rows below the header", file=file)
-    return Table(file, names, table_rows)
-
-
-def _csv_rows(
-    data: bytes, file: str, encoding: str
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
-    try:
-        text = data.decode(codec)
-    except LookupError as exc:
-        raise InvalidInput(f"unknown encoding {encoding!r}") from exc
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        byte = data[exc.start : exc.start + 1].hex().upper()
-        hint = " (GBK? import with encoding gbk)" if encoding.lower().startswith("utf") else ""
-        raise ImportFileError(
-            f"{file} line {line}: not valid {encoding}: byte 0x{byte}{hint}",
-            file=file,
-            line=line,
-        ) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        records = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        raise ImportFileError(
-            f"{file} line {reader.line_num}: {exc}", file=file, line=reader.line_num
-        ) from exc
-    if not records:
-        raise ImportFileError(f"{file}: the file is empty", file=file)
-    return records[0][1], records[1:]
-
-
-def _xlsx_rows(data: bytes, file: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many unrelated types for a broken file
-        raise ImportFileError(f"{file}: not a readable XLSX workbook ({exc})", file=file) from exc
-    sheet = workbook.worksheets[0]
-    rows: list[tuple[int, list[str]]] = []
-    for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        rows.append((line, [_cell_text(v) for v in values]))
-    workbook.close()
-    while rows and rows[0][1] and not rows[0][1][-1]:
-        rows[0][1].pop()  # trailing empty header cells of a sheet's used range
-    if not rows:
-        raise ImportFileError(f"{file}: the first sheet is empty", file=file)
-    width = len(rows[0][1])
-    # Cells right of the header are dropped only when empty; filled ones make a bad row.
-    return rows[0][1], [
-        (line, cells[:width] if not any(cells[width:]) else cells) for line, cells in rows[1:]
-    ]
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < _EXACT_FLOAT_LIMIT:
-            return str(int(value))
-        return repr(value)
-    return str(value)
-
-
-def code_error(line: int, column: str, value: str, exc: CodeError) -> RowError:
-    return RowError(line, column, value, exc.reason)
+    return names
 
 
 class RowChecker:
@@ -188,7 +166,8 @@ class RowChecker:
         self._bad_lines: set[int] = set()
 
     def reject(self, row: Row, column: str, reason: str) -> None:
-        self.errors.append(RowError(row.line, column, row.values.get(column, ""), reason))
+        value = excerpt(row.values.get(column, ""), VALUE_EXCERPT)
+        self.errors.append(RowError(row.line, column, value, excerpt(reason, 200)))
         self._bad_lines.add(row.line)
 
     def parse(self, row: Row, column: str, parser: Callable[[str], str]) -> str | None:
@@ -238,17 +217,53 @@ class RowChecker:
     def good_rows(self) -> list[Row]:
         return [r for r in self.table.rows if r.line not in self._bad_lines]
 
-    def rejected_csv(self) -> str:
+    def rejected_csv(self, masked: Sequence[str] = ()) -> str:
+        """The bad rows as they came, with their line and errors; cells of `masked` columns
+        (and every cell of a row whose fields do not line up with the header) masked."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*self.table.header, "line", "error"])
+        note = [MASKED_NOTE.format(columns=", ".join(masked))] if masked else []
+        writer.writerow([*self.table.header, "line", "error", *(["note"] if masked else [])])
         reasons: dict[int, list[str]] = {}
         for e in self.errors:
             reasons.setdefault(e.line, []).append(f"{e.column}: {e.reason}")
+        secret = {i for i, name in enumerate(self.table.header) if name in masked}
         for row in self.table.rows:
             if row.line in reasons:
-                writer.writerow([*row.raw, row.line, "; ".join(reasons[row.line])])
+                shifted = bool(masked) and len(row.raw) != len(self.table.header)
+                cells = [
+                    mask(cell) if shifted or i in secret else excerpt(cell, VALUE_EXCERPT)
+                    for i, cell in enumerate(row.raw)
+                ]
+                writer.writerow([*cells, row.line, "; ".join(reasons[row.line]), *note])
         return out.getvalue()
+
+
+def masked_rows(rows: Iterable[list[str]], kind: str) -> Iterator[list[str]]:
+    """A stored rejected-rows CSV as it may be handed out: cells of the kind's masked columns
+    masked again (rows kept before masking hold them in clear); a row that does not line up
+    with the header keeps only its line and errors in clear."""
+    masked = MASKED_COLUMNS.get(kind, ())
+    header: list[str] | None = None
+    for row in rows:
+        if header is None or not masked:
+            header = header or row
+            yield row
+            continue
+        # The report's own columns (line, error, note) follow the file's.
+        own = len(header) - header.index("line") if "line" in header else 0
+        data = len(header) - own
+        if len(row) == len(header):
+            yield [
+                mask(cell) if i < data and header[i] in masked else cell
+                for i, cell in enumerate(row)
+            ]
+        else:
+            yield [mask(cell) for cell in row[: len(row) - own]] + row[len(row) - own :]
+
+
+def _reported(errors: list[RowError], masked: Sequence[str]) -> list[RowError]:
+    return [replace(e, value=mask(e.value)) if e.column in masked else e for e in errors]
 
 
 def finish_import(
@@ -263,6 +278,7 @@ def finish_import(
     """Writes the good rows through `write` (returning batch id and code) unless bad rows
     forbid it; records the job either way. A rejected import writes nothing but its report."""
     table = checker.table
+    masked = MASKED_COLUMNS.get(kind, ())
     good = checker.good_rows()
     rejected = len(table.rows) - len(good)
     job = ImportJob(
@@ -273,8 +289,10 @@ def finish_import(
         total_rows=len(table.rows),
         accepted_rows=0,
         rejected_rows=rejected,
-        errors_json=json.dumps([asdict(e) for e in checker.errors[:REPORTED_ERRORS]]),
-        rejected_csv=checker.rejected_csv() if rejected else "",
+        errors_json=json.dumps(
+            [asdict(e) for e in _reported(checker.errors[:REPORTED_ERRORS], masked)]
+        ),
+        rejected_csv=checker.rejected_csv(masked) if rejected else "",
         created_by=actor,
     )
     batch_code = None
@@ -300,6 +318,12 @@ def finish_import(
 
 
 def job_report(job: ImportJob, batch_code: str | None = None) -> ImportReport:
+    masked = MASKED_COLUMNS.get(job.kind, ())
+    errors = [RowErrorPublic(**e) for e in json.loads(job.errors_json)]
+    # Masked again on the way out: reports written before masking hold the values in clear.
+    errors = [
+        e.model_copy(update={"value": mask(e.value)}) if e.column in masked else e for e in errors
+    ]
     return ImportReport(
         job_id=job.id,
         kind=job.kind,
@@ -309,6 +333,7 @@ def job_report(job: ImportJob, batch_code: str | None = None) -> ImportReport:
         accepted_rows=job.accepted_rows,
         rejected_rows=job.rejected_rows,
         batch_code=batch_code,
-        errors=[RowErrorPublic(**e) for e in json.loads(job.errors_json)],
+        errors=errors,
         rejected_rows_url=f"/api/v1/imports/{job.id}/rejected.csv" if job.rejected_rows else None,
+        note=MASKED_NOTE.format(columns=", ".join(masked)) if masked and errors else None,
     )

@@ -3,6 +3,7 @@
 import csv
 import io
 import secrets
+from typing import IO
 
 from sqlmodel import Session, col, select
 
@@ -13,7 +14,7 @@ from backoffice.contracts.billing import (
     VoucherBatchTerms,
     VoucherGenerateRequest,
 )
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher
 from backoffice.models import Voucher, VoucherBatch
 from backoffice.services import audit
 from backoffice.services.billing.batches import (
@@ -22,7 +23,14 @@ from backoffice.services.billing.batches import (
     next_batch_code,
 )
 from backoffice.services.billing.numbers import Progress, existing_keys
-from backoffice.services.billing.tabular import Columns, Row, RowChecker, finish_import, read_table
+from backoffice.services.billing.tabular import (
+    Columns,
+    ImportLimits,
+    Row,
+    RowChecker,
+    finish_import,
+    read_table,
+)
 from backoffice.services.bulk import db_timestamp, insert_rows
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.codes import parse_voucher_pin, parse_voucher_serial
@@ -49,7 +57,7 @@ def _store(
     session: Session,
     terms: VoucherBatchTerms,
     cards: list[tuple[str, str]],
-    cipher: PinCipher,
+    cipher: Cipher,
     actor: str,
     source: str,
     source_name: str,
@@ -94,20 +102,21 @@ def _store(
 
 def import_vouchers(
     session: Session,
-    data: bytes,
+    data: bytes | IO[bytes],
     file: str,
     terms: VoucherBatchTerms,
-    cipher: PinCipher,
+    cipher: Cipher,
     actor: str,
     *,
     skip_bad_rows: bool = False,
     encoding: str = "utf-8",
     progress: Progress | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     _check_terms(terms)
     if terms.code:
         ensure_code_free(session, VoucherBatch, terms.code)
-    table = read_table(data, file, VOUCHER_COLUMNS, encoding)
+    table = read_table(data, file, VOUCHER_COLUMNS, encoding, limits)
     checker = RowChecker(table)
     parsed = checker.parse_rows(
         {"serial": parse_voucher_serial, "pin": parse_voucher_pin}, ["serial"]
@@ -136,7 +145,7 @@ def import_vouchers(
 def generate_vouchers(
     session: Session,
     request: VoucherGenerateRequest,
-    cipher: PinCipher,
+    cipher: Cipher,
     actor: str,
     progress: Progress | None = None,
 ) -> GeneratedVouchers:

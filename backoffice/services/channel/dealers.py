@@ -1,6 +1,5 @@
 """Dealers, their outlets, terminals (with device credentials), staff and account ledger."""
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from backoffice.domain.channel import (
     TerminalStatus,
     check_dealer_move,
 )
+from backoffice.domain.users import Role
 from backoffice.models import Dealer, DealerLedgerEntry, Outlet, Terminal, User
 from backoffice.models.types import utcnow
 from backoffice.services import audit, users
@@ -36,6 +36,7 @@ from backoffice.services.errors import (
     NotFound,
     Unauthenticated,
 )
+from shared import pins
 from shared.ids import new_id
 
 
@@ -293,11 +294,24 @@ def outlet_staff(session: Session, outlet: Outlet) -> list[User]:
     )
 
 
+def dealer_staff(session: Session, dealer_id: str) -> dict[str, str]:
+    """Username → role of the dealer's active staff: who may act at its counters (the clerk
+    named on an event) and approve there (its dealer managers)."""
+    rows = session.exec(
+        select(User.username, User.role)
+        .where(User.dealer_id == dealer_id)
+        .where(col(User.is_active))
+        .where(col(User.role).in_([Role.clerk.value, Role.dealer_manager.value]))
+    )
+    return dict(rows.all())
+
+
 # --- terminals ------------------------------------------------------------------------------
 
 
 def _credential_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # The terminal derives its PIN verifier key from the same digest (shared/pins.py).
+    return pins.credential_digest(secret)
 
 
 def terminal_public(terminal: Terminal) -> TerminalPublic:

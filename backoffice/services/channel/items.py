@@ -103,14 +103,8 @@ def _items(kind: ItemKind) -> Items:
 
 
 NUMBERS = _items(ItemKind.number)
-
-
 VOUCHERS = _items(ItemKind.voucher)
-
-
 ALL_ITEMS = (NUMBERS, VOUCHERS)
-
-
 _SIMS = SimCard.__table__  # type: ignore[attr-defined]
 
 

@@ -1,4 +1,5 @@
-"""The central price list with its versions, and per-dealer price overrides."""
+"""The central price list with its versions, per-dealer prices, and the caps on price
+overrides at the counter (defaults with each price list, a dealer's own in place of them)."""
 
 from datetime import datetime
 
@@ -7,18 +8,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.channel import (
+    DealerCapsPublic,
     DealerPricePublic,
+    OverrideCapsIn,
     PriceIn,
     PriceListCreate,
     PriceListPublic,
 )
 from backoffice.domain.channel import Price, PricingError, check_price, effective_prices
-from backoffice.models import DealerPrice, PriceList, PriceListItem
+from backoffice.models import DealerOverrideCap, DealerPrice, PriceList, PriceListItem
 from backoffice.models.types import utcnow
 from backoffice.services import audit
 from backoffice.services.channel.dealers import find_dealer
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.ids import new_id
+from shared.overrides import DEFAULT_CAPS, OverrideCaps
+
+_CAP_FIELDS = tuple(OverrideCaps.model_fields)
+
+
+def caps_of(row: PriceList | DealerOverrideCap) -> OverrideCaps:
+    return OverrideCaps.model_validate({name: getattr(row, name) for name in _CAP_FIELDS})
 
 
 def _checked(prices: list[PriceIn]) -> list[Price]:
@@ -38,12 +48,17 @@ def _checked(prices: list[PriceIn]) -> list[Price]:
 def create_price_list(session: Session, request: PriceListCreate, actor: str) -> PriceListPublic:
     prices = _checked(request.prices)
     version = (session.exec(select(func.max(PriceList.version))).one() or 0) + 1
+    caps: OverrideCaps | None = request.override_caps
+    if caps is None:
+        previous = session.exec(select(PriceList).where(PriceList.version == version - 1)).first()
+        caps = DEFAULT_CAPS if previous is None else caps_of(previous)
     price_list = PriceList(
         id=new_id(),
         version=version,
         effective_from=request.effective_from or utcnow(),
         created_by=actor,
         note=request.note,
+        **caps.model_dump(),
     )
     session.add(price_list)
     session.flush()
@@ -63,7 +78,8 @@ def create_price_list(session: Session, request: PriceListCreate, actor: str) ->
         entity_id=price_list.id,
         action="create",
         item_count=len(prices),
-        reason=f"version {version} from {price_list.effective_from.isoformat()}",
+        reason=f"version {version} from {price_list.effective_from.isoformat()}; "
+        f"override caps {caps.model_dump_json()}",
     )
     try:
         session.commit()
@@ -84,6 +100,7 @@ def _public(price_list: PriceList, prices: list[Price]) -> PriceListPublic:
             PriceIn(product=p.product, retail_fen=p.retail_fen, dealer_fen=p.dealer_fen)
             for p in prices
         ],
+        override_caps=caps_of(price_list),
     )
 
 
@@ -176,3 +193,56 @@ def list_dealer_prices(session: Session, dealer_key: str) -> list[DealerPricePub
         )
         for p in sorted(dealer_overrides(session, dealer.id).values(), key=lambda p: p.product)
     ]
+
+
+# --- caps on price overrides ----------------------------------------------------------------
+
+
+def dealer_caps(session: Session, dealer_id: str) -> OverrideCaps | None:
+    """The dealer's own caps, or None when its price list's defaults apply."""
+    row = session.get(DealerOverrideCap, dealer_id)
+    return None if row is None else caps_of(row)
+
+
+def override_caps(session: Session, dealer_id: str, price_list: PriceList) -> OverrideCaps:
+    """The caps the dealer's counters work under with this price list."""
+    return dealer_caps(session, dealer_id) or caps_of(price_list)
+
+
+def dealer_caps_public(session: Session, dealer_key: str) -> DealerCapsPublic:
+    dealer = find_dealer(session, dealer_key)
+    own = dealer_caps(session, dealer.id)
+    return DealerCapsPublic(
+        dealer_id=dealer.id,
+        own=own is not None,
+        override_caps=own or caps_of(list_in_force(session)),
+    )
+
+
+def set_dealer_caps(
+    session: Session, dealer_key: str, caps: OverrideCapsIn | None, actor: str
+) -> DealerCapsPublic:
+    """Gives the dealer its own caps, or (None) returns it to its price list's defaults."""
+    dealer = find_dealer(session, dealer_key)
+    row = session.get(DealerOverrideCap, dealer.id)
+    before = None if row is None else caps_of(row).model_dump_json()
+    if caps is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = DealerOverrideCap(dealer_id=dealer.id, set_by=actor)
+        row.sqlmodel_update(caps.model_dump() | {"set_by": actor, "set_at": utcnow()})
+        session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer_override_cap",
+        entity_id=dealer.id,
+        action="set" if caps is not None else "clear",
+        reason=f"dealer {dealer.code}: "
+        + (caps.model_dump_json() if caps is not None else "price list defaults")
+        + f" (was {before or 'price list defaults'})",
+    )
+    session.commit()
+    return dealer_caps_public(session, dealer.id)

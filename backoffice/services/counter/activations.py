@@ -1,6 +1,7 @@
 """The number activation outbox: deliveries to the provisioning system by signed webhook,
 with retries and back-off, and the backlog for the API."""
 
+import json
 import time
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from backoffice.contracts.counter import DeliveryRun, OutboxSummary
 from backoffice.core.config import Settings
+from backoffice.core.crypto import NAME_KEYS, Cipher, CipherError
 from backoffice.domain.channel import OutboxStatus, retry_delay
 from backoffice.domain.counter import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from backoffice.models import ActivationOutbox
@@ -108,6 +110,18 @@ def _failed(
     return gave_up
 
 
+def _body(entry: ActivationOutbox, names: Cipher) -> bytes:
+    """What provisioning receives: the stored entry with the buyer's name decrypted, which
+    the outbox keeps encrypted like the sale does."""
+    body = {}
+    for key, value in json.loads(entry.payload).items():
+        if key == "customer_name_cipher":
+            key = "customer_name"
+            value = names.decrypt(entry.sale_id, value) if value else None
+        body[key] = value
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
 def deliver_due(
     session: Session,
     settings: Settings,
@@ -122,6 +136,7 @@ def deliver_due(
             code="webhook_not_configured",
         )
     now = now or utcnow()
+    names = NAME_KEYS.cipher(settings)
     due = list(
         session.exec(
             select(ActivationOutbox)
@@ -142,7 +157,12 @@ def deliver_due(
             if not _claim(session, entry.id, now):
                 continue
             run.attempted += 1
-            body = entry.payload.encode()
+            try:
+                body = _body(entry, names)
+            except CipherError as exc:
+                if _failed(session, entry, now, str(exc), settings.activation_max_attempts):
+                    run.failed += 1
+                continue
             headers = {
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: sign(settings.activation_webhook_secret, int(time.time()), body),

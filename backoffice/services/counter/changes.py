@@ -1,5 +1,5 @@
-"""Terminal pull: the outlet's changes since a cursor (stock, prices, grades, clerks,
-dealer status)."""
+"""Terminal pull: the outlet's changes since a cursor (stock, prices and override caps,
+grades, clerks with this terminal's PIN verifiers, dealer status)."""
 
 import base64
 from datetime import datetime, timedelta
@@ -15,6 +15,7 @@ from backoffice.services.channel import dealers, prices, reservations
 from backoffice.services.channel.dealers import TerminalContext
 from backoffice.services.channel.items import ALL_ITEMS
 from backoffice.services.errors import Conflict
+from shared import pins
 from shared.sync import (
     ClerkState,
     DealerState,
@@ -45,7 +46,8 @@ def pull(
     session: Session, context: TerminalContext, since: str | None, settings: Settings
 ) -> PullResponse:
     """The outlet's stock changed since the cursor (all of it without one), and the small
-    reference data whole: prices, grades, clerks with PIN hashes, the dealer's status."""
+    reference data whole: prices and override caps, grades, clerks with PIN verifiers for
+    this terminal (never PIN hashes: shared/pins.py), the dealer's status."""
     dealers.require_active_dealer(context)
     reservations.expire_reservations(session, "sync")
     started = utcnow()
@@ -76,6 +78,7 @@ def pull(
     book = prices.prices_for_dealer(session, context.dealer.id, price_list)
     grades = session.exec(sql_select(NumberGrade).order_by(col(NumberGrade.rank))).all()
     staff = dealers.outlet_staff(session, outlet)
+    pin_key = pins.terminal_pin_key(context.terminal.credential_hash)
     cursor_at = started - timedelta(seconds=settings.sync_cursor_overlap_seconds)
     return PullResponse(
         cursor=_encode_cursor(cursor_at),
@@ -97,7 +100,13 @@ def pull(
         ),
         grades=[GradeState.model_validate(g, from_attributes=True) for g in grades],
         clerks=[
-            ClerkState(username=u.username, full_name=u.full_name, role=u.role, pin_hash=u.pin_hash)
+            ClerkState(
+                username=u.username,
+                full_name=u.full_name,
+                role=u.role,
+                pin_verifier=pins.make_verifier(pin_key, u.pin_hash) if u.pin_hash else None,
+            )
             for u in staff
         ],
+        override_caps=prices.override_caps(session, context.dealer.id, price_list),
     )

@@ -4,7 +4,7 @@ that find it), a conflict that undoes a batch, and the rows waiting to be writte
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -12,6 +12,7 @@ from backoffice.models import (
     ActivationOutbox,
     AuditEntry,
     SaleLine,
+    SyncEvent,
 )
 from backoffice.models.types import utcnow
 from backoffice.services import bulk
@@ -20,6 +21,18 @@ from backoffice.services.counter.tables import NUMBERS, SIMS, SOLD_NUMBER, SOLD_
 from backoffice.services.statistics import summaries
 from shared.lifecycle import NumberStatus, SimStatus
 from shared.sync import RejectReason, SalePayload
+
+# Why an accepted sale waits in the reconciliation queue: an override the office could not
+# verify (approved at the terminal, offline).
+OFFLINE_OVERRIDE = "override_offline"
+
+_EVENTS = SyncEvent.__table__  # type: ignore[attr-defined]
+_MARK_FOR_REVIEW = (
+    update(_EVENTS)
+    .where(_EVENTS.c.terminal_id == bindparam("t"))
+    .where(_EVENTS.c.id == bindparam("i"))
+    .values(reason=OFFLINE_OVERRIDE, message=bindparam("m"), resolution="open")
+)
 
 
 class Rejection(Exception):
@@ -67,6 +80,9 @@ class Pending:
     # Counted into the sales summaries by `close`, once per push: their rows are locked last
     # and in key order, so that concurrent pushes never deadlock on them.
     counted: list[summaries.Entry] = field(default_factory=list)
+    # Accepted sales queued for review ({"t": terminal, "i": event id, "m": note}): their
+    # event rows, written by then, are marked.
+    reviews: list[dict[str, object]] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
         connection = session.connection()
@@ -85,7 +101,10 @@ class Pending:
         insert_many(session, SaleLine.__table__, self.sale_lines)  # type: ignore[attr-defined]
         insert_many(session, AuditEntry.__table__, self.audit)  # type: ignore[attr-defined]
         insert_many(session, ActivationOutbox.__table__, self.activations)  # type: ignore[attr-defined]
+        if self.reviews:
+            connection.execute(_MARK_FOR_REVIEW, self.reviews)
         self.sale_lines, self.audit, self.activations, self.sold_numbers = [], [], [], []
+        self.reviews = []
 
     def close(self, session: Session) -> None:
         """Writes everything left, the summaries' counts included."""

@@ -1,34 +1,104 @@
-"""The prices a sale is checked against: the dealer's price book (list price, dealer
-overrides, the previous list within its grace period) and approved overrides."""
+"""What a sale is checked against, loaded once per push: the dealer's price book (list price,
+dealer prices, the previous list within its grace period), its caps on price overrides, its
+staff (the clerk an event names, the managers who approve offline), and the approvals the
+back office signs for overrides approved online."""
 
+import hashlib
+import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
 
+import jwt
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
 from backoffice.core.config import Settings
-from backoffice.domain.channel import (
-    Price,
-)
+from backoffice.core.security import token_key
+from backoffice.domain.channel import Price
 from backoffice.domain.users import Role
-from backoffice.models import (
-    PriceList,
-    User,
+from backoffice.models import PriceList
+from backoffice.services.channel.dealers import TerminalContext, dealer_staff
+from backoffice.services.channel.prices import (
+    caps_of,
+    central_prices,
+    dealer_caps,
+    dealer_overrides,
 )
-from backoffice.services.channel.dealers import TerminalContext
-from backoffice.services.channel.prices import central_prices, dealer_overrides
 from backoffice.services.counter.outcomes import Rejection
-from shared.sync import RejectReason, SalePayload
+from shared.codes import parse_receipt_number
+from shared.overrides import OverrideCaps, override_refusal
+from shared.sync import RejectReason, SaleLine, SalePayload
+
+# An online approval covers the sale it was asked for, if made within this time.
+APPROVAL_MINUTES = 15
+# Terminal clocks (which date sales) and the office's (which dates approvals) differ a little.
+CLOCK_LEEWAY = timedelta(minutes=5)
+_ALGORITHM = "HS256"
+_TYPE = "override_approval"
+
+
+def approval_key(settings: Settings) -> bytes:
+    """The key approvals are signed with: derived from the token key, for this use only."""
+    return hmac.new(token_key(settings), b"haoka override approval v1", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class ApprovalClaims:
+    """What an approval binds: the terminal, the sale, the item, the list price and the price
+    approved, and who approved."""
+
+    terminal_id: str
+    sale_id: str
+    item: str
+    list_fen: int
+    price_fen: int
+    approved_by: str
+
+    def as_claims(self) -> dict[str, Any]:
+        return {
+            "ter": self.terminal_id,
+            "sal": self.sale_id,
+            "itm": self.item,
+            "lst": self.list_fen,
+            "prc": self.price_fen,
+            "by": self.approved_by,
+        }
+
+
+def sign_approval(key: bytes, claims: ApprovalClaims, now: datetime) -> tuple[str, datetime]:
+    """A signed approval and the time it expires."""
+    expires = now + timedelta(minutes=APPROVAL_MINUTES)
+    body = claims.as_claims() | {"typ": _TYPE, "iat": now, "exp": expires}
+    return jwt.encode(body, key, algorithm=_ALGORITHM), expires
+
+
+def _approval_window(key: bytes, token: str) -> tuple[dict[str, Any], datetime, datetime] | None:
+    """The claims of an approval this office signed, with its issue and expiry times."""
+    try:
+        body = jwt.decode(
+            token,
+            key,
+            algorithms=[_ALGORITHM],
+            # Expiry is judged against when the sale was made, not when it is pushed.
+            options={"require": ["iat", "exp"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    if body.get("typ") != _TYPE:
+        return None
+    return body, datetime.fromtimestamp(body["iat"], UTC), datetime.fromtimestamp(body["exp"], UTC)
 
 
 @dataclass
 class PriceBook:
-    """Price list versions and the dealer's overrides, loaded once per push."""
+    """Price list versions, the dealer's prices and caps, its staff, and the approval key."""
 
     session: Session
     dealer_id: str
     grace: timedelta
+    settings: Settings
 
     def __post_init__(self) -> None:
         self._versions: dict[int, dict[str, Price]] = {}
@@ -37,6 +107,13 @@ class PriceBook:
             self.session.exec(sql_select(PriceList).order_by(col(PriceList.version)))
         )
         self._by_version = {p.version: p for p in self._lists}
+        self._dealer_caps = dealer_caps(self.session, self.dealer_id)
+        self._staff = dealer_staff(self.session, self.dealer_id)
+
+    @cached_property
+    def approval_key(self) -> bytes:
+        # Read when a sale carries an approval, which most pushes do not.
+        return approval_key(self.settings)
 
     def price(self, version: int, product: str, at: datetime) -> Price:
         price_list = self._by_version.get(version)
@@ -61,19 +138,111 @@ class PriceBook:
             raise Rejection(RejectReason.unknown_product, f"{product} has no price")
         return price
 
+    def caps(self, version: int) -> OverrideCaps:
+        """The dealer's caps on overrides of lines priced from this (known) list version."""
+        return self._dealer_caps or caps_of(self._by_version[version])
 
-def _approver(session: Session, username: str, dealer_id: str) -> User | None:
-    return session.exec(
-        sql_select(User)
-        .where(User.username == username)
-        .where(User.dealer_id == dealer_id)
-        .where(User.role == Role.dealer_manager.value)
-        .where(col(User.is_active))
-    ).first()
+    def require_clerk(self, clerk: str, dealer_code: str) -> None:
+        if clerk not in self._staff:
+            raise Rejection(
+                RejectReason.unknown_clerk,
+                f"clerk {clerk} is not active staff of dealer {dealer_code}",
+            )
+
+    def check_override(
+        self,
+        context: TerminalContext,
+        sale: SalePayload,
+        index: int,
+        line: SaleLine,
+        list_fen: int,
+        occurred_at: datetime,
+    ) -> str | None:
+        """Refuses (Rejection) an override that is not approved or is over the caps. Returns
+        None for one the office approved online, and for one approved offline at the
+        terminal (which the office cannot verify) the note it is queued for review with."""
+        override = line.override
+        assert override is not None
+        where = f"lines[{index}]: {line.item}"
+        caps = self.caps(line.price_list_version)
+        online = override.approval is not None
+        if online:
+            self._check_approval(context, sale, line, list_fen, occurred_at, where)
+        elif self._staff.get(override.approved_by) != Role.dealer_manager.value:
+            raise Rejection(
+                RejectReason.override_not_approved,
+                f"{where}: {override.approved_by} is not a manager of dealer {context.dealer.code}",
+            )
+        refusal = override_refusal(caps, list_fen, line.price_fen, online=online)
+        if refusal is not None:
+            raise Rejection(RejectReason.override_over_cap, f"{where}: {refusal}")
+        if online:
+            return None
+        return (
+            f"{where} sold for {line.price_fen} fen instead of {list_fen} fen, approved offline "
+            f"by {override.approved_by}: {override.reason}"
+        )
+
+    def _check_approval(
+        self,
+        context: TerminalContext,
+        sale: SalePayload,
+        line: SaleLine,
+        list_fen: int,
+        occurred_at: datetime,
+        where: str,
+    ) -> None:
+        assert line.override is not None and line.override.approval is not None
+        signed = _approval_window(self.approval_key, line.override.approval)
+        if signed is None:
+            raise Rejection(
+                RejectReason.override_not_approved,
+                f"{where}: the approval was not signed by this back office",
+            )
+        body, issued, expires = signed
+        expected = ApprovalClaims(
+            context.terminal.id,
+            sale.sale_id,
+            line.item,
+            list_fen,
+            line.price_fen,
+            line.override.approved_by,
+        ).as_claims()
+        wrong = [name for name, value in expected.items() if body.get(name) != value]
+        if wrong:
+            raise Rejection(
+                RejectReason.override_not_approved,
+                f"{where}: the approval was given for another "
+                + ", ".join(_CLAIM_NAMES[name] for name in wrong),
+            )
+        if not issued - CLOCK_LEEWAY <= occurred_at <= expires + CLOCK_LEEWAY:
+            raise Rejection(
+                RejectReason.override_not_approved,
+                f"{where}: the approval ran from {issued.isoformat()} to "
+                f"{expires.isoformat()}; the sale was made at {occurred_at.isoformat()}",
+            )
 
 
-def _check_sale(context: TerminalContext, sale: SalePayload) -> None:
+_CLAIM_NAMES = {
+    "ter": "terminal",
+    "sal": "sale",
+    "itm": "item",
+    "lst": "list price",
+    "prc": "price",
+    "by": "manager",
+}
+
+
+def _check_sale(context: TerminalContext, sale: SalePayload, book: PriceBook) -> None:
     """What a sale must satisfy before any of its items is looked at."""
+    receipt = parse_receipt_number(sale.receipt_no)
+    if receipt.terminal_no != context.terminal.terminal_no:
+        raise Rejection(
+            RejectReason.receipt_not_this_terminal,
+            f"receipt {sale.receipt_no} is numbered for terminal {receipt.terminal_no}, "
+            f"not {context.terminal.terminal_no}",
+        )
+    book.require_clerk(sale.clerk, context.dealer.code)
     total = sum(line.price_fen for line in sale.lines)
     paid = sum(p.amount_fen for p in sale.payments)
     if paid != total:
@@ -86,4 +255,4 @@ def _check_sale(context: TerminalContext, sale: SalePayload) -> None:
 
 
 def price_book(session: Session, dealer_id: str, settings: Settings) -> PriceBook:
-    return PriceBook(session, dealer_id, timedelta(hours=settings.price_list_grace_hours))
+    return PriceBook(session, dealer_id, timedelta(hours=settings.price_list_grace_hours), settings)

@@ -1,5 +1,5 @@
-"""The reconciliation queue: events the back office rejected, and their resolution by
-the sales centre."""
+"""The reconciliation queue: events the back office rejected, sales it accepted with an
+override it could not verify (approved offline), and their resolution by the sales centre."""
 
 import json
 
@@ -26,6 +26,7 @@ def _queue_item(row: SyncEvent) -> ReconciliationItem:
         type=row.type,
         occurred_at=row.occurred_at,
         received_at=row.received_at,
+        result=row.result,
         reason=row.reason,
         message=row.message,
         resolution=row.resolution,
@@ -40,7 +41,7 @@ def reconciliation_queue(
 ) -> list[ReconciliationItem]:
     query = (
         sql_select(SyncEvent)
-        .where(SyncEvent.result == EventStatus.rejected.value)
+        .where(col(SyncEvent.result).in_([EventStatus.rejected.value, EventStatus.accepted.value]))
         .where(SyncEvent.resolution == status)
         .order_by(col(SyncEvent.received_at))
         .limit(limit)
@@ -53,11 +54,27 @@ def reconciliation_queue(
 def resolve(
     session: Session, event_id: str, request: ReconciliationResolve, actor: str
 ) -> ReconciliationItem:
-    """The sales centre closes a rejected event after sorting it out (a refund, a stock
-    correction); the decision is kept with the event and in the audit log."""
-    row = session.get(SyncEvent, event_id)
-    if row is None or row.result != EventStatus.rejected.value:
-        raise NotFound(f"no rejected event {event_id}", code="event_not_found")
+    """The sales centre closes a queued event after sorting it out (a refund, a stock
+    correction, an offline override checked); the decision is kept with the event and in the
+    audit log. Event ids are unique per terminal: should two terminals have sent one id, the
+    request names the terminal."""
+    query = (
+        sql_select(SyncEvent)
+        .where(SyncEvent.id == event_id)
+        .where(col(SyncEvent.resolution).is_not(None))
+    )
+    if request.terminal_id is not None:
+        query = query.where(SyncEvent.terminal_id == request.terminal_id)
+    rows = list(session.exec(query.limit(2)))
+    if not rows:
+        raise NotFound(f"no queued event {event_id}", code="event_not_found")
+    if len(rows) > 1:
+        raise Conflict(
+            f"terminals {rows[0].terminal_id} and {rows[1].terminal_id} both sent an event "
+            f"{event_id}: give terminal_id",
+            code="ambiguous_event",
+        )
+    (row,) = rows
     if row.resolution == "resolved":
         raise Conflict(f"event {event_id} is already resolved", code="resolved")
     row.resolution, row.resolved_by, row.resolved_at = "resolved", actor, utcnow()

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from backoffice.contracts.counter import RedemptionResult
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher
 from backoffice.models import Voucher, VoucherBatch
 from backoffice.models.types import utcnow
 from backoffice.services import audit
@@ -24,9 +24,7 @@ _ANSWERS = {
 }
 
 
-def redeem(
-    session: Session, serial: str, pin: str, cipher: PinCipher, actor: str
-) -> RedemptionResult:
+def redeem(session: Session, serial: str, pin: str, cipher: Cipher, actor: str) -> RedemptionResult:
     voucher = session.get(Voucher, serial)
     if voucher is None:
         return RedemptionResult(serial=serial, result="invalid")

@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import Session
 
-from backoffice.core.crypto import PinCipher
 from backoffice.domain.channel import number_product, voucher_product
 from backoffice.models.types import UTCDateTime, utcnow
 from backoffice.services.channel.dealers import TerminalContext
@@ -21,6 +20,7 @@ from backoffice.services.counter.outcomes import (
     insert_many,
 )
 from backoffice.services.counter.pricing import PriceBook, _check_sale
+from backoffice.services.counter.real_name import StoredCustomer
 from backoffice.services.counter.sales import _leave, _sale_rows
 from backoffice.services.counter.tables import NUMBERS, RESERVATIONS, SALES, VOUCHERS
 from shared.lifecycle import NumberStatus, VoucherStatus
@@ -32,6 +32,7 @@ class SaleToApply:
     event_id: str
     occurred_at: datetime
     payload: SalePayload
+    customer: StoredCustomer | None  # the payload's, as stored (real_name.protect_sale)
 
 
 # Expanding IN lists: one cached statement whatever the batch's size.
@@ -83,7 +84,6 @@ def apply_sales(
     session: Session,
     context: TerminalContext,
     batch: list[SaleToApply],
-    cipher: PinCipher,
     book: PriceBook,
     pending: Pending,
 ) -> list[Rejection | None]:
@@ -181,9 +181,16 @@ def apply_sales(
                     RejectReason.dealer_suspended,
                     f"dealer {context.dealer.code} is {context.dealer.status}",
                 )
-            _check_sale(context, sale)
+            _check_sale(context, sale, book)
             rows = _sale_rows(
-                session, context, entry.event_id, entry.occurred_at, sale, cipher, book, sell
+                session,
+                context,
+                entry.event_id,
+                entry.occurred_at,
+                sale,
+                entry.customer,
+                book,
+                sell,
             )
             if sale.receipt_no in used_receipts or sale.sale_id in used_sale_ids:
                 raise _receipt_reused(sale)

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
 from backoffice.domain.channel import (
     OutboxStatus,
     number_product,
@@ -26,10 +25,10 @@ from backoffice.services.counter.outcomes import (
     _receipt_reused,
     _voucher_refusal,
 )
-from backoffice.services.counter.pricing import PriceBook, _approver, _check_sale, price_book
+from backoffice.services.counter.pricing import PriceBook, _check_sale, price_book
+from backoffice.services.counter.real_name import NO_CUSTOMER, StoredCustomer
 from backoffice.services.counter.tables import NUMBERS, RESERVATIONS, SALES, SIMS, VOUCHERS
 from backoffice.services.statistics import summaries
-from shared.codes import mask_resident_id
 from shared.ids import new_id
 from shared.lifecycle import NumberStatus, SimStatus, VoucherStatus
 from shared.sync import RejectReason, SalePayload
@@ -139,6 +138,8 @@ class _SaleRows:
     lines: list[dict[str, object]]
     audit: list[dict[str, object]]
     activations: list[dict[str, object]]
+    # Overrides approved offline: the sale is accepted and queued for review with this note.
+    review: str | None = None
 
 
 def _sale_rows(
@@ -147,16 +148,18 @@ def _sale_rows(
     event_id: str,
     occurred_at: datetime,
     sale: SalePayload,
-    cipher: PinCipher,
+    customer: StoredCustomer | None,
     book: PriceBook,
     sell: Callable[[str, str], str],
 ) -> _SaleRows:
     """The rows an accepted sale writes, or Rejection. `sell(kind, item)` takes the item
-    (or only checks that it may be taken) and returns its product."""
+    (or only checks that it may be taken) and returns its product; `customer` is the sale's
+    real-name data as stored (real_name.protect_sale)."""
     now = utcnow()
     line_rows = []
     audit_rows = []
     outbox_rows = []
+    reviews = []
     for index, line in enumerate(sale.lines):
         product = sell(line.item_kind, line.item)
         if line.item_kind == "number":
@@ -176,12 +179,9 @@ def _sale_rows(
                     f"lines[{index}]: {line.item} costs {price.retail_fen} fen, "
                     f"not {line.price_fen} fen, and no override was approved",
                 )
-            if _approver(session, line.override.approved_by, context.dealer.id) is None:
-                raise Rejection(
-                    RejectReason.override_not_approved,
-                    f"lines[{index}]: {line.override.approved_by} is not a manager of dealer "
-                    f"{context.dealer.code}",
-                )
+            review = book.check_override(context, sale, index, line, price.retail_fen, occurred_at)
+            if review is not None:
+                reviews.append(review)
         line_rows.append(
             {
                 "sale_id": sale.sale_id,
@@ -198,7 +198,8 @@ def _sale_rows(
         reason = f"sale {sale.receipt_no}"
         if line.override is not None:
             reason += (
-                f"; price {line.price_fen} instead of {price.retail_fen} fen approved by "
+                f"; price {line.price_fen} instead of {price.retail_fen} fen approved "
+                f"{'online' if line.override.approval else 'offline'} by "
                 f"{line.override.approved_by}: {line.override.reason}"
             )
         audit_rows.append(
@@ -230,10 +231,9 @@ def _sale_rows(
                             "outlet": context.outlet.code,
                             "dealer": context.dealer.code,
                             "sold_at": occurred_at.isoformat(),
-                            "customer_name": sale.customer.name if sale.customer else None,
-                            "customer_id_masked": mask_resident_id(sale.customer.resident_id)
-                            if sale.customer
-                            else None,
+                            # The worker decrypts the name as it delivers (activations.py).
+                            "customer_name_cipher": customer.name_cipher if customer else None,
+                            "customer_id_masked": customer.id_masked if customer else None,
                         },
                         ensure_ascii=False,
                     ),
@@ -243,7 +243,6 @@ def _sale_rows(
                     "next_attempt_at": now,
                 }
             )
-    customer = sale.customer
     sale_row: dict[str, object] = {
         "id": sale.sale_id,
         "event_id": event_id,
@@ -256,13 +255,11 @@ def _sale_rows(
         "sold_at": occurred_at,
         "total_fen": sum(line.price_fen for line in sale.lines),
         "payments": json.dumps([p.model_dump() for p in sale.payments]),
-        "customer_name": customer.name if customer else None,
-        "customer_id_masked": mask_resident_id(customer.resident_id) if customer else None,
-        "customer_id_cipher": cipher.encrypt(sale.sale_id, customer.resident_id)
-        if customer
-        else None,
+        **(customer.sale_columns() if customer is not None else NO_CUSTOMER),
     }
-    return _SaleRows(sale_row, line_rows, audit_rows, outbox_rows)
+    return _SaleRows(
+        sale_row, line_rows, audit_rows, outbox_rows, "; ".join(reviews) if reviews else None
+    )
 
 
 def _leave(rows: _SaleRows, pending: Pending) -> None:
@@ -275,6 +272,10 @@ def _leave(rows: _SaleRows, pending: Pending) -> None:
     pending.counted += summaries.sale_entries(rows.sale, rows.lines)
     pending.audit += rows.audit
     pending.activations += rows.activations
+    if rows.review is not None:
+        pending.reviews.append(
+            {"t": rows.sale["terminal_id"], "i": rows.sale["event_id"], "m": rows.review}
+        )
 
 
 def apply_sale(
@@ -284,21 +285,21 @@ def apply_sale(
     occurred_at: datetime,
     sale: SalePayload,
     settings: Settings,
-    cipher: PinCipher,
+    customer: StoredCustomer | None,
     prices: PriceBook | None,
     pending: Pending,
 ) -> None:
     """Applies a sale inside the caller's transaction or raises Rejection; the rows that
     cannot fail are left in `pending` for the caller to write in bulk."""
-    _check_sale(context, sale)
     book = prices or price_book(session, context.dealer.id, settings)
+    _check_sale(context, sale, book)
 
     def sell(kind: str, item: str) -> str:
         if kind == "number":
             return number_product(_sell_number(session, item, context))
         return voucher_product(_sell_voucher(session, item, context))
 
-    rows = _sale_rows(session, context, event_id, occurred_at, sale, cipher, book, sell)
+    rows = _sale_rows(session, context, event_id, occurred_at, sale, customer, book, sell)
     try:
         session.connection().execute(_INSERT_SALE, rows.sale)
     except IntegrityError as exc:

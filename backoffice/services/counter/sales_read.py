@@ -22,7 +22,7 @@ def sale_public(session: Session, sale: Sale) -> SalePublic:
         clerk=sale.clerk,
         sold_at=sale.sold_at,
         total_fen=sale.total_fen,
-        customer_name=sale.customer_name,
+        customer_name_masked=sale.customer_name_masked,
         customer_id_masked=sale.customer_id_masked,
         lines=[
             line.model_dump(

@@ -4,20 +4,29 @@ rejections recorded for reconciliation."""
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
 from backoffice.contracts.channel import ItemsIn
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Keys
 from backoffice.models import CashMovement, Shift, SyncEvent, Terminal
 from backoffice.models.types import utcnow
 from backoffice.services import audit
 from backoffice.services.channel import items, movements, receipts
 from backoffice.services.channel.dealers import TerminalContext
-from backoffice.services.counter import outcomes, pricing, returns, sale_batches, sales
+from backoffice.services.counter import (
+    malformed,
+    outcomes,
+    pricing,
+    real_name,
+    returns,
+    sale_batches,
+    sales,
+)
 from backoffice.services.counter.outcomes import Rejection
+from backoffice.services.counter.real_name import StoredCustomer
 from backoffice.services.errors import ServiceError
 from shared.ids import new_id
 from shared.sync import (
@@ -36,6 +45,7 @@ from shared.sync import (
     StockCountEvent,
     StockOutEvent,
     StockReceiptEvent,
+    is_event,
 )
 
 
@@ -44,7 +54,7 @@ def push(
     context: TerminalContext,
     request: PushRequest,
     settings: Settings,
-    cipher: PinCipher,
+    keys: Keys,
 ) -> PushResponse:
     """Applies the events in the order sent, each atomically, and commits the batch once:
     the answer leaves only after every result is durable, and one commit per batch instead
@@ -57,10 +67,18 @@ def push(
         .where(Terminal.__table__.c.id == context.terminal.id)  # type: ignore[attr-defined]
         .values(last_push_at=utcnow())
     )
-    _lock_items(session, request)
-    ids = [e.id for e in request.events]
+    events = [e for e in request.events if is_event(e)]
+    _lock_items(session, events)
+    ids = [e.id for e in events]
+    # Event ids are the terminal's own: another terminal's event of the same id is no
+    # duplicate of this one (and answering with its result would leak it).
     known = {
-        row.id: row for row in session.exec(sql_select(SyncEvent).where(col(SyncEvent.id).in_(ids)))
+        row.id: row
+        for row in session.exec(
+            sql_select(SyncEvent)
+            .where(SyncEvent.terminal_id == context.terminal.id)
+            .where(col(SyncEvent.id).in_(ids))
+        )
     }
     pending = outcomes.Pending()
     # An event id twice in one batch is rare enough to leave to the one-by-one path, whose
@@ -69,16 +87,21 @@ def push(
     results: list[EventResult] = []
     run: list[SaleEvent] = []
     for event in request.events:
+        if not is_event(event):
+            # Not an event: answered and filed on its own, never failing the others.
+            results += _apply_sales(session, context, run, settings, keys, book, pending)
+            run = []
+            entry = malformed.describe(event, context.terminal.id)
+            results.append(malformed.file(session, context, entry))
+            continue
         stored = known.get(event.id)
         if together and stored is None and isinstance(event, SaleEvent):
             run.append(event)
             continue
-        results += _apply_sales(session, context, run, settings, cipher, book, pending)
+        results += _apply_sales(session, context, run, settings, keys, book, pending)
         run = []
-        results.append(
-            apply_event(session, context, event, settings, cipher, book, stored, pending)
-        )
-    results += _apply_sales(session, context, run, settings, cipher, book, pending)
+        results.append(apply_event(session, context, event, settings, keys, book, stored, pending))
+    results += _apply_sales(session, context, run, settings, keys, book, pending)
     pending.close(session)
     session.commit()
     return PushResponse(results=results)
@@ -89,7 +112,7 @@ def _apply_sales(
     context: TerminalContext,
     run: list[SaleEvent],
     settings: Settings,
-    cipher: PinCipher,
+    keys: Keys,
     book: pricing.PriceBook,
     pending: outcomes.Pending,
 ) -> list[EventResult]:
@@ -103,22 +126,21 @@ def _apply_sales(
         return []
     savepoint = session.begin_nested()
     marked = len(pending.audit), len(pending.sale_lines), len(pending.activations)
-    sold, counted = len(pending.sold_numbers), len(pending.counted)
+    sold, counted, reviews = len(pending.sold_numbers), len(pending.counted), len(pending.reviews)
     try:
-        decided = sale_batches.apply_sales(
-            session,
-            context,
-            [sale_batches.SaleToApply(e.id, e.occurred_at, e.payload) for e in run],
-            cipher,
-            book,
-            pending,
-        )
+        entries = [
+            sale_batches.SaleToApply(
+                e.id, e.occurred_at, e.payload, real_name.protect_sale(keys, e.payload)
+            )
+            for e in run
+        ]
+        decided = sale_batches.apply_sales(session, context, entries, book, pending)
         received = utcnow()
         rows = []
         results = []
-        for event, rejection in zip(run, decided, strict=True):
+        for entry, event, rejection in zip(entries, run, decided, strict=True):
             # Every row of one bulk insert has the same columns.
-            row = _event_values(context, event, received) | {
+            row = _event_values(context, event, received, entry.customer) | {
                 "reason": None,
                 "message": None,
                 "resolution": None,
@@ -146,12 +168,13 @@ def _apply_sales(
         outcomes.insert_many(session, SyncEvent.__table__, rows)  # type: ignore[attr-defined]
         savepoint.commit()
         return results
-    except (outcomes.BatchConflict, IntegrityError):
+    except (outcomes.BatchConflict, IntegrityError, DataError, OverflowError):
+        # One by one, an event the database cannot take is filed without holding up the rest.
         savepoint.rollback()
         del pending.audit[marked[0] :], pending.sale_lines[marked[1] :]
         del pending.activations[marked[2] :], pending.sold_numbers[sold:]
-        del pending.counted[counted:]
-    return [apply_event(session, context, e, settings, cipher, book, None, pending) for e in run]
+        del pending.counted[counted:], pending.reviews[reviews:]
+    return [apply_event(session, context, e, settings, keys, book, None, pending) for e in run]
 
 
 def _reject_audit(
@@ -173,11 +196,11 @@ def _reject_audit(
     }
 
 
-def _lock_items(session: Session, request: PushRequest) -> None:
+def _lock_items(session: Session, events: list[Event]) -> None:
     """Locks the batch's items in one canonical order before any is sold, so that batches
     selling the same items in different orders wait for each other instead of deadlocking."""
     wanted: set[str] = set()
-    for event in request.events:
+    for event in events:
         if isinstance(event, SaleEvent):
             wanted.update(line.item for line in event.payload.lines)
         elif isinstance(event, ReturnEvent):
@@ -195,13 +218,16 @@ def _lock_items(session: Session, request: PushRequest) -> None:
 
 
 def _first_result(event: Event, stored: SyncEvent) -> EventResult:
+    original = EventStatus(stored.result)
+    # An accepted event may carry a reason too: why it waits for review (outcomes.py).
+    rejected = original is EventStatus.rejected
     return EventResult(
         id=event.id,
         seq=event.seq,
         status=EventStatus.duplicate,
-        reason=RejectReason(stored.reason) if stored.reason else None,
-        message=stored.message or "",
-        original=EventStatus(stored.result),
+        reason=RejectReason(stored.reason) if rejected and stored.reason else None,
+        message=(stored.message or "") if rejected else "",
+        original=original,
     )
 
 
@@ -209,9 +235,13 @@ _INSERT_EVENT = insert(SyncEvent.__table__)  # type: ignore[attr-defined]
 
 
 def _event_values(
-    context: TerminalContext, event: Event, received_at: datetime
+    context: TerminalContext,
+    event: Event,
+    received_at: datetime,
+    customer: StoredCustomer | None,
 ) -> dict[str, object]:
-    """An event's row as first written: accepted, until its application says otherwise."""
+    """An event's row as first written: accepted, until its application says otherwise. A
+    sale's buyer is stored only as `customer`, the protected form the sale row holds too."""
     return {
         "id": event.id,
         "terminal_id": context.terminal.id,
@@ -222,17 +252,23 @@ def _event_values(
         "occurred_at": event.occurred_at,
         "received_at": received_at,
         "result": EventStatus.accepted.value,
-        "payload": event.payload.model_dump_json(),
+        "payload": real_name.stored_payload(event.payload, customer)
+        if isinstance(event, SaleEvent)
+        else event.payload.model_dump_json(),
     }
 
 
-def _row(context: TerminalContext, event: Event, result: EventStatus) -> SyncEvent:
-    return SyncEvent(**_event_values(context, event, utcnow()) | {"result": result.value})
+def _row(
+    context: TerminalContext, event: Event, result: EventStatus, customer: StoredCustomer | None
+) -> SyncEvent:
+    values = _event_values(context, event, utcnow(), customer)
+    return SyncEvent(**values | {"result": result.value})
 
 
-def _stored(session: Session, event_id: str) -> SyncEvent | None:
+def _stored(session: Session, context: TerminalContext, event_id: str) -> SyncEvent | None:
     return session.exec(
         sql_select(SyncEvent)
+        .where(SyncEvent.terminal_id == context.terminal.id)
         .where(SyncEvent.id == event_id)
         .execution_options(populate_existing=True)
     ).first()
@@ -243,7 +279,7 @@ def apply_event(
     context: TerminalContext,
     event: Event,
     settings: Settings,
-    cipher: PinCipher,
+    keys: Keys,
     book: pricing.PriceBook,
     stored: SyncEvent | None,
     pending: outcomes.Pending,
@@ -253,23 +289,28 @@ def apply_event(
     fail, and report the first result."""
     if stored is not None:
         return _first_result(event, stored)
-    if not isinstance(event, SaleEvent):
+    customer = None
+    if isinstance(event, SaleEvent):
+        customer = real_name.protect_sale(keys, event.payload)
+    else:
         # A return may refer to a sale earlier in this very batch.
         pending.write(session)
     savepoint = session.begin_nested()
     try:
-        session.connection().execute(_INSERT_EVENT, _event_values(context, event, utcnow()))
+        session.connection().execute(
+            _INSERT_EVENT, _event_values(context, event, utcnow(), customer)
+        )
         if not context.dealer_active:
             raise Rejection(
                 RejectReason.dealer_suspended,
                 f"dealer {context.dealer.code} is {context.dealer.status}",
             )
-        _apply(session, context, event, settings, cipher, book, pending)
+        _apply(session, context, event, settings, customer, book, pending)
         savepoint.commit()
         return EventResult(id=event.id, seq=event.seq, status=EventStatus.accepted)
     except Rejection as rejection:
         savepoint.rollback()
-        return _reject(session, context, event, rejection.reason, rejection.message)
+        return _reject(session, context, event, customer, rejection.reason, rejection.message)
     except ServiceError as error:
         savepoint.rollback()
         reason = (
@@ -277,25 +318,39 @@ def apply_event(
             if error.code in RejectReason.__members__
             else RejectReason.invalid_event
         )
-        return _reject(session, context, event, reason, error.message)
+        return _reject(session, context, event, customer, reason, error.message)
     except IntegrityError:
         savepoint.rollback()
-        first = _stored(session, event.id)
+        first = _stored(session, context, event.id)
         if first is None:
             raise
         return _first_result(event, first)
+    except (DataError, OverflowError) as error:
+        # Valid as an event, yet something in it does not fit the database: a malformed
+        # event, filed as received (its own message could quote the data, so only its kind).
+        savepoint.rollback()
+        cause = type(getattr(error, "orig", None) or error).__name__
+        entry = event.model_dump(mode="json")
+        return malformed.file(
+            session,
+            context,
+            malformed.describe(
+                entry, context.terminal.id, f"malformed event: the database refused it ({cause})"
+            ),
+        )
 
 
 def _reject(
     session: Session,
     context: TerminalContext,
     event: Event,
+    customer: StoredCustomer | None,
     reason: RejectReason,
     message: str,
 ) -> EventResult:
     """Files the event, undone, in the reconciliation queue."""
     savepoint = session.begin_nested()
-    row = _row(context, event, EventStatus.rejected)
+    row = _row(context, event, EventStatus.rejected, customer)
     row.reason, row.message, row.resolution = reason.value, message, "open"
     session.add(row)
     audit.record(
@@ -312,7 +367,7 @@ def _reject(
         savepoint.commit()
     except IntegrityError:
         savepoint.rollback()
-        stored = _stored(session, event.id)
+        stored = _stored(session, context, event.id)
         if stored is None:
             raise
         return _first_result(event, stored)
@@ -326,12 +381,16 @@ def _apply(
     context: TerminalContext,
     event: Event,
     settings: Settings,
-    cipher: PinCipher,
+    customer: StoredCustomer | None,
     book: pricing.PriceBook,
     pending: outcomes.Pending,
 ) -> None:
     actor = context.actor
     outlet = context.outlet
+    clerk = getattr(event.payload, "clerk", None)
+    if clerk is not None and not isinstance(event, SaleEvent):
+        # A sale's clerk is checked with the rest of the sale, on both of its paths.
+        book.require_clerk(clerk, context.dealer.code)
     match event:
         case SaleEvent():
             sales.apply_sale(
@@ -341,7 +400,7 @@ def _apply(
                 event.occurred_at,
                 event.payload,
                 settings,
-                cipher,
+                customer,
                 book,
                 pending,
             )
@@ -403,7 +462,8 @@ def _apply(
             _open_shift(session, context, event.payload.shift_id)
             session.add(
                 CashMovement(
-                    id=event.id,
+                    # Not the event id, which is unique per terminal only.
+                    id=new_id(),
                     shift_id=event.payload.shift_id,
                     direction="in" if isinstance(event, CashInEvent) else "out",
                     amount_fen=event.payload.amount_fen,

@@ -42,11 +42,7 @@ from backoffice.services.settlement.revenue import _ACTIVATIONS
 from shared.ids import new_id
 
 _SALES = Sale.__table__  # type: ignore[attr-defined]
-
-
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
-
-
 ENTRY_COLUMNS = (
     "id",
     "dealer_id",
@@ -153,8 +149,6 @@ def _booked_on(kind: LedgerKind):  # type: ignore[no-untyped-def]
 
 
 _SALE_BOOKED = _booked_on(LedgerKind.sale)
-
-
 _RETURN_BOOKED = _booked_on(LedgerKind.sale_return)
 
 

@@ -23,8 +23,6 @@ from backoffice.services import audit
 from backoffice.services.errors import InvalidInput
 
 _ACTIVATIONS = NumberActivation.__table__  # type: ignore[attr-defined]
-
-
 _REVENUE = NumberRevenue.__table__  # type: ignore[attr-defined]
 
 

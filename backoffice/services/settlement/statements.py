@@ -1,7 +1,6 @@
 """Settlement statements as documents: the detail for the API, an A4 PDF in Chinese with
 page numbers, and XLSX / CSV exports of the totals and every line."""
 
-import csv
 import io
 
 from openpyxl import Workbook
@@ -12,6 +11,7 @@ from sqlmodel import Session
 
 from backoffice.contracts.settlement import AccountEntryPublic, StatementDetail, StatementPublic
 from backoffice.models import Dealer
+from backoffice.services import exports
 from backoffice.services.channel.delivery_note import cjk_font
 from backoffice.services.exports import CSV_TYPE, XLSX_TYPE
 from backoffice.services.settlement.runs import find_statement, statement_lines
@@ -84,18 +84,14 @@ def _heading(detail: StatementDetail) -> list[tuple[str, str]]:
 
 
 def render_csv(detail: StatementDetail) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel in China opens the Chinese text."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for label, value in _heading(detail):
-        writer.writerow([label, value])
-    for label, name in TOTALS:
-        writer.writerow([label + "(分)", getattr(detail.statement, name)])
-    writer.writerow([])
-    writer.writerow([*LINE_COLUMNS[:5], "零售额(分)", "金额(分)", *LINE_COLUMNS[7:]])
-    for line in detail.lines:
-        writer.writerow(_line_cells(line))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """UTF-8 with a byte-order mark, so that Excel in China opens the Chinese text; names and
+    descriptions made safe to open (exports.csv_bytes)."""
+    rows: list[list[object]] = [[label, value] for label, value in _heading(detail)]
+    rows += [[label + "(分)", getattr(detail.statement, name)] for label, name in TOTALS]
+    rows.append([])
+    rows.append([*LINE_COLUMNS[:5], "零售额(分)", "金额(分)", *LINE_COLUMNS[7:]])
+    rows += [_line_cells(line) for line in detail.lines]
+    return exports.csv_bytes(rows)
 
 
 def render_xlsx(detail: StatementDetail) -> bytes:
@@ -103,20 +99,18 @@ def render_xlsx(detail: StatementDetail) -> bytes:
     summary = book.active
     summary.title = "汇总"
     for label, value in _heading(detail):
-        summary.append([label, value])
+        exports.append_row(summary, [label, value])
     for label, name in TOTALS:
-        summary.append([label + "(元)", getattr(detail.statement, name) / 100])
+        exports.append_row(summary, [label + "(元)", getattr(detail.statement, name) / 100])
         summary.cell(summary.max_row, 2).number_format = "#,##0.00"
     lines = book.create_sheet("明细")
-    lines.append([*LINE_COLUMNS[:5], "零售额(元)", "金额(元)", *LINE_COLUMNS[7:]])
+    exports.append_row(lines, [*LINE_COLUMNS[:5], "零售额(元)", "金额(元)", *LINE_COLUMNS[7:]])
     for line in detail.lines:
         cells = _line_cells(line)
         cells[5] = line.retail_fen / 100
         cells[6] = line.amount_fen / 100
-        lines.append(cells)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        exports.append_row(lines, cells)
+    return exports.workbook_bytes(book)
 
 
 class _NumberedCanvas(Canvas):

@@ -35,38 +35,16 @@ from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
 from backoffice.services import bulk
 
 _PRODUCT = SalesStatProduct.__table__  # type: ignore[attr-defined]
-
-
 _OUTLET = SalesStatOutlet.__table__  # type: ignore[attr-defined]
-
-
 _SALES = Sale.__table__  # type: ignore[attr-defined]
-
-
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
-
-
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
-
-
 _VOUCHERS = Voucher.__table__  # type: ignore[attr-defined]
-
-
 _NUMBERS = MobileNumber.__table__  # type: ignore[attr-defined]
-
-
 _OUTLETS = Outlet.__table__  # type: ignore[attr-defined]
-
-
 _DEALERS = Dealer.__table__  # type: ignore[attr-defined]
-
-
 _DOCUMENTS = StockDocument.__table__  # type: ignore[attr-defined]
-
-
 _DOCUMENT_LINES = StockDocumentLine.__table__  # type: ignore[attr-defined]
-
-
 _GRADES = NumberGrade.__table__  # type: ignore[attr-defined]
 
 

@@ -46,7 +46,7 @@ def test_billing_flow_over_http(client: TestClient, login: Login) -> None:
         data={
             "face_value_fen": "5000",
             "dealer_price_fen": "4850",
-            "expires_on": "2028-12-31",
+            "expires_on": "2099-12-31",
             "code": "CARD-1",
         },
     )

@@ -74,7 +74,7 @@ def test_billing_clerk_works_through_the_cli(cli_env, session: Session, tmp_path
         "--dealer-price",
         "48.50",
         "--expires",
-        "2028-12-31",
+        "2099-12-31",
         "--code",
         "CARD-1",
     )
@@ -121,7 +121,7 @@ def test_generate_vouchers_writes_pins_once(cli_env, tmp_path: Path) -> None:  #
         "--dealer-price",
         "48.5",
         "--expires",
-        "2028-12-31",
+        "2099-12-31",
         "--pins-out",
         str(pins),
     )

@@ -8,16 +8,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from backoffice.contracts.billing import SegmentRequest, VoucherBatchTerms, VoucherGenerateRequest
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher
 from backoffice.models import AuditEntry, MobileNumber, SimCard, Voucher
 from backoffice.services.billing import numbers, releases, sims, vouchers
 from backoffice.services.errors import Conflict, ImportRejected, InvalidInput
 from shared.codes import parse_document_number
 from tests.backoffice.helpers import csv_bytes, iccid
 
-CIPHER = PinCipher(b"k" * 32)
+CIPHER = Cipher("pin", [b"k" * 32])
 TERMS = VoucherBatchTerms(
-    face_value_fen=5000, dealer_price_fen=4850, expires_on=date(2028, 12, 31), code="CARD50-A"
+    face_value_fen=5000, dealer_price_fen=4850, expires_on=date(2099, 12, 31), code="CARD50-A"
 )
 
 

@@ -1,7 +1,9 @@
 """Builders of a small dealer channel for the channel and sync tests."""
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -16,9 +18,11 @@ from backoffice.contracts.channel import (
     TerminalCreate,
 )
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher, Keys
+from backoffice.core.security import hash_password
 from backoffice.domain.channel import AllocationOrder, DealerKind
 from backoffice.domain.users import Role
+from backoffice.models import User
 from backoffice.services.billing import numbers, releases, vouchers
 from backoffice.services.channel import allocation, dealers, movements, receipts
 from backoffice.services.channel.dealers import TerminalContext
@@ -37,7 +41,18 @@ from shared.sync import (
     SalePayload,
 )
 
-CIPHER = PinCipher(b"k" * 32)
+CIPHER = Cipher("pin", [b"k" * 32])
+KEYS = Keys.of(pin=b"k" * 32, resident_id=b"i" * 32, name=b"n" * 32, id_hmac=b"h" * 32)
+# The same keys as settings, for what reads them from there (the worker, the server).
+KEY_SETTINGS = {
+    setting: base64.urlsafe_b64encode(key * 32).decode()
+    for setting, key in (
+        ("pin_key", b"k"),
+        ("id_key", b"i"),
+        ("name_key", b"n"),
+        ("id_hmac_key", b"h"),
+    )
+}
 
 
 @dataclass
@@ -50,9 +65,7 @@ class Channel:
     credential: str
 
 
-def pool(
-    session: Session, end: int = 999, cards: int = 0, cipher: PinCipher = CIPHER
-) -> str | None:
+def pool(session: Session, end: int = 999, cards: int = 0, cipher: Cipher = CIPHER) -> str | None:
     """Numbers 13905750000..end released to the pool, and optionally ¥50 cards; returns the
     card PINs as CSV."""
     numbers.generate_segment(
@@ -66,7 +79,7 @@ def pool(
         VoucherGenerateRequest(
             face_value_fen=5000,
             dealer_price_fen=4850,
-            expires_on=date(2030, 12, 31),
+            expires_on=date(2099, 12, 31),
             code="CARD50-A",
             first_serial="10575000000000001",
             count=cards,
@@ -78,9 +91,50 @@ def pool(
     return generated.pins_csv
 
 
+STAFF_PIN = "1111"
+
+
+@cache
+def _staff_hashes() -> tuple[str, str]:
+    # argon2 is slow on purpose: one password and one PIN hash for all test staff.
+    return hash_password("long-password"), hash_password(STAFF_PIN)
+
+
+def clerk_of(terminal_no: int) -> str:
+    """The clerk `channel` and `second_terminal` make for a terminal, who sells on it (not
+    `clerk1`, which the `login` fixture makes)."""
+    return f"clerk-t{terminal_no}"
+
+
+def add_staff(
+    session: Session, dealer_id: str, *usernames: str, role: Role = Role.clerk
+) -> list[str]:
+    """Active staff of the dealer (PIN 1111), written directly: cheaper than create_staff."""
+    password, pin = _staff_hashes()
+    for username in usernames:
+        session.add(
+            User(
+                id=new_id(),
+                username=username,
+                role=role.value,
+                password_hash=password,
+                pin_hash=pin,
+                dealer_id=dealer_id,
+            )
+        )
+    session.commit()
+    return list(usernames)
+
+
 def channel(
-    session: Session, code: str = "D1", credit_limit_fen: int = 10_000_000, outlet: str = ""
+    session: Session,
+    code: str = "D1",
+    credit_limit_fen: int = 10_000_000,
+    outlet: str = "",
+    *,
+    staff: bool = True,
 ) -> Channel:
+    """A dealer with one outlet and terminal, and (`staff`) the terminal's clerk."""
     dealer = dealers.create_dealer(
         session,
         DealerCreate(
@@ -99,6 +153,8 @@ def channel(
     registered = dealers.register_terminal(
         session, TerminalCreate(outlet=shop.code, name="counter 1"), "admin1"
     )
+    if staff:
+        add_staff(session, dealer.id, clerk_of(registered.terminal.terminal_no))
     return Channel(
         dealer_id=dealer.id,
         outlet_id=shop.id,
@@ -155,8 +211,10 @@ def sale_event(
     occurred_at: datetime | None = None,
     version: int = 1,
     override: PriceOverride | None = None,
+    clerk: str | None = None,
 ) -> SaleEvent:
-    """A sale of (kind, item, price) lines paid in cash, as a terminal would push it."""
+    """A sale of (kind, item, price) lines paid in cash, as a terminal would push it; sold by
+    the terminal's clerk (clerk_of) unless another is named."""
     lines = [
         SaleLine(
             item_kind=kind,  # type: ignore[arg-type]
@@ -176,7 +234,7 @@ def sale_event(
         payload=SalePayload(
             sale_id=new_id(),
             receipt_no=format_receipt_number(terminal_no, seq),
-            clerk="clerk1",
+            clerk=clerk or clerk_of(terminal_no),
             lines=lines,
             payments=[Payment(method="cash", amount_fen=sum(p for *_, p in items))],
             customer=Customer(name="张三", resident_id=resident_id()) if has_number else None,
@@ -196,7 +254,7 @@ def push(
         context(session, shop),
         PushRequest(events=list(events)),
         settings or Settings(database_url="sqlite://"),
-        CIPHER,
+        KEYS,
     )
     return reply.results
 
@@ -214,6 +272,7 @@ def second_terminal(session: Session, shop: Channel) -> Channel:
     registered = dealers.register_terminal(
         session, TerminalCreate(outlet=shop.outlet_code, name="counter 2"), "admin1"
     )
+    add_staff(session, shop.dealer_id, clerk_of(registered.terminal.terminal_no))
     return Channel(
         shop.dealer_id,
         shop.outlet_id,

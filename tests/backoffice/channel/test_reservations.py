@@ -8,13 +8,19 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from backoffice import worker
-from backoffice.contracts.channel import TerminalCreate
 from backoffice.core.config import Settings
 from backoffice.models import MobileNumber, NumberReservation, Outlet
-from backoffice.services.channel import dealers, reservations
+from backoffice.services.channel import reservations
 from backoffice.services.errors import Conflict
 from shared.sync import EventStatus, RejectReason
-from tests.backoffice.channel.helpers import Channel, channel, pool, push, sale_event
+from tests.backoffice.channel.helpers import (
+    Channel,
+    channel,
+    pool,
+    push,
+    sale_event,
+    second_terminal,
+)
 
 
 def _number(session: Session, msisdn: str) -> MobileNumber:
@@ -75,17 +81,7 @@ def test_daily_quota_per_outlet(session: Session) -> None:
 def test_only_the_reserving_terminal_may_sell_the_number(session: Session) -> None:
     pool(session)
     shop = channel(session)
-    registered = dealers.register_terminal(
-        session, TerminalCreate(outlet=shop.outlet_code, name="counter 2"), "admin1"
-    )
-    other = Channel(
-        shop.dealer_id,
-        shop.outlet_id,
-        shop.outlet_code,
-        registered.terminal.id,
-        registered.terminal.terminal_no,
-        registered.credential,
-    )
+    other = second_terminal(session, shop)
     msisdn = session.exec(
         select(MobileNumber.msisdn).where(MobileNumber.grade_code == "STD").limit(1)
     ).one()

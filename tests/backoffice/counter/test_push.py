@@ -33,10 +33,11 @@ from shared.sync import (
     StockReceiptPayload,
 )
 from tests.backoffice.channel.helpers import (
-    CIPHER,
+    KEYS,
     Channel,
     allocate_numbers,
     channel,
+    clerk_of,
     item_status,
     pool,
     push,
@@ -66,7 +67,7 @@ def test_sale_sells_the_number_activates_the_card_and_queues_the_activation(
     assert sale.total_fen == 10_000
     assert sale.customer_id_masked == mask_resident_id(resident_id())
     assert sale.customer_id_cipher and resident_id() not in sale.customer_id_cipher
-    assert CIPHER.decrypt(sale.id, sale.customer_id_cipher) == resident_id()
+    assert KEYS.ids.decrypt(sale.id, sale.customer_id_cipher) == resident_id()
     outbox = session.exec(select(ActivationOutbox)).one()
     assert (outbox.msisdn, outbox.status) == (msisdn, "pending")
 
@@ -201,7 +202,7 @@ def test_suspended_dealer_events_are_rejected_and_kept(session: Session) -> None
     (result,) = push(session, shop, sale_event(shop.terminal_no, 1, [("number", msisdn, 5_000)]))
     assert result.reason is RejectReason.dealer_suspended
     assert item_status(session, MobileNumber, msisdn) == "in_stock"
-    assert session.get(SyncEvent, result.id) is not None
+    assert session.get(SyncEvent, (shop.terminal_id, result.id)) is not None
 
 
 def test_returns_within_the_window_put_the_item_back_in_stock(session: Session) -> None:
@@ -221,7 +222,7 @@ def test_returns_within_the_window_put_the_item_back_in_stock(session: Session) 
             payload=ReturnPayload(
                 return_id=new_id(),
                 original_receipt_no=receipt,
-                clerk="clerk1",
+                clerk=clerk_of(shop.terminal_no),
                 items=[item],
                 refund_fen=5_000,
             ),
@@ -270,7 +271,7 @@ def test_an_activated_number_or_redeemed_card_cannot_be_returned(session: Sessio
             payload=ReturnPayload(
                 return_id=new_id(),
                 original_receipt_no=sale.payload.receipt_no,
-                clerk="clerk1",
+                clerk=clerk_of(shop.terminal_no),
                 items=[item],
                 refund_fen=refund_fen,
             ),
@@ -296,7 +297,9 @@ def test_shift_and_cash_events(session: Session) -> None:
             id=new_id(),
             seq=1,
             occurred_at=now,
-            payload=ShiftOpenPayload(shift_id=shift_id, clerk="clerk1", opening_float_fen=20_000),
+            payload=ShiftOpenPayload(
+                shift_id=shift_id, clerk=clerk_of(shop.terminal_no), opening_float_fen=20_000
+            ),
         ),
         CashOutEvent(
             id=new_id(),
@@ -328,22 +331,22 @@ def test_stock_receipt_event_takes_in_the_delivery(session: Session) -> None:
     document = allocate_numbers(session, shop.outlet_code, 3)
     items = [i.item for i in movements.outlet_stock(session, shop.outlet_code)]
 
-    def receipt(seq: int) -> StockReceiptEvent:
+    def receipt(seq: int, at: Channel) -> StockReceiptEvent:
         return StockReceiptEvent(
             id=new_id(),
             seq=seq,
             occurred_at=datetime.now(UTC),
             payload=StockReceiptPayload(
-                document_number=document.number, clerk="clerk1", items=items
+                document_number=document.number, clerk=clerk_of(at.terminal_no), items=items
             ),
         )
 
-    (foreign,) = push(session, other, receipt(1))
+    (foreign,) = push(session, other, receipt(1, other))
     assert foreign.reason is RejectReason.document_not_for_outlet
-    (ok,) = push(session, shop, receipt(1))
+    (ok,) = push(session, shop, receipt(1, shop))
     assert ok.status is EventStatus.accepted
     assert {i.status for i in movements.outlet_stock(session, shop.outlet_code)} == {"in_stock"}
-    (again,) = push(session, shop, receipt(2))
+    (again,) = push(session, shop, receipt(2, shop))
     assert again.reason is RejectReason.already_received
 
 

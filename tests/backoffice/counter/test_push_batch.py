@@ -121,7 +121,7 @@ def test_a_return_between_two_sales_of_one_item_is_seen_by_the_second(session: S
         payload=ReturnPayload(
             return_id=new_id(),
             original_receipt_no=bought.payload.receipt_no,
-            clerk="clerk1",
+            clerk=bought.payload.clerk,
             items=[msisdn],
             refund_fen=5_000,
         ),

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher, pin_cipher
 from backoffice.domain.counter import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from backoffice.domain.users import Role
 from backoffice.models import ActivationOutbox, MobileNumber, Voucher
@@ -24,6 +24,7 @@ from backoffice.models.types import utcnow
 from backoffice.services.counter import activations, redemption
 from tests.backoffice.channel.helpers import (
     CIPHER,
+    KEY_SETTINGS,
     channel,
     pool,
     push,
@@ -34,7 +35,7 @@ from tests.backoffice.channel.helpers import (
 SECRET = "webhook-secret"
 
 
-def _sold_card(session: Session, cipher: PinCipher = CIPHER) -> tuple[str, str, dict[str, str]]:
+def _sold_card(session: Session, cipher: Cipher = CIPHER) -> tuple[str, str, dict[str, str]]:
     """A sold card, an unsold one in outlet stock, and every card's PIN."""
     pins_csv = pool(session, cards=4, cipher=cipher)
     assert pins_csv is not None
@@ -93,7 +94,7 @@ def test_redemption_endpoint_is_for_the_charging_system(
     settings: Settings,
     login: Callable[[Role], dict[str, str]],
 ) -> None:
-    sold, _, pins = _sold_card(session, PinCipher.from_settings(settings))
+    sold, _, pins = _sold_card(session, pin_cipher(settings))
     body = {"serial": sold, "pin": pins[sold]}
     refused = client.post("/api/v1/vouchers/redeem", json=body, headers=login(Role.sales_centre))
     assert refused.status_code == 403
@@ -153,6 +154,7 @@ def test_activation_webhook_retries_with_back_off_until_accepted(
         database_url="sqlite://",
         activation_webhook_url=receiver.url,
         activation_webhook_secret=SECRET,
+        **KEY_SETTINGS,
     )
     now = utcnow()
     first = activations.deliver_due(session, settings, now)
@@ -192,6 +194,7 @@ def test_webhook_gives_up_after_the_last_attempt_and_can_be_retried(
         database_url="sqlite://",
         activation_webhook_url=receiver.url,
         activation_webhook_secret=SECRET,
+        **KEY_SETTINGS,
         activation_max_attempts=2,
     )
     now = utcnow()

@@ -10,6 +10,8 @@ from backoffice.contracts.channel import DealerStatusChange, ItemsIn, StaffCreat
 from backoffice.domain.channel import DealerStatus
 from backoffice.domain.users import Role
 from backoffice.services.channel import dealers, movements, receipts
+from shared import pins
+from shared.overrides import DEFAULT_CAPS
 from tests.backoffice.channel.helpers import (
     Channel,
     allocate_numbers,
@@ -44,10 +46,14 @@ def test_push_over_http_with_the_device_credential(client: TestClient, session: 
         "message": "",
         "original": "accepted",
     }
-    bad = client.post(
+    # A body that is not a push is refused whole; an entry that is not an event is answered.
+    bad = client.post("/api/v1/sync/push", json={"events": "x"}, headers=_device(shop))
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+    odd = client.post(
         "/api/v1/sync/push", json={"events": [{"id": "x", "type": "sale"}]}, headers=_device(shop)
     )
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+    assert odd.status_code == 200, odd.text
+    assert odd.json()["results"][0]["reason"] == "malformed_event"
     dealers.revoke_terminal(session, shop.terminal_id, "lost", "admin1")
     revoked = client.post("/api/v1/sync/push", json=body, headers=_device(shop))
     assert (revoked.status_code, revoked.json()["code"]) == (401, "terminal_revoked")
@@ -57,7 +63,7 @@ def test_pull_gives_outlet_stock_prices_grades_clerks_then_changes(
     client: TestClient, session: Session
 ) -> None:
     pool(session)
-    shop = channel(session)
+    shop = channel(session, staff=False)
     rival = channel(session, code="D2")
     held = stocked_numbers(session, shop.outlet_code, 3)
     stocked_numbers(session, rival.outlet_code, 2)
@@ -75,7 +81,13 @@ def test_pull_gives_outlet_stock_prices_grades_clerks_then_changes(
     assert prices["number:STD"] == 5_000 and full["price_list"]["version"] == 1
     assert {g["code"] for g in full["grades"]} >= {"G1", "STD"}
     (clerk,) = full["clerks"]
-    assert clerk["username"] == "clerk1" and clerk["pin_hash"].startswith("$argon2")
+    # No PIN hash leaves the office: a verifier that only this terminal's key can test.
+    assert clerk["username"] == "clerk1" and clerk["pin_hash"] is None
+    verifier = clerk["pin_verifier"]
+    assert pins.check_pin(pins.pin_key_for_credential(shop.credential), verifier, "2468")
+    assert not pins.check_pin(pins.pin_key_for_credential(shop.credential), verifier, "2469")
+    assert not pins.check_pin(pins.pin_key_for_credential(rival.credential), verifier, "2468")
+    assert full["override_caps"] == DEFAULT_CAPS.model_dump()
 
     movements.return_to_centre(session, ItemsIn(outlet=shop.outlet_code, items=[held[0]]), "s1")
     changes = client.get(
@@ -174,8 +186,9 @@ def test_a_dealer_never_sees_another_dealers_documents_or_queues(
     assert client.get("/api/v1/discrepancies", headers=other).json() == []
     assert len(client.get("/api/v1/reconciliation", headers=own).json()) == 1
     assert client.get("/api/v1/reconciliation", headers=other).json() == []
+    # Receipts are the sales centre's (or the outlet's terminal's) to record, not a manager's.
     scan = {"document_number": document.number, "items": [missing]}
-    assert client.post("/api/v1/receipts", json=scan, headers=other).status_code == 404
+    assert client.post("/api/v1/receipts", json=scan, headers=own).status_code == 403
 
 
 def test_terminal_reserves_and_cancels_a_number(client: TestClient, session: Session) -> None:

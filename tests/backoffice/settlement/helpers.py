@@ -59,7 +59,7 @@ class Counter:
             payload=ReturnPayload(
                 return_id=new_id(),
                 original_receipt_no=sale.payload.receipt_no,
-                clerk="clerk1",
+                clerk=sale.payload.clerk,
                 items=items,
                 refund_fen=refund,
             ),

@@ -27,6 +27,7 @@ from shared.sync import (
 )
 from tests.backoffice.channel.helpers import (
     Channel,
+    add_staff,
     channel,
     pool,
     push,
@@ -111,7 +112,9 @@ def test_z_reports_show_the_difference_per_outlet_and_clerk(
 ) -> None:
     pool(session)
     shop = channel(session)
-    other = channel(session, "D2")
+    other = channel(session, "D2", staff=False)
+    add_staff(session, shop.dealer_id, "clerk1", "clerk2")
+    add_staff(session, other.dealer_id, "clerk9")
     for events in (
         _shift(session, shop, "clerk1", 25_300, 1, hours_ago=3),
         _shift(session, shop, "clerk2", 25_500, 8, hours_ago=1),
@@ -153,6 +156,7 @@ def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
 ) -> None:
     pool(session)
     shop = channel(session)
+    add_staff(session, shop.dealer_id, "clerk1", "clerk2", "clerk3")
     named = _shift(session, shop, "clerk1", 26_500, 1, hours_ago=3)
     shift_id = named[0].payload.shift_id
     for index, event in enumerate(named):

@@ -44,7 +44,7 @@ from shared.sync import (
     SaleLine,
     SalePayload,
 )
-from tests.backoffice.channel.helpers import CIPHER, Channel, resident_id
+from tests.backoffice.channel.helpers import CIPHER, Channel, add_staff, clerk_of, resident_id
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -108,7 +108,7 @@ def card_batch(session: Session, face: int, count: int, code: str, first: str) -
         VoucherGenerateRequest(
             face_value_fen=face,
             dealer_price_fen=face - face * 3 // 100,
-            expires_on=date(2030, 12, 31),
+            expires_on=date(2099, 12, 31),
             code=code,
             first_serial=first,
             count=count,
@@ -128,6 +128,7 @@ def another_outlet(session: Session, dealer_code: str, dealer_id: str, code: str
     registered = dealers.register_terminal(
         session, TerminalCreate(outlet=shop.code, name="counter 1"), "admin1"
     )
+    add_staff(session, dealer_id, clerk_of(registered.terminal.terminal_no))
     return Channel(
         dealer_id=dealer_id,
         outlet_id=shop.id,
@@ -201,7 +202,7 @@ def sale(
     lines: list[Line],
     at: datetime,
     *,
-    clerk: str = "clerk1",
+    clerk: str | None = None,
     shift_id: str | None = None,
     paid_fen: int | None = None,
 ) -> SaleEvent:
@@ -215,7 +216,7 @@ def sale(
         payload=SalePayload(
             sale_id=new_id(),
             receipt_no=format_receipt_number(terminal_no, seq),
-            clerk=clerk,
+            clerk=clerk or clerk_of(terminal_no),
             shift_id=shift_id,
             lines=[
                 SaleLine(
@@ -237,7 +238,7 @@ def sale(
 
 
 def give_back(
-    seq: int, original: SaleEvent, items: list[str], at: datetime, clerk: str = "clerk1"
+    seq: int, original: SaleEvent, items: list[str], at: datetime, clerk: str | None = None
 ) -> ReturnEvent:
     """A return of some of a sale's items at `at`, refunding what they were sold for."""
     refund = sum(line.price_fen for line in original.payload.lines if line.item in items)
@@ -248,7 +249,7 @@ def give_back(
         payload=ReturnPayload(
             return_id=new_id(),
             original_receipt_no=original.payload.receipt_no,
-            clerk=clerk,
+            clerk=clerk or original.payload.clerk,
             items=items,
             refund_fen=refund,
         ),

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from backoffice.contracts.channel import TransferIn
 from backoffice.core.config import Settings
-from backoffice.core.crypto import PinCipher
+from backoffice.core.crypto import Cipher, pin_cipher
 from backoffice.domain.users import Role
 from backoffice.services.channel import movements, receipts
 from shared.ids import new_id
@@ -29,7 +29,14 @@ from shared.sync import (
     ShiftOpenEvent,
     ShiftOpenPayload,
 )
-from tests.backoffice.channel.helpers import Channel, channel, pool, push, staff_login
+from tests.backoffice.channel.helpers import (
+    Channel,
+    add_staff,
+    channel,
+    pool,
+    push,
+    staff_login,
+)
 from tests.backoffice.settlement.helpers import LONG_WINDOW
 from tests.backoffice.statistics.helpers import (
     Item,
@@ -90,7 +97,7 @@ class Shops:
     """D1 with outlets D1-O1 and D1-O2, D2 with D2-O1, each stocked with standard and G3
     numbers and ¥50 cards."""
 
-    def __init__(self, session: Session, card_cipher: PinCipher | None = None) -> None:
+    def __init__(self, session: Session, card_cipher: Cipher | None = None) -> None:
         kwargs = {"cipher": card_cipher} if card_cipher else {}
         pins_csv = pool(session, cards=30, **kwargs)
         assert pins_csv is not None
@@ -539,6 +546,7 @@ def test_every_report_exports_csv_and_xlsx_equal_to_its_json(
         shops.d1, utc_at(date(2026, 7, 2), 4), Line(shops.take(shops.d1, "voucher:5000"), 5_000)
     )
     till.give_back(shops.d1, sold, [sold.payload.lines[0].item], utc_at(date(2026, 7, 3), 4))
+    add_staff(session, shops.d1.dealer_id, "张店员")
     _shift(session, till, shops, shops.d1, "张店员", counted=24_700)
     today = today_in_china()
     window = {"start": "2026-06-01", "end": str(today)}
@@ -677,6 +685,8 @@ def test_shift_cash_differences_per_outlet_and_clerk(
 ) -> None:
     shops = Shops(session)
     till = shops.till
+    add_staff(session, shops.d1.dealer_id, "clerk1", "clerk2")
+    add_staff(session, shops.d2.dealer_id, "clerk9")
     # Expected cash is always ¥250: 200 float + 50 sold.
     _shift(session, till, shops, shops.d1, "clerk1", counted=24_700, hours_ago=0.5)
     _shift(session, till, shops, shops.d1, "clerk1", counted=25_200, hours_ago=0.4)
@@ -722,7 +732,7 @@ def test_shift_cash_differences_per_outlet_and_clerk(
 def test_top_up_cards_activated_then_redeemed_on_the_day_of_redemption(
     session: Session, client: TestClient, login: Login, settings: Settings
 ) -> None:
-    shops = Shops(session, PinCipher.from_settings(settings))
+    shops = Shops(session, pin_cipher(settings))
     till = shops.till
     day = date(2026, 6, 10)
     first = till.sell(
@@ -866,7 +876,7 @@ def test_ranking_counts_only_outlets_with_sales(
     """RankingRow.outlets is documented as "outlets with sales in the range". An outlet
     whose only activity in the range is the redemption of a card it sold earlier has no
     sales in the range, and must not be counted (nor listed with nothing sold)."""
-    shops = Shops(session, PinCipher.from_settings(settings))
+    shops = Shops(session, pin_cipher(settings))
     till = shops.till
     card = shops.take(shops.d1b, "voucher:5000")
     till.sell(shops.d1b, utc_at(date(2026, 6, 10), 4), Line(card, 5_000))

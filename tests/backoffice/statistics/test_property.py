@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session
 
-from backoffice.contracts.channel import PriceIn
+from backoffice.contracts.channel import OverrideCapsIn, PriceIn
 from backoffice.contracts.statistics import SalesQuery
 from backoffice.domain.statistics import Dimension, Grain
 from backoffice.services.channel import prices
@@ -78,6 +78,9 @@ class World:
         return self.seq[shop.terminal_id]
 
 
+NO_CAPS = OverrideCapsIn(max_markup_fen=10**9, offline_max_fen=10**9)
+
+
 def _build(session: Session, data: st.DataObject) -> World:
     world = World(session)
     pool(session)
@@ -86,6 +89,8 @@ def _build(session: Session, data: st.DataObject) -> World:
     for d in range(1, data.draw(st.integers(2, 3), label="dealers") + 1):
         first = channel(session, f"D{d}")
         world.shops.append(first)
+        # Overrides anywhere between 1 fen and twice the list, approved offline: no caps.
+        prices.set_dealer_caps(session, f"D{d}", NO_CAPS, "sales1")
         if data.draw(st.booleans(), label=f"D{d} has a second outlet"):
             world.shops.append(another_outlet(session, f"D{d}", first.dealer_id, f"D{d}-O2"))
         if data.draw(st.booleans(), label=f"D{d} has its own STD price"):

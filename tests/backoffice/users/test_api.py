@@ -26,7 +26,7 @@ BILLING_ROUTES = [
             "json": {
                 "face_value_fen": 5000,
                 "dealer_price_fen": 4850,
-                "expires_on": "2028-12-31",
+                "expires_on": "2099-12-31",
                 "first_serial": "10575000000000001",
                 "count": 1,
             }

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
-from backoffice.api.deps import BillingClerk, SessionDep, StockReader
+from backoffice.api.deps import BillingClerk, SessionDep, SettingsDep, StockReader
 from backoffice.contracts.billing import (
     ImportReport,
     NumberBatchPublic,
@@ -13,6 +13,7 @@ from backoffice.contracts.billing import (
     SegmentRequest,
 )
 from backoffice.services.billing import numbers
+from backoffice.services.billing.tabular import ImportLimits, upload_name
 
 router = APIRouter(tags=["numbers"])
 # Imports are plain `def` routes: grading and writing a large file takes seconds, and FastAPI
@@ -30,20 +31,21 @@ def generate_segment(
 def import_numbers(
     session: SessionDep,
     clerk: BillingClerk,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with a column msisdn (号码)")],
     skip_bad_rows: Annotated[bool, Form()] = False,
     encoding: Annotated[str, Form()] = "utf-8",
     code: Annotated[str | None, Form()] = None,
 ) -> ImportReport:
-    data = file.file.read()
     return numbers.import_numbers(
         session,
-        data,
-        file.filename or "upload.csv",
+        file.file,
+        upload_name(file.filename),
         clerk.username,
         skip_bad_rows=skip_bad_rows,
         encoding=encoding,
         code=code,
+        limits=ImportLimits.from_settings(settings),
     )
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
-from backoffice.api.deps import BillingClerk, SessionDep, StockReader
+from backoffice.api.deps import BillingClerk, SessionDep, SettingsDep, StockReader
 from backoffice.contracts.billing import (
     AutoPairRequest,
     ImportReport,
@@ -13,6 +13,7 @@ from backoffice.contracts.billing import (
     SimPublic,
 )
 from backoffice.services.billing import sims
+from backoffice.services.billing.tabular import ImportLimits, upload_name
 
 router = APIRouter(tags=["sims"])
 
@@ -21,6 +22,7 @@ router = APIRouter(tags=["sims"])
 def import_sims(
     session: SessionDep,
     clerk: BillingClerk,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns iccid, imsi")],
     skip_bad_rows: Annotated[bool, Form()] = False,
     encoding: Annotated[str, Form()] = "utf-8",
@@ -28,12 +30,13 @@ def import_sims(
 ) -> ImportReport:
     return sims.import_sims(
         session,
-        file.file.read(),
-        file.filename or "upload.csv",
+        file.file,
+        upload_name(file.filename),
         clerk.username,
         skip_bad_rows=skip_bad_rows,
         encoding=encoding,
         code=code,
+        limits=ImportLimits.from_settings(settings),
     )
 
 
@@ -46,17 +49,19 @@ def list_sim_batches(session: SessionDep, _: StockReader) -> list[SimBatchPublic
 def import_pairs(
     session: SessionDep,
     clerk: BillingClerk,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns msisdn, iccid")],
     skip_bad_rows: Annotated[bool, Form()] = False,
     encoding: Annotated[str, Form()] = "utf-8",
 ) -> ImportReport:
     return sims.import_pairs(
         session,
-        file.file.read(),
-        file.filename or "upload.csv",
+        file.file,
+        upload_name(file.filename),
         clerk.username,
         skip_bad_rows=skip_bad_rows,
         encoding=encoding,
+        limits=ImportLimits.from_settings(settings),
     )
 
 

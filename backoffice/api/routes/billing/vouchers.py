@@ -1,20 +1,20 @@
 """Top-up card batches. PINs go in, and come out only once, when the system generates them."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
-from backoffice.api.deps import BillingClerk, PinCipherDep, SessionDep, StockReader
+from backoffice.api.deps import BillingClerk, PinCipherDep, SessionDep, SettingsDep, StockReader
 from backoffice.contracts.billing import (
     GeneratedVouchers,
     ImportReport,
     VoucherBatchPublic,
-    VoucherBatchTerms,
     VoucherGenerateRequest,
+    VoucherImportForm,
     VoucherPublic,
 )
 from backoffice.services.billing import vouchers
+from backoffice.services.billing.tabular import ImportLimits, upload_name
 
 router = APIRouter(tags=["vouchers"])
 
@@ -24,29 +24,20 @@ def import_vouchers(
     session: SessionDep,
     clerk: BillingClerk,
     cipher: PinCipherDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns serial, pin")],
-    face_value_fen: Annotated[int, Form()],
-    dealer_price_fen: Annotated[int, Form()],
-    expires_on: Annotated[date, Form()],
-    code: Annotated[str | None, Form()] = None,
-    skip_bad_rows: Annotated[bool, Form()] = False,
-    encoding: Annotated[str, Form()] = "utf-8",
+    form: Annotated[VoucherImportForm, Form()],
 ) -> ImportReport:
-    terms = VoucherBatchTerms(
-        face_value_fen=face_value_fen,
-        dealer_price_fen=dealer_price_fen,
-        expires_on=expires_on,
-        code=code,
-    )
     return vouchers.import_vouchers(
         session,
-        file.file.read(),
-        file.filename or "upload.csv",
-        terms,
+        file.file,
+        upload_name(file.filename),
+        form,  # the batch's terms, with the import's options beside them
         cipher,
         clerk.username,
-        skip_bad_rows=skip_bad_rows,
-        encoding=encoding,
+        skip_bad_rows=form.skip_bad_rows,
+        encoding=form.encoding,
+        limits=ImportLimits.from_settings(settings),
     )
 
 

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from backoffice.api.deps import Admin, ChannelReader, SalesCentre, SessionDep, dealer_scope
 from backoffice.contracts.channel import (
+    DealerCapsPublic,
     DealerCreate,
     DealerPricePublic,
     DealerPublic,
@@ -15,6 +16,7 @@ from backoffice.contracts.channel import (
     LedgerEntryPublic,
     OutletCreate,
     OutletPublic,
+    OverrideCapsIn,
     PaymentIn,
     PriceIn,
     PriceListCreate,
@@ -25,6 +27,7 @@ from backoffice.contracts.channel import (
     TerminalPublic,
     TerminalRegistered,
 )
+from backoffice.contracts.common import Int32
 from backoffice.models import Dealer
 from backoffice.services.channel import dealers, prices
 from backoffice.services.errors import NotFound
@@ -110,6 +113,31 @@ def set_dealer_price(
     return prices.set_dealer_price(session, key, request, clerk.username)
 
 
+@router.get("/dealers/{key}/override-caps")
+def dealer_override_caps(key: str, session: SessionDep, user: ChannelReader) -> DealerCapsPublic:
+    """The caps on price overrides the dealer's counters work under."""
+    dealer = dealers.find_dealer(session, key)
+    if dealer_scope(user) not in (None, dealer.id):
+        raise NotFound(f"dealer {key!r} not found", code="dealer_not_found")
+    return prices.dealer_caps_public(session, dealer.id)
+
+
+@router.put("/dealers/{key}/override-caps")
+def set_dealer_override_caps(
+    key: str, request: OverrideCapsIn, session: SessionDep, clerk: SalesCentre
+) -> DealerCapsPublic:
+    """Gives the dealer its own caps on price overrides, in place of its price list's."""
+    return prices.set_dealer_caps(session, key, request, clerk.username)
+
+
+@router.delete("/dealers/{key}/override-caps")
+def clear_dealer_override_caps(
+    key: str, session: SessionDep, clerk: SalesCentre
+) -> DealerCapsPublic:
+    """Returns the dealer to its price list's default caps."""
+    return prices.set_dealer_caps(session, key, None, clerk.username)
+
+
 @router.post("/outlets", status_code=status.HTTP_201_CREATED)
 def create_outlet(request: OutletCreate, session: SessionDep, clerk: SalesCentre) -> OutletPublic:
     return OutletPublic.model_validate(dealers.create_outlet(session, request, clerk.username))
@@ -161,5 +189,5 @@ def current_price_list(session: SessionDep, _: ChannelReader) -> PriceListPublic
 
 
 @router.get("/price-lists/{version}")
-def price_list_version(version: int, session: SessionDep, _: ChannelReader) -> PriceListPublic:
+def price_list_version(version: Int32, session: SessionDep, _: ChannelReader) -> PriceListPublic:
     return prices.price_list_public(session, prices.get_version(session, version))

@@ -18,6 +18,7 @@ from backoffice.contracts.channel import (
     StockItemPublic,
     TransferIn,
 )
+from backoffice.contracts.common import Int32
 from backoffice.services.channel import (
     allocation,
     dealers,
@@ -58,10 +59,12 @@ def delivery_note_pdf(number: str, session: SessionDep, user: ChannelReader) -> 
     )
 
 
+# Receipts and counts are the outlet's acts, made at its terminal (sync); the sales centre
+# records one here on an outlet's behalf. Managers and dealer managers only read.
 @router.post("/receipts")
-def receive(request: ReceiptIn, session: SessionDep, user: ChannelReader) -> ReceiptResult:
-    items.find_channel_document(session, request.document_number, dealer_scope(user))
-    return receipts.receive(session, request.document_number, request.items, user.username)
+def receive(request: ReceiptIn, session: SessionDep, clerk: SalesCentre) -> ReceiptResult:
+    items.find_channel_document(session, request.document_number, dealer_scope(clerk))
+    return receipts.receive(session, request.document_number, request.items, clerk.username)
 
 
 @router.get("/discrepancies")
@@ -74,7 +77,7 @@ def list_discrepancies(
 
 @router.post("/discrepancies/{discrepancy_id}/resolve")
 def resolve_discrepancy(
-    discrepancy_id: int, request: DiscrepancyResolution, session: SessionDep, clerk: SalesCentre
+    discrepancy_id: Int32, request: DiscrepancyResolution, session: SessionDep, clerk: SalesCentre
 ) -> DiscrepancyPublic:
     row = receipts.resolve_discrepancy(session, discrepancy_id, request, clerk.username)
     return DiscrepancyPublic.model_validate(row)
@@ -93,9 +96,9 @@ def transfer(request: TransferIn, session: SessionDep, clerk: SalesCentre) -> Ch
 
 
 @router.post("/stock-counts", status_code=status.HTTP_201_CREATED)
-def stock_count(request: ItemsIn, session: SessionDep, user: ChannelReader) -> StockCountResult:
-    outlet = dealers.find_outlet(session, request.outlet, dealer_scope(user))
-    return movements.stock_count(session, outlet.id, request.items, user.username)
+def stock_count(request: ItemsIn, session: SessionDep, clerk: SalesCentre) -> StockCountResult:
+    outlet = dealers.find_outlet(session, request.outlet, dealer_scope(clerk))
+    return movements.stock_count(session, outlet.id, request.items, clerk.username)
 
 
 @router.get("/outlets/{key}/stock")

@@ -1,14 +1,22 @@
 """Terminal sync, authenticated by the device credential: push events, pull changes,
-reserve numbers."""
+reserve numbers, have price overrides approved."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from backoffice.api.deps import PinCipherDep, SessionDep, SettingsDep, TerminalDep
+from backoffice.api.deps import KeysDep, SessionDep, SettingsDep, TerminalDep
 from backoffice.services.channel import dealers, reservations
-from backoffice.services.counter import changes, sync
-from shared.sync import PullResponse, PushRequest, PushResponse, Reservation, ReserveRequest
+from backoffice.services.counter import approvals, changes, sync
+from shared.sync import (
+    ApprovalGranted,
+    ApprovalRequest,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    Reservation,
+    ReserveRequest,
+)
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -19,9 +27,9 @@ def push(
     session: SessionDep,
     terminal: TerminalDep,
     settings: SettingsDep,
-    cipher: PinCipherDep,
+    keys: KeysDep,
 ) -> PushResponse:
-    return sync.push(session, terminal, request, settings, cipher)
+    return sync.push(session, terminal, request, settings, keys)
 
 
 @router.get("/pull")
@@ -56,3 +64,13 @@ def cancel_reservation(
     return reservations.cancel(
         session, reservation_id, terminal.actor, outlet_id=terminal.outlet.id
     )
+
+
+@router.post("/approvals")
+def approve_override(
+    request: ApprovalRequest, session: SessionDep, terminal: TerminalDep, settings: SettingsDep
+) -> ApprovalGranted:
+    """A dealer manager approves a price override online: the back office checks the PIN
+    (locking the manager's approvals out after repeated wrong ones) and the dealer's caps,
+    and signs an approval of this one line for the sale event to carry."""
+    return approvals.approve(session, terminal, request, settings)
