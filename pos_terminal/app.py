@@ -204,6 +204,7 @@ class CounterApp(App[None]):
             connection="online" if state.online else "offline",
             backlog=state.backlog,
             rejected=state.unseen_rejections,
+            retrying=state.retrying,
         )
 
     def wake_sync(self) -> None:
@@ -219,6 +220,7 @@ class CounterApp(App[None]):
         self.set_status(
             backlog=outbox.backlog(store),
             rejected=len(outbox.unacknowledged_rejections(store)),
+            retrying=outbox.retrying(store),
         )
 
     def on_unmount(self) -> None:

@@ -29,6 +29,8 @@ class TerminalConfig:
     return_window_days: int = 7
     push_batch: int = 200
     sync_interval_seconds: float = 5.0
+    # An event the back office fails on is sent again after this, then twice as long each time.
+    push_retry_seconds: float = 10.0
     http_timeout_seconds: float = 10.0
 
     @property

@@ -3,7 +3,7 @@
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -32,6 +32,11 @@ class OutboxEvent:
     message: str | None
     attempts: int
     acknowledged_by: str | None = None
+    # The back office failed on it (a server error, no answer) this many times: it stays
+    # pending and is sent again from retry_at on; `failure` is the last one.
+    failures: int = 0
+    retry_at: datetime | None = None
+    failure: str | None = None
 
     def to_wire(self) -> Event:
         try:
@@ -86,13 +91,17 @@ def _row(row: sqlite3.Row) -> OutboxEvent:
         message=row["message"],
         attempts=row["attempts"],
         acknowledged_by=row["acknowledged_by"],
+        failures=row["failures"],
+        retry_at=None if row["retry_at"] is None else from_text(row["retry_at"]),
+        failure=row["failure"],
     )
 
 
-def pending_events(store: Store, limit: int) -> list[OutboxEvent]:
-    """The oldest unanswered events, in sequence order."""
+def pending_events(store: Store, limit: int, after: int = 0) -> list[OutboxEvent]:
+    """The oldest unanswered events after seq `after`, in sequence order."""
     rows = store.conn.execute(
-        "SELECT * FROM events WHERE status = 'pending' ORDER BY seq LIMIT ?", (limit,)
+        "SELECT * FROM events WHERE status = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
     ).fetchall()
     return [_row(r) for r in rows]
 
@@ -146,6 +155,14 @@ def backlog(store: Store) -> int:
     return int(row[0])
 
 
+def retrying(store: Store) -> int:
+    """How many waiting events the back office failed on: they are being retried."""
+    row = store.conn.execute(
+        "SELECT count(*) FROM events WHERE status = 'pending' AND failures > 0"
+    ).fetchone()
+    return int(row[0])
+
+
 def note_attempt(store: Store, seqs: list[int]) -> None:
     with store.write() as conn:
         conn.executemany(
@@ -153,8 +170,24 @@ def note_attempt(store: Store, seqs: list[int]) -> None:
         )
 
 
-def store_results(store: Store, results: list[EventResult]) -> None:
-    """Records the back office's answers. Only pending events change: an answer is final."""
+def note_failures(store: Store, failed: list[tuple[OutboxEvent, str, timedelta]]) -> None:
+    """Events the back office failed on, each with the failure and how long to wait before
+    sending it again. They stay pending with all their data: nothing is given up on for the
+    back office's own failures."""
+    now = store.now()
+    with store.write() as conn:
+        conn.executemany(
+            "UPDATE events SET failures = failures + 1, retry_at = ?, failure = ? "
+            "WHERE seq = ? AND status = 'pending'",
+            [(to_text(now + wait), why[:500], event.seq) for event, why, wait in failed],
+        )
+
+
+def store_results(store: Store, results: list[EventResult], *, from_office: bool = True) -> None:
+    """Records the back office's answers. Only pending events change: an answer is final.
+
+    `from_office=False`: rejections made here, for events the back office refused to take at
+    all. It holds no copy of them, so they keep the buyer's full ID for reconciliation."""
     now = to_text(store.now())
     with store.write() as conn:
         for result in results:
@@ -176,7 +209,8 @@ def store_results(store: Store, results: list[EventResult]) -> None:
             )
             # The back office knows the item's fate now; its next pull is the truth.
             conn.execute("UPDATE stock SET local_seq = NULL WHERE local_seq = ?", (result.seq,))
-            _redact_resident_id(conn, result.seq)
+            if from_office:
+                _redact_resident_id(conn, result.seq)
 
 
 def _redact_resident_id(conn: sqlite3.Connection, seq: int) -> None:

@@ -6,12 +6,15 @@ lose the last transactions on power loss, which would leave a customer holding a
 a sale the terminal forgot. A counter commits a few times a minute; the extra fsync is cheap.
 """
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -212,7 +215,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE clerks ADD COLUMN pin_verifier TEXT;
     UPDATE clerks SET pin_hash = NULL;
     """,
+    # 4: an event the back office failed on (a server error, no answer) stays pending, data and
+    # all, and is retried with back-off: how often it failed, when it is due, the last failure.
+    """
+    ALTER TABLE events ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN retry_at TEXT;
+    ALTER TABLE events ADD COLUMN failure TEXT;
+    """,
 )
+
+# Migrations that erase secrets: after upgrading an existing database past one, the file is
+# rewritten (VACUUM) and the WAL emptied, so that no copy is left in free pages, in free space
+# inside pages or in old WAL frames. secure_delete covers what is erased later, not the copies
+# that software without it left. 3: the argon2 PIN hashes.
+SCRUBBING_MIGRATIONS = frozenset({3})
+SCRUB_PENDING = "scrub_pending"  # meta: set with such a migration, cleared once scrubbed
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -304,11 +321,27 @@ class Store:
             try:
                 for statement in split_sql(MIGRATIONS[number]):
                     conn.execute(statement)
+                if number + 1 in SCRUBBING_MIGRATIONS and version > 0:
+                    # Committed with the migration: a crash before the scrub redoes it.
+                    set_meta(conn, SCRUB_PENDING, str(number + 1))
                 conn.execute(f"PRAGMA user_version = {number + 1}")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        if self.get_meta(SCRUB_PENDING) is not None:
+            self._scrub()
+
+    def _scrub(self) -> None:
+        """Rewrites the file from its live rows and empties the WAL. VACUUM cannot run inside
+        a transaction, hence after the migration's commit; the mark goes only afterwards."""
+        conn = self.conn
+        conn.execute("VACUUM")
+        conn.execute("DELETE FROM meta WHERE key = ?", (SCRUB_PENDING,))
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            # Another process reads the database: its WAL is emptied at its next checkpoint.
+            log.warning("%s: the WAL could not be emptied after the upgrade", self.path)
 
     @property
     def schema_version(self) -> int:

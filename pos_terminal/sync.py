@@ -5,16 +5,16 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from pos_terminal import outbox
-from pos_terminal.push import ServerFailed, about_the_events, one_by_one, wire
+from pos_terminal.push import Failed, PushFailed, PushSummary, ServerFailed, Walk, wire
 from pos_terminal.services.errors import BackOfficeRefused, Offline
 from pos_terminal.services.terminal import (
     DEALER,
@@ -46,6 +46,8 @@ PULL_PATH = "/api/v1/sync/pull"
 RESERVE_PATH = "/api/v1/sync/reservations"
 APPROVAL_PATH = "/api/v1/sync/approvals"
 DEALER_SUSPENDED = "dealer_suspended"
+# Failures before a request reaches the back office; any later one may be about the request.
+UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,15 +58,6 @@ def _parse(model: type[M], body: object, what: str) -> M:
         return model.model_validate(body)
     except ValidationError as error:
         raise Offline(f"back office sent a malformed {what} answer: {error}") from error
-
-
-@dataclass(frozen=True)
-class PushSummary:
-    sent: int = 0
-    accepted: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-    left: int = 0  # still pending afterwards
 
 
 @dataclass(frozen=True)
@@ -79,8 +72,12 @@ class PullSummary:
 class SyncClient:
     """Speaks to the back office over HTTP with the terminal's device credential.
 
-    Network failures and 5xx answers raise Offline (try again later); other error answers
-    raise BackOfficeRefused with the back office's stable error code."""
+    Network failures and 5xx answers raise Offline (try again later): ServerFailed when the
+    back office was reached but gave no usable answer. Other error answers raise
+    BackOfficeRefused with the back office's stable error code.
+
+    An event the back office fails on is sent again after `retry_first` seconds, then twice
+    as long each time, up to `retry_max`."""
 
     def __init__(
         self,
@@ -90,10 +87,14 @@ class SyncClient:
         *,
         batch: int = 200,
         timeout: float = 10.0,
+        retry_first: float = 10.0,
+        retry_max: float = 300.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.store = store
         self.batch = max(1, min(batch, MAX_EVENTS_PER_PUSH))
+        self.retry_first = max(0.0, retry_first)
+        self.retry_max = max(self.retry_first, retry_max)
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {credential}"},
@@ -107,8 +108,11 @@ class SyncClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             reply = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
+        except UNREACHABLE as error:
             raise Offline(f"back office unreachable: {error}") from error
+        except httpx.TransportError as error:
+            # Sent, but the answer never came (a reset, a timeout): it may be about the request.
+            raise ServerFailed(f"back office gave no answer: {error!r}") from error
         if reply.status_code >= 500:
             raise ServerFailed(f"back office error {reply.status_code}")
         if reply.status_code >= 400:
@@ -146,8 +150,8 @@ class SyncClient:
         sent = {(e.id, e.seq) for e in events}
         return [r for r in response.results if (r.id, r.seq) in sent]
 
-    def _store(self, results: list[EventResult]) -> None:
-        outbox.store_results(self.store, results)
+    def _store(self, results: list[EventResult], from_office: bool = True) -> None:
+        outbox.store_results(self.store, results, from_office=from_office)
         for result in results:
             if result.status == EventStatus.rejected:
                 log.warning(
@@ -158,47 +162,46 @@ class SyncClient:
                     result.message,
                 )
 
-    def push_batch(self) -> PushSummary:
-        """Sends the oldest pending events (one batch) and stores each answer. A batch the
-        back office cannot take as a whole is sent again one event at a time, so that one
-        event it cannot take never holds up the others."""
-        events = outbox.pending_events(self.store, self.batch)
-        if not events:
-            return PushSummary()
+    def _send_noted(self, events: list[outbox.OutboxEvent]) -> list[EventResult]:
         outbox.note_attempt(self.store, [e.seq for e in events])
-        try:
-            results = self._send(events)
-            self._store(results)
-        except (ServerFailed, BackOfficeRefused) as failure:
-            if not about_the_events(failure):
-                raise
-            log.warning(
-                "a batch of %d events failed (%s); sending them one by one", len(events), failure
-            )
-            results = one_by_one(events, self._send, self._store)
-        with self.store.write() as conn:
-            set_meta(conn, LAST_PUSH_AT, to_text(self.store.now()))
-        counts = {status: sum(r.status == status for r in results) for status in EventStatus}
-        return PushSummary(
-            sent=len(events),
-            accepted=counts[EventStatus.accepted],
-            duplicate=counts[EventStatus.duplicate],
-            rejected=counts[EventStatus.rejected],
-            left=outbox.backlog(self.store),
-        )
+        return self._send(events)
+
+    def _pending(self) -> Iterator[list[outbox.OutboxEvent]]:
+        """The pending events in sequence order, a batch at a time, read as the push goes:
+        events recorded meanwhile are included."""
+        after = 0
+        while page := outbox.pending_events(self.store, self.batch, after):
+            yield page
+            after = page[-1].seq
 
     def push(self) -> PushSummary:
-        """Pushes batches until the outbox is empty or a batch gets no answer for any event."""
-        sent = accepted = duplicate = rejected = 0
-        while True:
-            batch = self.push_batch()
-            sent += batch.sent
-            accepted += batch.accepted
-            duplicate += batch.duplicate
-            rejected += batch.rejected
-            answered = batch.accepted + batch.duplicate + batch.rejected
-            if batch.sent == 0 or answered == 0 or batch.left == 0:
-                return PushSummary(sent, accepted, duplicate, rejected, left=batch.left)
+        """Sends every pending event once (push.py): in order and in batches; one the back
+        office fails on is kept, to be retried, and does not hold up the events behind it
+        unless they touch what it touches. Raises PushFailed when the back office failed on
+        everything it was sent and answered nothing."""
+        walk = Walk(
+            send=self._send_noted,
+            keep=self._store,
+            note=self.note_failures,
+            now=self.store.now(),
+            batch=self.batch,
+        )
+        walk.through(self._pending())
+        if walk.sent:
+            with self.store.write() as conn:
+                set_meta(conn, LAST_PUSH_AT, to_text(self.store.now()))
+        return walk.summary(left=outbox.backlog(self.store))
+
+    def note_failures(self, failed: list[Failed]) -> None:
+        """Events the back office failed on, while it works: pending still, sent again after
+        a back-off that doubles with each failure."""
+        outbox.note_failures(
+            self.store, [(f.event, f.why, self.retry_delay(f.event.failures + 1)) for f in failed]
+        )
+
+    def retry_delay(self, failures: int) -> timedelta:
+        seconds = min(self.retry_max, self.retry_first * 2 ** min(failures - 1, 30))
+        return timedelta(seconds=seconds)
 
     # --- pull ------------------------------------------------------------------------------
 
@@ -244,8 +247,16 @@ class SyncClient:
         return _parse(ApprovalGranted, body, "approval")
 
     def sync_once(self) -> tuple[PushSummary, PullSummary]:
-        """Push first, so the pull already reflects this terminal's own acts."""
-        pushed = self.push()
+        """Push first, so the pull already reflects this terminal's own acts. When the push
+        got nothing through, the pull tells why: if the back office answers it, it is the
+        events sent that it fails on; they are noted, to be retried with back-off, and the
+        events behind them go next time. If not, it is down: nothing is noted."""
+        try:
+            pushed = self.push()
+        except PushFailed as failed:
+            pulled = self.pull()
+            self.note_failures(failed.walk.unproven)
+            return failed.walk.summary(left=outbox.backlog(self.store)), pulled
         return pushed, self.pull()
 
 
@@ -373,7 +384,11 @@ class SyncWorker:
         self.on_change = on_change
         self.failures = 0
         self.state = SyncState(
-            online=False, backlog=outbox.backlog(client.store), last_error=None, last_success=None
+            online=False,
+            backlog=outbox.backlog(client.store),
+            last_error=None,
+            last_success=None,
+            retrying=outbox.retrying(client.store),
         )
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -397,6 +412,7 @@ class SyncWorker:
                 last_error=str(error),
                 last_success=self.state.last_success,
                 unseen_rejections=_unseen(self.client.store),
+                retrying=outbox.retrying(self.client.store),
             )
         else:
             self.failures = 0
@@ -406,6 +422,7 @@ class SyncWorker:
                 last_error=None,
                 last_success=self.client.store.now(),
                 unseen_rejections=_unseen(self.client.store),
+                retrying=outbox.retrying(self.client.store),
             )
         self._publish()
         return self.state
@@ -436,6 +453,7 @@ class SyncWorker:
                     last_error=f"sync failed: {error}",
                     last_success=self.state.last_success,
                     unseen_rejections=self.state.unseen_rejections,
+                    retrying=self.state.retrying,
                 )
                 # The status bar shows it: the clerk knows sales are not reaching the office.
                 try:
@@ -461,6 +479,7 @@ class SyncState:
     last_error: str | None
     last_success: datetime | None
     unseen_rejections: int = 0  # rejected events no manager has acknowledged yet
+    retrying: int = 0  # waiting events the back office failed on, being retried
 
 
 def _unseen(store: Store) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 # PostgreSQL's integer and bigint; SQLite's integers are 64-bit.
@@ -60,6 +60,22 @@ def problem(value: object) -> str | None:
     return None
 
 
+def fit_for_storage(value: Any) -> Any:
+    """The value, or a validation error (its own type, the message never quoting the value, so
+    that it may be shown anywhere) saying what `problem` found."""
+    found = problem(value)
+    if found:
+        raise PydanticCustomError(UNFIT, "{problem}", {"problem": found})
+    return value
+
+
+# The check of every CheckedModel field, for a value that comes in on its own: a path, query or
+# form parameter whose text the app-wide check sees, but not what it parses to.
+FIT_FOR_STORAGE = AfterValidator(fit_for_storage)
+# A date parameter: refused, with its name, outside the years 1900–9000.
+CheckedDate = Annotated[date, FIT_FOR_STORAGE]
+
+
 class CheckedModel(BaseModel):
     """Base of every request contract: each field, whatever its declared type, is refused with
     its name when `problem` finds something wrong, so that no route has to remember to check
@@ -73,11 +89,7 @@ class CheckedModel(BaseModel):
     def _fit_for_storage(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name in cls.unchecked_fields:
             return value
-        found = problem(value)
-        if found:
-            # Its own type: the message never quotes the value, so it may be shown anywhere.
-            raise PydanticCustomError(UNFIT, "{problem}", {"problem": found})
-        return value
+        return fit_for_storage(value)
 
 
 def excerpt(text: str, limit: int = 100) -> str:

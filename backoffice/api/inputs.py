@@ -1,7 +1,8 @@
 """The checks every request passes before any route runs: a body no larger than the largest
 import file, counted while it arrives; no NUL character in its path, query or form parameters
-(nor in an uploaded file's name). JSON bodies are checked by their contracts (CheckedModel);
-integers by the bounds of their annotated types."""
+(nor in an uploaded file's name). JSON bodies and query models are checked by their
+contracts (CheckedModel); integers by the bounds of their annotated types; date parameters by
+their type (CheckedDate), since what is checked here is their text."""
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError

@@ -17,6 +17,7 @@ from backoffice.contracts.billing import (
 )
 from backoffice.core.config import get_settings
 from backoffice.core.crypto import pin_cipher
+from backoffice.domain.encodings import check_import_encoding
 from backoffice.domain.users import BILLING, Role, allows
 from backoffice.services import users
 from backoffice.services.billing import grading, numbers, releases, sims, vouchers
@@ -74,7 +75,16 @@ SkipOpt = Annotated[
 ]
 
 
-EncodingOpt = Annotated[str, typer.Option(help="encoding of a CSV file, e.g. gbk")]
+def _encoding(name: str) -> str:
+    try:
+        return check_import_encoding(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+EncodingOpt = Annotated[
+    str, typer.Option(help="encoding of a CSV file, e.g. gbk", callback=_encoding)
+]
 
 
 RejectedOpt = Annotated[

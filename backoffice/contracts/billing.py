@@ -2,12 +2,17 @@
 batches and search, SIM cards and pairing, top-up card batches, releases, imports."""
 
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from backoffice.contracts.common import INT32_MAX, CheckedModel, Public
 from backoffice.domain.calendar import business_day
+from backoffice.domain.encodings import check_import_encoding
+
+# The encoding field of every import: one a CSV export comes in (utf-8, gbk, …), else refused
+# with its name before the file is read.
+ImportEncoding = Annotated[str, AfterValidator(check_import_encoding)]
 
 
 class GradePublic(Public):
@@ -139,7 +144,7 @@ class VoucherImportForm(VoucherBatchTerms):
     """The form fields of a top-up card import, beside its file."""
 
     skip_bad_rows: bool = False
-    encoding: str = Field(default="utf-8", max_length=32)
+    encoding: ImportEncoding = Field(default="utf-8", max_length=32)
 
 
 class VoucherGenerateRequest(VoucherBatchTerms):

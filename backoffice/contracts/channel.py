@@ -86,6 +86,10 @@ class TerminalCreate(CheckedModel):
     name: str = Field(min_length=1, max_length=64)
 
 
+class TerminalRevoke(CheckedModel):
+    reason: str = Field(min_length=1, max_length=255, description="kept in the audit log")
+
+
 class TerminalPublic(Public):
     id: str
     terminal_no: int

@@ -5,8 +5,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 # Request contracts derive from CheckedModel: text without NUL, numbers within 64 bits, dates
-# within reason, each refused with its field's name; Int32 for what INTEGER columns hold.
+# within reason, each refused with its field's name; Int32 for what INTEGER columns hold;
+# CheckedDate for a date parameter outside a contract (path, query, form).
 from shared.checks import INT32_MAX as INT32_MAX
+from shared.checks import CheckedDate as CheckedDate
 from shared.checks import CheckedModel as CheckedModel
 from shared.checks import Int32 as Int32
 

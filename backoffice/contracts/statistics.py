@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from backoffice.contracts.common import CheckedDate, CheckedModel
 from backoffice.domain.channel import check_product
 from backoffice.domain.statistics import Dimension, Grain
 
@@ -12,11 +13,11 @@ from backoffice.domain.statistics import Dimension, Grain
 MAX_SPAN_DAYS = 800
 
 
-class Range(BaseModel):
+class Range(CheckedModel):
     """Business days from `start` to `end`, both included (China time)."""
 
-    start: date
-    end: date
+    start: CheckedDate
+    end: CheckedDate
     dealer: str | None = Field(default=None, description="dealer id or code")
     outlet: str | None = Field(default=None, description="outlet id or code")
 
@@ -55,13 +56,13 @@ class ShiftCashQuery(Range):
     clerk: str | None = None
 
 
-class StockQuery(BaseModel):
+class StockQuery(CheckedModel):
     dealer: str | None = Field(default=None, description="dealer id or code")
     outlet: str | None = Field(default=None, description="outlet id or code")
 
 
-class DashboardQuery(BaseModel):
-    day: date | None = Field(default=None, description="defaults to today (China)")
+class DashboardQuery(CheckedModel):
+    day: CheckedDate | None = Field(default=None, description="defaults to today (China)")
     dealer: str | None = Field(default=None, description="dealer id or code")
     outlet: str | None = Field(default=None, description="outlet id or code")
 

@@ -208,4 +208,14 @@ def grant_app_role(connection: Connection, role: str, password: str | None = Non
         connection.exec_driver_sql(
             f"GRANT UPDATE ({_AUDIT_SEAL_COLUMNS}) ON {s}.audit_entry TO {q}"
         )
+    # PostgreSQL 14 and older let PUBLIC create in the public schema: the role would still
+    # hold what was just revoked from it by name.
+    if connection.execute(
+        text("SELECT has_schema_privilege(:role, :schema, 'CREATE')"),
+        {"role": role, "schema": schema},
+    ).scalar_one():
+        raise _refuse(
+            f"role {role} can still create objects in schema {schema} (through PUBLIC); as the "
+            f"schema's owner run: REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC"
+        )
     return Grants(role, created, bool(password), read_write, appended, read_only)

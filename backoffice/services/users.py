@@ -211,8 +211,16 @@ def set_pin(
     session: Session, username: str, pin: str, actor: str, dealer_scope: str | None = None
 ) -> User:
     """Sets a dealer clerk's or manager's counter PIN; the terminals take it at their next
-    pull. A dealer manager (`dealer_scope`) sets PINs of the own dealer's staff only."""
+    pull. The sales centre (and an admin) sets any dealer staff's; a dealer manager
+    (`dealer_scope`) only the own dealer's clerks' (a manager's PIN signs override approvals:
+    none may set another manager's, and so approve in that manager's name)."""
     user = find_user(session, username, dealer_scope)
+    if dealer_scope is not None and Role(user.role) is not Role.clerk:
+        raise Forbidden(
+            f"user {user.username!r} is not a clerk: a dealer manager sets only the own "
+            "dealer's clerks' PINs; the sales centre sets a manager's",
+            code="not_a_clerk",
+        )
     _check_pin(user, pin)
     user.pin_hash = hash_password(pin)
     session.add(user)

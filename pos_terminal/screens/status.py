@@ -17,14 +17,16 @@ class CounterStatus:
     backlog: int = 0
     waiting_receipts: int = 0
     rejected: int = 0  # not yet acknowledged by a manager (Ctrl+T lists them)
+    retrying: int = 0  # waiting events the back office failed on: kept, sent again later
 
     def line(self) -> str:
         receipts = f"  待打印 {self.waiting_receipts}" if self.waiting_receipts else ""
+        retrying = f"  重试 retrying {self.retrying}" if self.retrying else ""
         rejected = f"  被拒 rejected {self.rejected}" if self.rejected else ""
         return (
             f"打印机 {self.printer}  钱箱 {self.drawer}  扫描枪 {self.scanner}  "
             f"顾客屏 {self.display}  网络 {self.connection}  待同步 {self.backlog}"
-            f"{receipts}{rejected}"
+            f"{retrying}{receipts}{rejected}"
         )
 
 

@@ -65,6 +65,7 @@ def open_counter(
             credential,
             batch=config.push_batch,
             timeout=config.http_timeout_seconds,
+            retry_first=config.push_retry_seconds,
             transport=transport,
         )
     login = LoginService(

@@ -13,8 +13,16 @@ from sqlmodel import Session
 
 from backoffice.contracts.channel import StaffCreate
 from backoffice.domain.users import Role
-from backoffice.services.channel import dealers
-from tests.backoffice.channel.helpers import channel, clerk_of, pool, second_terminal
+from backoffice.services.channel import dealers, movements, receipts
+from tests.backoffice.channel.helpers import (
+    allocate_numbers,
+    channel,
+    clerk_of,
+    pool,
+    push,
+    sale_event,
+    second_terminal,
+)
 from tests.conftest import PASSWORD
 
 
@@ -141,8 +149,12 @@ TABLE: dict[str, Access] = {
     "POST /api/v1/returns-to-centre": Access(CENTRE),
     "POST /api/v1/transfers": Access(CENTRE),
     "POST /api/v1/stock-counts": Access(CENTRE),
-    "GET /api/v1/stock-documents/{number}": Access(READERS, path={"number": "CK-1"}),
-    "GET /api/v1/stock-documents/{number}/pdf": Access(READERS, path={"number": "CK-1"}),
+    "GET /api/v1/stock-documents/{number}": Access(
+        READERS, path={"number": "CK-1"}, foreign={"number": "@document"}
+    ),
+    "GET /api/v1/stock-documents/{number}/pdf": Access(
+        READERS, path={"number": "CK-1"}, foreign={"number": "@document"}
+    ),
     "GET /api/v1/discrepancies": Access(READERS),
     "POST /api/v1/discrepancies/{discrepancy_id}/resolve": Access(
         CENTRE, path={"discrepancy_id": "1"}
@@ -150,7 +162,9 @@ TABLE: dict[str, Access] = {
     "POST /api/v1/reservations/expire": Access(CENTRE),
     # The counter, seen from the office.
     "GET /api/v1/sales": Access(READERS),
-    "GET /api/v1/sales/{receipt_no}": Access(READERS, path={"receipt_no": "R1"}),
+    "GET /api/v1/sales/{receipt_no}": Access(
+        READERS, path={"receipt_no": "R1"}, foreign={"receipt_no": "@receipt"}
+    ),
     "GET /api/v1/reconciliation": Access(READERS),
     "POST /api/v1/reconciliation/{event_id}/resolve": Access(CENTRE),
     "GET /api/v1/activations": Access(CENTRE),
@@ -205,6 +219,8 @@ class World:
     other_terminal: dict[str, str]
     revoked_terminal: dict[str, str]
     own_clerk: str
+    # The other dealer's records, for the `@name` values of the table's `foreign` parameters.
+    other: dict[str, str]
 
 
 @pytest.fixture
@@ -214,6 +230,11 @@ def world(client: TestClient, session: Session, login: Callable[[Role], dict[str
     other = channel(session, "D2")
     revoked = second_terminal(session, own)
     dealers.revoke_terminal(session, revoked.terminal_id, "stolen", "admin1")
+    document = allocate_numbers(session, other.outlet_code, 2)
+    sold = [i.item for i in movements.outlet_stock(session, other.outlet_code)]
+    receipts.receive(session, document.number, sold, clerk_of(other.terminal_no))
+    sale = sale_event(other.terminal_no, 1, [("number", sold[0], 5_000)])
+    assert push(session, other, sale)[0].status.value == "accepted"
     users: dict[Role, dict[str, str]] = {}
     for role in Role:
         if role in (Role.dealer_manager, Role.clerk):
@@ -247,6 +268,7 @@ def world(client: TestClient, session: Session, login: Callable[[Role], dict[str
         other_terminal={"Authorization": f"Bearer {other.credential}"},
         revoked_terminal={"Authorization": f"Bearer {revoked.credential}"},
         own_clerk=clerk_of(own.terminal_no),
+        other={"document": document.number, "receipt": sale.payload.receipt_no},
     )
 
 
@@ -270,13 +292,14 @@ def _call(
     template: str,
     access: Access,
     headers: dict[str, str],
-    foreign: bool = False,
+    foreign: dict[str, str] | None = None,
 ) -> int:
     """Calls a route with the table's parameters (the other dealer's with `foreign`), any
     other path parameter filled with a value that names nothing, and an empty body."""
     path_values, query = dict(access.path), dict(access.query)
-    if foreign:
+    if foreign is not None:
         for name, value in access.foreign.items():
+            value = foreign[value[1:]] if value.startswith("@") else value
             (path_values if "{" + name + "}" in template else query)[name] = value
     path = template
     for name, value in path_values.items():
@@ -317,7 +340,7 @@ def test_each_role_and_terminal_gets_what_the_table_says(client: TestClient, wor
         if access.foreign:
             # Another dealer's data: a dealer's manager is refused, or finds nothing.
             status = _call(
-                client, method, template, access, world.users[Role.dealer_manager], foreign=True
+                client, method, template, access, world.users[Role.dealer_manager], world.other
             )
             if status not in (403, 404):
                 wrong.append(f"{route}: another dealer's data answered {status}")

@@ -25,7 +25,8 @@ CARDS = 2
 
 def terminal_main() -> None:
     """The terminal process. `sell`: log in and sell every card on the shelf, whatever the
-    network does; `drain`: sync until nothing waits. Prints one JSON line of what it saw."""
+    network does; `drain [n]`: sync until no more than n events (0) wait. Prints one JSON line
+    of what it saw."""
     counter = open_counter(load_config())
     try:
         if sys.argv[1] == "sell":
@@ -52,14 +53,16 @@ def terminal_main() -> None:
             }
         else:
             worker = counter.sync_worker()
+            until = int(sys.argv[2]) if len(sys.argv) > 2 else 0
             deadline = time.monotonic() + 30
             seen = [worker.run_once().backlog]
-            while seen[-1] and time.monotonic() < deadline:
+            while seen[-1] > until and time.monotonic() < deadline:
                 seen.append(worker.run_once().backlog)
             report = {
                 "backlog_seen": seen[-3:],
                 "error": worker.state.last_error,
                 "rejected": counter.figures().rejected_events,
+                "retrying": worker.state.retrying,
             }
     finally:
         counter.close()

@@ -1,13 +1,15 @@
 """End to end: a terminal process is never stuck behind one event. An event carrying a NUL
 character is rejected by the real back office as malformed while the rest of the backlog is
-applied; an event the back office fails on (a fault put in front of it) is set aside on the
-terminal once later events went through. Real HTTP, SQLite and PostgreSQL."""
+applied; an event the back office fails on (a fault put in front of it) is kept and retried
+while later events go through, and taken exactly once when the fault is gone. Real HTTP,
+SQLite and PostgreSQL."""
 
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -89,9 +91,10 @@ def test_an_event_with_a_nul_is_rejected_and_the_backlog_drains(
     assert "\x00" not in filed.payload and "clerk" in (filed.message or "")
 
 
-def _failing_on(event_id: str) -> "type":
-    """A fault in front of the back office: any push carrying `event_id` gets a 500, as a bug
-    in the back office would answer; everything else reaches the app."""
+def _failing_on(event_id: str, failing: threading.Event) -> "type":
+    """A fault in front of the back office: while `failing` is set, any push carrying
+    `event_id` gets a 500, as a bug in the back office would answer; everything else reaches
+    the app."""
 
     class Fault:
         def __init__(self, app: ASGIApp) -> None:
@@ -104,7 +107,7 @@ def _failing_on(event_id: str) -> "type":
             messages: list[Message] = []
             while not messages or messages[-1].get("more_body"):
                 messages.append(await receive())
-            if any(event_id.encode() in m.get("body", b"") for m in messages):
+            if failing.is_set() and any(event_id.encode() in m.get("body", b"") for m in messages):
                 await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
                 return
 
@@ -116,22 +119,45 @@ def _failing_on(event_id: str) -> "type":
     return Fault
 
 
-def test_an_event_the_back_office_fails_on_is_set_aside_and_the_rest_go_through(
+def test_an_event_the_back_office_fails_on_is_kept_retried_and_taken_once(
     office: OfficeServer, shop: Channel, session: Session, tmp_path: Path
 ) -> None:
     data = tmp_path / "pos"
     sold = _sell_offline(office, shop, session, data)
+    with (data / "terminal.toml").open("a", encoding="utf-8") as settings:
+        settings.write("push_retry_seconds = 0.0\n")  # no back-off to wait out in a test
     (_, poison, _) = _events(data)[1]  # the first sale
+    with closing(sqlite3.connect(data / "terminal.db")) as conn:
+        (payload,) = conn.execute("SELECT payload FROM events WHERE id = ?", (poison,)).fetchone()
 
-    office.wrap = _failing_on(poison)
+    failing = threading.Event()
+    failing.set()
+    office.wrap = _failing_on(poison, failing)
     office.start()
-    drained = _terminal(data, "drain")
-    assert drained["backlog_seen"][-1] == 0 and drained["rejected"] == 1, drained
+    drained = _terminal(data, "drain", "1")
+    # The other sale went through; the one failed on waits, neither rejected nor changed.
+    assert drained["backlog_seen"][-1] == 1 and drained["rejected"] == 0, drained
+    assert drained["retrying"] == 1, drained
     statuses = [(event_id, status) for _, event_id, status in _events(data)]
-    assert (poison, "rejected") in statuses
+    assert (poison, "pending") in statuses
     assert [s for e, s in statuses if e != poison] == ["accepted"] * CARDS
-
+    with closing(sqlite3.connect(data / "terminal.db")) as conn:
+        row = conn.execute("SELECT payload, failures FROM events WHERE id = ?", (poison,))
+        kept, failures = row.fetchone()
+    assert kept == payload and failures >= 1
     session.expire_all()
     receipts = session.exec(select(Sale.receipt_no).where(Sale.terminal_id == shop.terminal_id))
-    assert len(receipts.all()) == CARDS - 1 and len(sold["sold"]) == CARDS
+    assert len(receipts.all()) == CARDS - 1
     assert session.exec(select(SyncEvent).where(SyncEvent.id == poison)).first() is None
+
+    # The back office is fixed: the sale is taken, once.
+    failing.clear()
+    drained = _terminal(data, "drain")
+    assert drained["backlog_seen"][-1] == 0 and drained["rejected"] == 0, drained
+    assert drained["retrying"] == 0
+    assert {status for _, _, status in _events(data)} == {"accepted"}
+    session.expire_all()
+    receipts = session.exec(select(Sale.receipt_no).where(Sale.terminal_id == shop.terminal_id))
+    assert sorted(receipts.all()) == sorted(sold["sold"])
+    filed = session.exec(select(SyncEvent).where(SyncEvent.id == poison)).all()
+    assert [e.result for e in filed] == ["accepted"]

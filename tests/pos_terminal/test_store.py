@@ -12,6 +12,7 @@ from pos_terminal.services.sale import Tender
 from pos_terminal.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    SCRUB_PENDING,
     Store,
     StoreError,
     next_counter,
@@ -47,6 +48,8 @@ def test_new_store_is_migrated_wal_and_fully_synchronous(tmp_path: Path) -> None
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    # What is erased (ID numbers, PIN hashes) is overwritten, not left in free space.
+    assert store.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     store.close()
     # Opening again does not migrate twice.
     again = Store(tmp_path / "a" / "t.db")
@@ -182,7 +185,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     [rejected] = outbox.unacknowledged_rejections(store)
     assert rejected.reason == "shift_closed"
     outbox.acknowledge_rejection(store, 1, "boss1")
@@ -193,27 +196,45 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     store.close()
 
 
+def _raw(store_path: Path) -> bytes:
+    """The database file and its WAL, as a copy of the terminal's disk would have them."""
+    return b"".join(p.read_bytes() for p in store_path.parent.glob(store_path.name + "*"))
+
+
 def test_an_upgraded_store_keeps_no_pin_hash_a_thief_could_crack(tmp_path: Path) -> None:
-    """Pulls before PIN verifiers cached argon2 hashes of the PINs; the upgrade wipes them."""
+    """Pulls before PIN verifiers cached argon2 hashes of the PINs, with software that left
+    what it erased in free pages and the WAL; the upgrade wipes the hashes and every copy."""
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA secure_delete = OFF")
     for migration in MIGRATIONS[:2]:
         for statement in split_sql(migration):
             conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
     cached = hash_pin(CLERK_PIN)
+    # Staff that came and went: their rows filled pages that are free now.
+    conn.executemany(
+        "INSERT INTO clerks (username, full_name, role, pin_hash) VALUES (?, '李四', 'clerk', ?)",
+        [(f"gone{n:03d}", cached) for n in range(100)],
+    )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("DELETE FROM clerks")
     conn.execute(
         "INSERT INTO clerks (username, full_name, role, pin_hash) VALUES (?, '张三', 'clerk', ?)",
         (CLERK, cached),
     )
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
+    # A thief's copy: the WAL still holds pages, the file holds free pages, with the hash.
+    assert _raw(path).count(cached.encode()) > 1
     conn.close()
+    assert cached.encode() in _raw(path)
     store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    # Right after the upgrade, the store still open: neither the file nor its WAL has it.
+    assert cached.encode() not in _raw(path)
+    assert store.get_meta(SCRUB_PENDING) is None
     row = store.conn.execute("SELECT pin_hash, pin_verifier FROM clerks").fetchone()
     assert tuple(row) == (None, None)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    raw = b"".join(p.read_bytes() for p in store.path.parent.glob(store.path.name + "*"))
-    assert cached.encode() not in raw
     # Until the next pull brings this terminal's verifiers, nobody logs in with the old hash.
     with pytest.raises(PosError) as refused:
         LoginService(store, pin_key=PIN_KEY).login(CLERK, CLERK_PIN)
@@ -221,3 +242,21 @@ def test_an_upgraded_store_keeps_no_pin_hash_a_thief_could_crack(tmp_path: Path)
     apply_pull(store, pull_response(default_stock()))
     assert LoginService(store, pin_key=PIN_KEY).login(CLERK, CLERK_PIN).clerk.username == CLERK
     store.close()
+    assert cached.encode() not in _raw(path)
+
+
+def test_a_scrub_cut_short_is_done_at_the_next_start(tmp_path: Path) -> None:
+    """The mark goes in with the migration: a crash before the VACUUM does not skip it."""
+    store = Store(tmp_path / "t.db")
+    with store.write() as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, '3')", (SCRUB_PENDING,))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('doomed', ?)", ("secret" * 50,))
+    store.conn.execute("PRAGMA secure_delete = OFF")
+    with store.write() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'doomed'")
+    store.close()
+    assert b"secret" * 50 in _raw(store.path)
+    again = Store(tmp_path / "t.db")
+    assert again.get_meta(SCRUB_PENDING) is None
+    assert b"secret" * 50 not in _raw(again.path)
+    again.close()

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from backoffice.domain.audit import CONTENT
 from backoffice.services.audit import seal_pending
 
 revision: str = "0008"
@@ -33,13 +32,30 @@ depends_on: str | Sequence[str] | None = None
 
 _LEDGERS = ("dealer_account_entry", "dealer_ledger_entry")
 
+# The audit row's content columns as of this revision (domain/audit.py's CONTENT then),
+# spelled out: a column added later changes the triggers in its own migration, and this one
+# must still build them on a database that does not have it yet.
+_CONTENT = (
+    "id",
+    "at",
+    "actor",
+    "entity_type",
+    "entity_id",
+    "action",
+    "from_status",
+    "to_status",
+    "item_count",
+    "document_id",
+    "reason",
+)
+
 _PG_NOW = "(statement_timestamp() AT TIME ZONE 'UTC')"
 
 
 def _sealing(same: str) -> str:
     """The one UPDATE allowed: seq and hash set on an unsealed row, every other column
     unchanged (`same`: the database's null-safe equality)."""
-    unchanged = " AND ".join(f"NEW.{c} {same} OLD.{c}" for c in CONTENT)
+    unchanged = " AND ".join(f"NEW.{c} {same} OLD.{c}" for c in _CONTENT)
     return (
         "(OLD.seq IS NULL AND OLD.hash IS NULL AND NEW.seq IS NOT NULL AND NEW.hash IS NOT NULL"
         f" AND {unchanged})"

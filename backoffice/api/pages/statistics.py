@@ -14,6 +14,7 @@ from backoffice.api.deps import SESSION_COOKIE, SessionDep, SettingsDep, user_of
 from backoffice.api.errors import status_of
 from backoffice.api.pages.frame import refused, role_name, templates, to_login
 from backoffice.api.routes.statistics import scope_of
+from backoffice.contracts.common import CheckedDate
 from backoffice.contracts.statistics import SalesRow
 from backoffice.domain.statistics import rate
 from backoffice.domain.users import Role, allows
@@ -103,7 +104,7 @@ def dashboard_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    day: Annotated[date | None, Query()] = None,
+    day: Annotated[CheckedDate | None, Query()] = None,
     dealer: Annotated[str | None, Query()] = None,
 ) -> Response:
     user = user_of_token(session, settings, request.cookies.get(SESSION_COOKIE))

@@ -2,11 +2,10 @@
 callbacks, settlement runs, statements and their PDF / XLSX / CSV downloads, and the shift
 cash reconciliation (Z reports)."""
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from backoffice.api.deps import (
     ChannelReader,
@@ -17,6 +16,7 @@ from backoffice.api.deps import (
     dealer_scope,
     require,
 )
+from backoffice.contracts.common import CheckedDate, CheckedModel
 from backoffice.contracts.settlement import (
     AccountEntryIn,
     AccountEntryPublic,
@@ -60,8 +60,8 @@ def dealer_account(
     key: str,
     session: SessionDep,
     _: SettlementReader,
-    start: date | None = None,
-    end: date | None = None,
+    start: CheckedDate | None = None,
+    end: CheckedDate | None = None,
 ) -> AccountPublic:
     dealer = find_dealer(session, key)
     entries = accounts.account_entries(session, dealer.id, start, end)
@@ -131,7 +131,7 @@ def list_statements(
     session: SessionDep,
     user: StatementReader,
     dealer: str | None = None,
-    period_start: date | None = None,
+    period_start: CheckedDate | None = None,
     status_: Annotated[StatementStatus | None, Query(alias="status")] = None,
 ) -> list[StatementPublic]:
     rows = runs.list_statements(session, dealer, period_start, status_, dealer_scope(user))
@@ -187,12 +187,12 @@ def mark_statement_paid(number: str, session: SessionDep, user: SalesCentre) -> 
     return _move(number, StatementAction.mark_paid, session, user)
 
 
-class ZReportFilter(BaseModel):
+class ZReportFilter(CheckedModel):
     outlet: str | None = Field(default=None, description="outlet id or code")
     clerk: str | None = None
     dealer: str | None = Field(default=None, description="dealer id or code")
-    start: date | None = Field(default=None, description="first day the shifts closed on")
-    end: date | None = Field(default=None, description="last day the shifts closed on")
+    start: CheckedDate | None = Field(default=None, description="first day the shifts closed on")
+    end: CheckedDate | None = Field(default=None, description="last day the shifts closed on")
 
 
 def _z_reports(

@@ -113,7 +113,8 @@ def reset_password(
 
 @router.put("/{username}/pin")
 def set_pin(username: str, body: PinSet, session: SessionDep, setter: PinSetter) -> UserPublic:
-    """A dealer clerk's or manager's counter PIN; a dealer manager sets only the own dealer's."""
+    """A dealer clerk's or manager's counter PIN, set by the sales centre; a dealer manager
+    sets only the own dealer's clerks'."""
     if Role(setter.role) is Role.dealer_manager and setter.username == username:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

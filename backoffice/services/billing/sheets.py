@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from backoffice.core.config import Settings
+from backoffice.domain.encodings import import_codec
 from backoffice.services.errors import ImportFileError, InvalidInput
 from shared.checks import excerpt
 
@@ -93,11 +94,11 @@ def _row_limit(file: str, line: int, limits: ImportLimits) -> ImportFileError:
 
 def csv_rows(stream: IO[bytes], file: str, encoding: str, limits: ImportLimits) -> Rows:
     """(line, cells) for each record, read a line at a time."""
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
     try:
-        decoder = codecs.getincrementaldecoder(codec)(errors="strict")
-    except LookupError as exc:
-        raise InvalidInput(f"unknown encoding {excerpt(encoding, 40)!r}") from exc
+        codec = import_codec(encoding)
+    except ValueError as exc:
+        raise InvalidInput(f"encoding: {exc}", code="unsupported_encoding") from exc
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     reader = csv.reader(_decoded_lines(stream, file, encoding, decoder, limits))
     try:
         for cells in reader:

@@ -7,33 +7,56 @@ from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
 from backoffice.contracts.counter import ReconciliationItem, ReconciliationResolve
-from backoffice.models import SyncEvent
+from backoffice.models import Sale, SyncEvent
 from backoffice.models.types import utcnow
 from backoffice.services import audit
 from backoffice.services.errors import Conflict, NotFound
-from shared.sync import (
-    EventStatus,
-)
+from shared.sync import EventStatus
 
 
-def _queue_item(row: SyncEvent) -> ReconciliationItem:
-    return ReconciliationItem(
-        event_id=row.id,
-        terminal_id=row.terminal_id,
-        outlet_id=row.outlet_id,
-        dealer_id=row.dealer_id,
-        seq=row.seq,
-        type=row.type,
-        occurred_at=row.occurred_at,
-        received_at=row.received_at,
-        result=row.result,
-        reason=row.reason,
-        message=row.message,
-        resolution=row.resolution,
-        resolved_by=row.resolved_by,
-        resolution_note=row.resolution_note,
-        payload=json.loads(row.payload),
-    )
+def _queue_items(session: Session, rows: list[SyncEvent]) -> list[ReconciliationItem]:
+    """The rows as the queue shows them: a sale's buyer only masked, the ID number's and the
+    name's ciphertexts left out (who reads the queue reads no personal data); the masked name
+    is the sale's, where the sale was stored (a rejected one keeps the name only encrypted)."""
+    payloads = [json.loads(row.payload) for row in rows]
+    sale_ids = {
+        p["sale_id"]
+        for p in payloads
+        if isinstance(p.get("customer"), dict) and isinstance(p.get("sale_id"), str)
+    }
+    names: dict[str, str | None] = {}
+    if sale_ids:
+        query = sql_select(Sale.id, Sale.customer_name_masked).where(col(Sale.id).in_(sale_ids))
+        names = {sale_id: name for sale_id, name in session.exec(query)}
+    for payload in payloads:
+        customer = payload.get("customer")
+        if isinstance(customer, dict):
+            sale_id = payload.get("sale_id")
+            stored = names.get(sale_id) if isinstance(sale_id, str) else None
+            payload["customer"] = {
+                "id_masked": customer.get("id_masked"),
+                "name_masked": stored or customer.get("name_masked"),
+            }
+    return [
+        ReconciliationItem(
+            event_id=row.id,
+            terminal_id=row.terminal_id,
+            outlet_id=row.outlet_id,
+            dealer_id=row.dealer_id,
+            seq=row.seq,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            received_at=row.received_at,
+            result=row.result,
+            reason=row.reason,
+            message=row.message,
+            resolution=row.resolution,
+            resolved_by=row.resolved_by,
+            resolution_note=row.resolution_note,
+            payload=payload,
+        )
+        for row, payload in zip(rows, payloads, strict=True)
+    ]
 
 
 def reconciliation_queue(
@@ -48,7 +71,7 @@ def reconciliation_queue(
     )
     if dealer_scope is not None:
         query = query.where(SyncEvent.dealer_id == dealer_scope)
-    return [_queue_item(r) for r in session.exec(query)]
+    return _queue_items(session, list(session.exec(query)))
 
 
 def resolve(
@@ -91,4 +114,5 @@ def resolve(
         reason=request.note,
     )
     session.commit()
-    return _queue_item(row)
+    (item,) = _queue_items(session, [row])
+    return item

@@ -160,6 +160,19 @@ def test_roles_that_cannot_be_limited_are_refused(two_urls: str, engine: Engine)
             connection.exec_driver_sql(f"DROP ROLE {superuser}")
 
 
+def test_a_schema_public_may_create_in_is_refused(two_urls: str, engine: Engine) -> None:
+    """PostgreSQL 14 and older let PUBLIC create in the public schema: the app role would keep
+    DDL through it, so granting refuses until the owner revokes it."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    refused = runner.invoke(app, ["db", "grant-app-role"])
+    assert refused.exit_code != 0
+    assert "REVOKE CREATE ON SCHEMA public FROM PUBLIC" in refused.output
+    with engine.begin() as connection:
+        connection.exec_driver_sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    assert runner.invoke(app, ["db", "grant-app-role"]).exit_code == 0
+
+
 def test_sqlite_has_no_roles_and_says_so(
     templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

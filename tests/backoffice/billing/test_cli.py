@@ -153,3 +153,22 @@ def test_rebuild_statistics_restores_the_summaries_from_the_sales(
     assert "sales summaries rebuilt: 2 " in rebuilt.output
     session.rollback()
     assert session.connection().execute(counted).one() == (2, 2 * NUMBER_PRICE)
+
+
+def test_imports_refuse_an_encoding_no_export_comes_in(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    numbers_file = tmp_path / "numbers.csv"
+    numbers_file.write_bytes("号码\n13905750001\n".encode("gbk"))
+    voucher_terms = ("--face-value", "50", "--dealer-price", "48.5", "--expires", "2099-12-31")
+    for command in (
+        ("import-numbers",),
+        ("import-sims",),
+        ("pair-sims",),
+        ("import-vouchers", *voucher_terms),
+    ):
+        for encoding in ("rot13", "base64_codec", "utf-16"):
+            refused = _run(*command, str(numbers_file), "--encoding", encoding)
+            assert refused.exit_code == 2, (command, encoding, refused.output)
+            assert "--encoding" in refused.output and "unsupported encoding" in refused.output
+    imported = _run("import-numbers", str(numbers_file), "--encoding", "CP936")
+    assert imported.exit_code == 0, imported.output
+    assert "1 of 1 rows imported" in imported.output

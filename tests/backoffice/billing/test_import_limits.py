@@ -18,9 +18,9 @@ from backoffice.domain.users import Role
 from backoffice.models import ImportJob
 from backoffice.services.billing import numbers
 from backoffice.services.billing.tabular import ImportLimits
-from backoffice.services.errors import ImportFileError
+from backoffice.services.errors import ImportFileError, InvalidInput
 from shared.ids import new_id
-from tests.backoffice.helpers import csv_bytes, xlsx_bytes
+from tests.backoffice.helpers import csv_bytes, iccid, xlsx_bytes
 
 Login = Callable[[Role], dict[str, str]]
 LIMITS = ImportLimits(upload_bytes=10**7, unzipped_bytes=10**8, rows=2_000_000, cell_chars=1_000)
@@ -195,6 +195,8 @@ def test_bad_batch_terms_are_refused_naming_the_field(client: TestClient, login:
         ({"face_value_fen": str(2**64)}, "face_value_fen"),
         ({"expires_on": (date.today() - timedelta(days=1)).isoformat()}, "expires_on"),
         ({"encoding": "x" * 100}, "encoding"),
+        ({"encoding": "rot13"}, "encoding"),
+        ({"encoding": "base64_codec"}, "encoding"),
     ):
         reply = _cards(client, billing, cards, **form)
         assert reply.status_code == 422, reply.text
@@ -260,3 +262,59 @@ def test_a_report_kept_before_masking_is_masked_on_the_way_out(
     text = client.get(f"/api/v1/imports/{job.id}/rejected.csv", headers=billing).text
     assert "12345" not in text and PIN not in text and "****45" in text
     assert session.exec(select(ImportJob)).first() is not None
+
+
+# Codecs Python knows that no export comes in: no text encodings at all, or UTF-16 without the
+# byte-order mark that would say which UTF-16. Each made an import a server error.
+FOREIGN_CODECS = ("base64_codec", "rot13", "zlib_codec", "utf-16", "hex", "latin-1", "utf-7")
+
+
+def test_imports_read_only_the_encodings_exports_come_in(
+    client: TestClient, session: Session, login: Login
+) -> None:
+    billing = login(Role.billing)
+    files = {
+        "/api/v1/number-batches/import": csv_bytes("msisdn", "13905750001"),
+        "/api/v1/sim-batches/import": csv_bytes("iccid,imsi", f"{iccid(1)},460005710000001"),
+        "/api/v1/sim-pairings/import": csv_bytes("msisdn,iccid", f"13905750001,{iccid(1)}"),
+    }
+    for path, data in files.items():
+        for encoding in FOREIGN_CODECS:
+            reply = client.post(
+                path,
+                files={"file": ("f.csv", data, "text/csv")},
+                data={"encoding": encoding},
+                headers=billing,
+            )
+            assert reply.status_code == 422, (path, encoding, reply.text)
+            body = reply.json()
+            assert body["code"] == "invalid_request", body
+            assert body["message"].startswith("body.encoding: "), body
+            assert "utf-8" in body["message"] and "gbk" in body["message"], body
+    # Any case, `_` for `-`, the usual aliases; UTF-8 with or without its byte-order mark.
+    accepted = {
+        "GBK": "gbk",
+        "cp936": "gbk",
+        "GB2312": "gbk",
+        "gb18030": "gb18030",
+        "UTF8": "utf-8",
+        "utf_8": "utf-8-sig",
+        "UTF-8-SIG": "utf-8-sig",
+        "utf8_sig": "utf-8",
+    }
+    for n, (name, codec) in enumerate(accepted.items()):
+        reply = client.post(
+            "/api/v1/number-batches/import",
+            files={"file": ("n.csv", f"号码\n1390575010{n}\n".encode(codec), "text/csv")},
+            data={"encoding": name},
+            headers=billing,
+        )
+        assert reply.status_code == 201, (name, reply.text)
+        assert reply.json()["accepted_rows"] == 1
+    # Called directly (the command line, a script), the service refuses them just the same.
+    for encoding in FOREIGN_CODECS:
+        with pytest.raises(InvalidInput, match="unsupported encoding") as refused:
+            numbers.import_numbers(
+                session, csv_bytes("msisdn", "13905750002"), "n.csv", "b", encoding=encoding
+            )
+        assert refused.value.code == "unsupported_encoding"

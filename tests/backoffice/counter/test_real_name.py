@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, SQLModel
 from sqlmodel import select as sql_select
@@ -17,18 +19,21 @@ from sqlmodel import select as sql_select
 from backoffice.core.config import Settings
 from backoffice.core.crypto import CipherError, key_id
 from backoffice.domain.counter import SIGNATURE_HEADER, verify
+from backoffice.domain.users import Role
 from backoffice.models import ActivationOutbox, Sale, SyncEvent
 from backoffice.services.counter import activations, real_name, sales_read
-from shared.codes import mask_resident_id
-from shared.sync import Customer, EventStatus, RejectReason, SaleEvent
+from shared.codes import mask_name, mask_resident_id
+from shared.sync import Customer, EventStatus, PriceOverride, RejectReason, SaleEvent
 from tests.backoffice.channel.helpers import (
     KEY_SETTINGS,
     KEYS,
+    add_staff,
     channel,
     pool,
     push,
     resident_id,
     sale_event,
+    staff_login,
     stocked_numbers,
 )
 
@@ -180,3 +185,53 @@ def test_an_entry_whose_name_key_is_missing_fails_with_the_reason(session: Sessi
     session.refresh(entry)
     assert entry.status == "pending" and "name" in (entry.last_error or "")
     assert "not configured" in (entry.last_error or "")
+
+
+def test_the_reconciliation_queue_shows_the_buyer_only_masked(
+    client: TestClient, session: Session, login: Callable[[Role], dict[str, str]]
+) -> None:
+    """Managers and dealer managers read the queue, not personal data: a queued sale's buyer
+    is its masked ID number and, where the sale was stored, masked name; never ciphertexts."""
+    pool(session)
+    shop = channel(session)
+    add_staff(session, shop.dealer_id, "boss1", role=Role.dealer_manager)
+    (msisdn,) = stocked_numbers(session, shop.outlet_code, 1)
+    offline = PriceOverride(approved_by="boss1", reason="regular customer")
+    reviewed = _bought_by(
+        sale_event(shop.terminal_no, 1, [("number", msisdn, PRICE - 500)], override=offline)
+    )
+    again = _bought_by(sale_event(shop.terminal_no, 2, [("number", msisdn, PRICE)]))
+    results = push(session, shop, reviewed, again)
+    assert [(r.status, r.reason) for r in results] == [
+        (EventStatus.accepted, None),
+        (EventStatus.rejected, RejectReason.item_already_sold),
+    ]
+    shown = {
+        reviewed.id: {"id_masked": mask_resident_id(ID), "name_masked": mask_name(NAME)},
+        # Rejected: no sale row, its name kept only encrypted.
+        again.id: {"id_masked": mask_resident_id(ID), "name_masked": None},
+    }
+    for reader in (
+        login(Role.manager),
+        staff_login(client, session, "D1", "boss2"),
+        login(Role.sales_centre),
+    ):
+        reply = client.get("/api/v1/reconciliation", headers=reader)
+        assert reply.status_code == 200, reply.text
+        assert "cipher" not in reply.text
+        assert {q["event_id"]: q["payload"]["customer"] for q in reply.json()} == shown
+        assert {q["payload"]["sale_id"] for q in reply.json()} == {
+            reviewed.payload.sale_id,
+            again.payload.sale_id,
+        }
+    resolved = client.post(
+        f"/api/v1/reconciliation/{again.id}/resolve",
+        json={"note": "refunded"},
+        headers=login(Role.sales_centre),
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert "cipher" not in resolved.text
+    assert resolved.json()["payload"]["customer"] == shown[again.id]
+    # What is stored stays whole: the sales centre can still decrypt it where it must.
+    stored = session.exec(sql_select(SyncEvent).where(SyncEvent.id == again.id)).one()
+    assert "id_cipher" in json.loads(stored.payload)["customer"]

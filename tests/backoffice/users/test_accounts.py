@@ -222,6 +222,36 @@ def test_dealer_staff_pins_set_by_the_sales_centre_or_the_own_dealer_manager(
     assert rows[1:] == [("pin_set", "sales_centre1"), ("pin_set", "boss01")]
 
 
+def test_a_dealer_manager_sets_only_the_own_dealers_clerks_pins(
+    client: TestClient, session: Session, login: Login
+) -> None:
+    """A manager's PIN signs override approvals: another manager of the same dealer must not
+    be able to set it, and so approve in that manager's name. The sales centre and admins set
+    any dealer staff's PIN."""
+    shop = channel(session)
+    clerk = _clerk(session, shop)
+    for manager in ("boss01", "boss02"):
+        dealers.create_staff(
+            session,
+            "D1",
+            StaffCreate(username=manager, password=PASSWORD, role=Role.dealer_manager, pin="9999"),
+            "sales1",
+        )
+    boss = bearer(token_of(client, "boss01"))
+    other = client.put("/api/v1/users/boss02/pin", json={"pin": "8642"}, headers=boss)
+    assert (other.status_code, other.json()["code"]) == (403, "not_a_clerk"), other.text
+    assert _pin_is(session, "boss02", "9999") and not _pin_is(session, "boss02", "8642")
+    own_clerk = client.put(f"/api/v1/users/{clerk}/pin", json={"pin": "8642"}, headers=boss)
+    assert own_clerk.status_code == 200, own_clerk.text
+    for setter, pin in ((Role.sales_centre, "2468"), (Role.admin, "1357")):
+        reply = client.put("/api/v1/users/boss02/pin", json={"pin": pin}, headers=login(setter))
+        assert reply.status_code == 200, reply.text
+        assert _pin_is(session, "boss02", pin)
+    user_id = session.exec(select(User.id).where(User.username == "boss02")).one()
+    rows = [(r.action, r.actor) for r in audit_rows(session, "user", user_id)]
+    assert rows[1:] == [("pin_set", "sales_centre1"), ("pin_set", "admin1")]
+
+
 def test_a_clerk_changes_the_own_pin_giving_the_old_one(
     client: TestClient, session: Session
 ) -> None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from backoffice.api.deps import BillingClerk, SessionDep, SettingsDep, StockReader
 from backoffice.contracts.billing import (
+    ImportEncoding,
     ImportReport,
     NumberBatchPublic,
     NumberPage,
@@ -34,7 +35,7 @@ def import_numbers(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with a column msisdn (号码)")],
     skip_bad_rows: Annotated[bool, Form()] = False,
-    encoding: Annotated[str, Form()] = "utf-8",
+    encoding: Annotated[ImportEncoding, Form()] = "utf-8",
     code: Annotated[str | None, Form()] = None,
 ) -> ImportReport:
     return numbers.import_numbers(

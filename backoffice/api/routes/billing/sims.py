@@ -7,6 +7,7 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from backoffice.api.deps import BillingClerk, SessionDep, SettingsDep, StockReader
 from backoffice.contracts.billing import (
     AutoPairRequest,
+    ImportEncoding,
     ImportReport,
     PairingResult,
     SimBatchPublic,
@@ -25,7 +26,7 @@ def import_sims(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns iccid, imsi")],
     skip_bad_rows: Annotated[bool, Form()] = False,
-    encoding: Annotated[str, Form()] = "utf-8",
+    encoding: Annotated[ImportEncoding, Form()] = "utf-8",
     code: Annotated[str | None, Form()] = None,
 ) -> ImportReport:
     return sims.import_sims(
@@ -52,7 +53,7 @@ def import_pairs(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX with columns msisdn, iccid")],
     skip_bad_rows: Annotated[bool, Form()] = False,
-    encoding: Annotated[str, Form()] = "utf-8",
+    encoding: Annotated[ImportEncoding, Form()] = "utf-8",
 ) -> ImportReport:
     return sims.import_pairs(
         session,

@@ -1,8 +1,6 @@
 """Dealers, outlets, dealer staff, terminals and prices: the sales centre's master data."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, status
 from sqlmodel import Session
 
 from backoffice.api.deps import Admin, ChannelReader, SalesCentre, SessionDep, dealer_scope
@@ -26,6 +24,7 @@ from backoffice.contracts.channel import (
     TerminalCreate,
     TerminalPublic,
     TerminalRegistered,
+    TerminalRevoke,
 )
 from backoffice.contracts.common import Int32
 from backoffice.models import Dealer
@@ -169,10 +168,10 @@ def revoke_terminal(
     terminal_id: str,
     session: SessionDep,
     admin: Admin,
-    reason: Annotated[str, Body(embed=True, min_length=1, max_length=255)],
+    request: TerminalRevoke,
 ) -> TerminalPublic:
     return dealers.terminal_public(
-        dealers.revoke_terminal(session, terminal_id, reason, admin.username)
+        dealers.revoke_terminal(session, terminal_id, request.reason, admin.username)
     )
 
 
