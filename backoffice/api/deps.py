@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from backoffice.core.config import Settings
-from backoffice.core.crypto import Cipher, Keys, pin_cipher
+from backoffice.core.crypto import Cipher, Keys
 from backoffice.core.security import TokenError, decode_access_token
 from backoffice.domain.users import Role, allows
 from backoffice.models import User
@@ -31,16 +31,23 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def get_pin_cipher(settings: SettingsDep) -> Cipher:
-    return pin_cipher(settings)
+def get_keys(request: Request, settings: SettingsDep) -> Keys:
+    """The keys, read once per process and app: a push needs them for every sale, and a key
+    change takes effect when the servers restart (see the README's Security section)."""
+    keys: Keys | None = getattr(request.app.state, "keys", None)
+    if keys is None:
+        keys = request.app.state.keys = Keys.from_settings(settings)
+    return keys
 
 
-def get_keys(settings: SettingsDep) -> Keys:
-    return Keys.from_settings(settings)
+KeysDep = Annotated[Keys, Depends(get_keys)]
+
+
+def get_pin_cipher(keys: KeysDep) -> Cipher:
+    return keys.pins
 
 
 PinCipherDep = Annotated[Cipher, Depends(get_pin_cipher)]
-KeysDep = Annotated[Keys, Depends(get_keys)]
 
 
 # The web pages log in with this cookie (HttpOnly, SameSite=Strict) holding the same token.

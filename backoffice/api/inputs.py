@@ -1,10 +1,11 @@
-"""The checks every request passes before any route runs: a body no larger than the largest
-import file, counted while it arrives; no NUL character in its path, query or form parameters
-(nor in an uploaded file's name). JSON bodies and query models are checked by their
-contracts (CheckedModel); integers by the bounds of their annotated types; date parameters by
-their type (CheckedDate), since what is checked here is their text."""
+"""The checks every request passes before any route runs: a body no larger than its route may
+take (an import file on the upload routes, far less elsewhere), counted while it arrives; no
+NUL character in its path, query or form parameters (nor in an uploaded file's name). JSON
+bodies and query models are checked by their contracts (CheckedModel); integers by the bounds
+of their annotated types; date parameters by their type (CheckedDate), since what is checked
+here is their text."""
 
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
@@ -15,6 +16,16 @@ from shared.checks import problem
 
 # What a request may carry beside its largest file: the form's other fields and boundaries.
 FORM_OVERHEAD_BYTES = 1024 * 1024
+# Any other body: a push of 200 events or a price list is a few hundred KB.
+BODY_LIMIT_BYTES = 4 * 1024 * 1024
+# The routes that take files or whole-month reports, up to the import limit.
+LARGE_BODY_PATHS = (
+    "/api/v1/number-batches/import",
+    "/api/v1/sim-batches/import",
+    "/api/v1/sim-pairings/import",
+    "/api/v1/voucher-batches/import",
+    "/api/v1/revenue",
+)
 
 
 class TooLarge(HTTPException):
@@ -25,27 +36,30 @@ class TooLarge(HTTPException):
             413,
             detail={
                 "code": "request_too_large",
-                "message": f"the request is larger than {limit:,} bytes, the most one may carry "
-                "(an import file may have HAOKA_IMPORT_MAX_UPLOAD_BYTES)",
+                "message": f"the request is larger than {limit:,} bytes, the most this route "
+                "takes (import files may have HAOKA_IMPORT_MAX_UPLOAD_BYTES)",
             },
         )
 
 
 class BodyLimit:
-    """Refuses a request body larger than `limit` bytes: at once when its Content-Length says
-    so, else as soon as the bytes received pass it, so that nothing larger is ever spooled."""
+    """Refuses a request body larger than its route takes (`large` bytes on LARGE_BODY_PATHS,
+    `limit` elsewhere): at once when its Content-Length says so, else as soon as the bytes
+    received pass it, so that nothing larger is ever spooled or parsed."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, large: int) -> None:
         self.app = app
         self.limit = limit
+        self.large = large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.large if scope["path"] in LARGE_BODY_PATHS else self.limit
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
-            refusal = TooLarge(self.limit)
+        if declared.isdigit() and int(declared) > limit:
+            refusal = TooLarge(limit)
             await JSONResponse(refusal.detail, status_code=413)(scope, receive, send)
             return
         received = 0
@@ -54,8 +68,8 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
-                raise TooLarge(self.limit)
+            if received > limit:
+                raise TooLarge(limit)
             return message
 
         await self.app(scope, counted, send)
@@ -77,8 +91,10 @@ async def refuse_nul_parameters(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         if found := problem(name) or problem(value):
             raise _refusal("query", name, found)
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+    # Only a route that takes a form has one to check (FastAPI has parsed it already); any
+    # other route never parses a form body, so an anonymous upload costs nothing.
+    body = getattr(request.scope.get("route"), "body_field", None)
+    if body is None or not isinstance(body.field_info, params.Form):  # File is a Form
         return
     form = await request.form()
     for name, item in form.multi_items():

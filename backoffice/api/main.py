@@ -11,7 +11,12 @@ from swagger_ui_bundle import swagger_ui_path
 from backoffice.api import pages
 from backoffice.api.errors import install_error_handlers
 from backoffice.api.headers import SecurityHeaders
-from backoffice.api.inputs import FORM_OVERHEAD_BYTES, BodyLimit, refuse_nul_parameters
+from backoffice.api.inputs import (
+    BODY_LIMIT_BYTES,
+    FORM_OVERHEAD_BYTES,
+    BodyLimit,
+    refuse_nul_parameters,
+)
 from backoffice.api.pages.frame import templates
 from backoffice.api.routes import (
     audit,
@@ -67,8 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     pages.install(app)
     app.add_middleware(SecurityHeaders)
-    # No body past the largest import file (and room for its form), counted while it arrives.
-    app.add_middleware(BodyLimit, limit=settings.import_max_upload_bytes + FORM_OVERHEAD_BYTES)
+    # No body past what its route takes (the import routes: the largest import file and room
+    # for its form), counted while it arrives.
+    app.add_middleware(
+        BodyLimit,
+        limit=BODY_LIMIT_BYTES,
+        large=settings.import_max_upload_bytes + FORM_OVERHEAD_BYTES,
+    )
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 

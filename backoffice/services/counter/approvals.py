@@ -49,10 +49,10 @@ def _manager(session: Session, context: TerminalContext, username: str) -> User 
     ).first()
 
 
-def _locked_until(session: Session, user_id: str, pin_ok: bool, now: datetime) -> datetime | None:
-    """Records one PIN attempt; returns when the manager's lock-out ends if one is (now) on.
-    The first statement writes the row, which holds it (PostgreSQL) or the database (SQLite)
-    until the commit, so concurrent attempts are counted one after the other."""
+def _lockout(session: Session, user_id: str, now: datetime) -> tuple[int, datetime | None]:
+    """The manager's failures so far and the end of a lock-out that is on (else None). The
+    statement writes the row, which holds it (PostgreSQL) or the database (SQLite) until the
+    commit, so concurrent attempts are counted one after the other."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     touch = (
         dialect.insert(_LOCKOUTS)
@@ -63,8 +63,13 @@ def _locked_until(session: Session, user_id: str, pin_ok: bool, now: datetime) -
         .returning(_LOCKOUTS.c.failures, _LOCKOUTS.c.locked_until)
     )
     failures, locked_until = session.connection().execute(touch).one()
-    if locked_until is not None and locked_until > now:
-        return locked_until  # type: ignore[no-any-return]
+    return failures, locked_until if locked_until is not None and locked_until > now else None
+
+
+def _count(
+    session: Session, user_id: str, pin_ok: bool, failures: int, now: datetime
+) -> datetime | None:
+    """Records one PIN attempt; returns when the lock-out it starts ends (else None)."""
     if pin_ok:
         values: dict[str, object] = {"failures": 0, "locked_until": None}
     elif failures + 1 >= MAX_FAILURES:
@@ -101,14 +106,13 @@ def approve(
     if refusal is not None:
         raise Conflict(f"{request.item}: {refusal}", code="override_over_cap")
     manager = _manager(session, context, request.manager)
-    pin_hash = manager.pin_hash if manager is not None else None
-    pin_ok = verify_password(pin_hash or _decoy_hash(), request.pin) and pin_hash is not None
     what = (
         f"{request.item} on sale {request.sale_id}: {request.price_fen} fen instead of "
         f"{listed} fen ({request.reason})"
     )
     actor = f"{context.actor}/{request.manager}"
     if manager is None:
+        verify_password(_decoy_hash(), request.pin)  # as long as a manager's check takes
         audit.record(
             session,
             actor=actor,
@@ -119,14 +123,19 @@ def approve(
         )
         session.commit()
         raise Forbidden("wrong manager code or PIN", code="approval_refused")
-    locked_until = _locked_until(session, manager.id, pin_ok, now)
+    # A locked-out manager's PIN is not even checked: no argon2 work for a guesser.
+    failures, locked_until = _lockout(session, manager.id, now)
+    pin_ok, locked_before = False, locked_until is not None
+    if not locked_before:
+        pin_ok = manager.pin_hash is not None and verify_password(manager.pin_hash, request.pin)
+        locked_until = _count(session, manager.id, pin_ok, failures, now)
     if not pin_ok or locked_until is not None:
         audit.record(
             session,
             actor=actor,
             entity_type="user",
             entity_id=manager.id,
-            action="approval_pin_failed" if not pin_ok else "approval_locked_out",
+            action="approval_locked_out" if locked_before else "approval_pin_failed",
             reason=what
             + (f"; approvals locked until {locked_until.isoformat()}" if locked_until else ""),
         )

@@ -177,6 +177,27 @@ def test_an_oversized_upload_is_refused_while_it_arrives(client: TestClient, log
     assert "HAOKA_IMPORT_MAX_UPLOAD_BYTES" in reply.json()["message"]
 
 
+def test_routes_that_take_no_file_take_a_small_body_and_parse_no_form(
+    client: TestClient, login: Login
+) -> None:
+    """Only the import routes take an import-sized body; elsewhere a few MB is refused before
+    the route runs, and a form sent to a route without one is never parsed (an anonymous
+    upload to any route costs nothing)."""
+    big = b"x" * (5 * 1024 * 1024)
+    for path in ("/api/v1/sync/push", "/api/v1/auth/token", "/api/v1/dealers"):
+        reply = client.post(path, content=big, headers={"content-type": "application/json"})
+        assert reply.status_code == 413, (path, reply.status_code)
+    nul_in_a_form = client.post("/api/v1/dealers", data={"name": "a\x00b"})
+    assert nul_in_a_form.status_code == 401  # not parsed, so not refused as a form: not logged in
+    small = b"msisdn\n" + b"13905750001\n" * (5 * 1024 * 1024 // 12)
+    reply = client.post(
+        "/api/v1/number-batches/import",
+        files={"file": ("five-mb.csv", small, "text/csv")},
+        headers=login(Role.billing),
+    )
+    assert reply.status_code != 413, reply.text[:200]
+
+
 def _cards(client: TestClient, headers: dict[str, str], data: bytes, **form: str):  # type: ignore[no-untyped-def]
     fields = {"face_value_fen": "5000", "dealer_price_fen": "4850", "expires_on": EXPIRES}
     return client.post(

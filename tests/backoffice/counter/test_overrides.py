@@ -6,13 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from backoffice.contracts.counter import ReconciliationResolve
 from backoffice.domain.users import Role
 from backoffice.models import AuditEntry, PinLockout, SaleLine, User
-from backoffice.services.counter import pricing, reconciliation
+from backoffice.services.counter import approvals, pricing, reconciliation
 from shared.ids import new_id
 from shared.sync import EventStatus, PriceOverride, RejectReason, SaleEvent
 from tests.backoffice.channel.helpers import (
@@ -253,7 +254,7 @@ def test_an_online_approval_is_signed_for_one_line_and_verified_on_push(
 
 
 def test_wrong_pins_lock_a_managers_online_approvals_out(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool(session)
     shop = channel(session)
@@ -270,9 +271,17 @@ def test_wrong_pins_lock_a_managers_online_approvals_out(
         _approve(client, shop, new_id(), item, 4_500, pin="0000").json()["code"] for _ in range(5)
     ]
     assert codes == ["approval_refused"] * 4 + ["approvals_locked"]
-    # Locked, the right PIN is refused as well (and so tells a guesser nothing).
+    # Locked, the right PIN is refused as well (and so tells a guesser nothing), without being
+    # checked: a guesser costs the office no argon2 work.
+    checked: list[str] = []
+    real_check = approvals.verify_password
+    monkeypatch.setattr(
+        approvals, "verify_password", lambda h, p: checked.append(p) or real_check(h, p)
+    )
     locked = _approve(client, shop, new_id(), item, 4_500)
     assert (locked.status_code, locked.json()["code"]) == (403, "approvals_locked")
+    assert checked == []
+    monkeypatch.undo()
     boss = session.exec(select(User).where(User.username == "boss1")).one()
     failures = session.exec(
         select(AuditEntry)
