@@ -37,7 +37,9 @@ class Terminal:
     ) -> None:
         self.store = Store(path)
         save_registration(self.store, terminal_id, terminal_no)
-        self.client = SyncClient(self.store, office.url, credential, timeout=5.0)
+        # Generous: a loaded 2-core CI machine can stall a database for seconds; no test here
+        # waits for a timeout (a stopped office refuses the connection at once).
+        self.client = SyncClient(self.store, office.url, credential, timeout=30.0)
         self.pin_key = pins.pin_key_for_credential(credential)
         self.login = LoginService(self.store, pin_key=self.pin_key, refresh=self.client.pull)
         self.shifts = ShiftService(self.store)
