@@ -102,10 +102,14 @@ def import_numbers(
     rejected_out: RejectedOpt = None,
 ) -> None:
     """Import numbers from a file (column msisdn / 号码) and grade them."""
-    with open_session(rejected_out) as session, progress("numbers", None) as tick:
+    with (
+        open_session(rejected_out) as session,
+        progress("numbers", None) as tick,
+        file.open("rb") as data,
+    ):
         report = numbers.import_numbers(
             session,
-            file.read_bytes(),
+            data,
             file.name,
             _billing_actor(ctx, session),
             skip_bad_rows=skip_bad_rows,
@@ -126,10 +130,14 @@ def import_sims(
     rejected_out: RejectedOpt = None,
 ) -> None:
     """Import a batch of SIM cards from a file (columns iccid, imsi)."""
-    with open_session(rejected_out) as session, progress("SIM cards", None) as tick:
+    with (
+        open_session(rejected_out) as session,
+        progress("SIM cards", None) as tick,
+        file.open("rb") as data,
+    ):
         report = sims.import_sims(
             session,
-            file.read_bytes(),
+            data,
             file.name,
             _billing_actor(ctx, session),
             skip_bad_rows=skip_bad_rows,
@@ -156,14 +164,15 @@ def pair_sims(
     with open_session(rejected_out) as session:
         actor = _billing_actor(ctx, session)
         if file is not None:
-            report = sims.import_pairs(
-                session,
-                file.read_bytes(),
-                file.name,
-                actor,
-                skip_bad_rows=skip_bad_rows,
-                encoding=encoding,
-            )
+            with file.open("rb") as data:
+                report = sims.import_pairs(
+                    session,
+                    data,
+                    file.name,
+                    actor,
+                    skip_bad_rows=skip_bad_rows,
+                    encoding=encoding,
+                )
             print_report(report, rejected_out)
             return
         if not (numbers_batch and sims_batch):
@@ -196,10 +205,14 @@ def import_vouchers(
 ) -> None:
     """Import top-up cards (columns serial, pin); PINs are stored encrypted."""
     terms = _parse_terms(face_value, dealer_price, expires, code)
-    with open_session(rejected_out) as session, progress("cards", None) as tick:
+    with (
+        open_session(rejected_out) as session,
+        progress("cards", None) as tick,
+        file.open("rb") as data,
+    ):
         report = vouchers.import_vouchers(
             session,
-            file.read_bytes(),
+            data,
             file.name,
             terms,
             pin_cipher(get_settings()),
