@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
@@ -10,17 +11,29 @@ from sqlmodel import Session, create_engine
 from backoffice.core.config import Settings, get_settings
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, settings: Settings | None = None) -> Engine:
+    """An engine for the URL; with `settings`, its connection pool sized by them (the office's
+    processes: see backoffice/api/admission.py), else SQLAlchemy's defaults."""
+    pool: dict[str, Any] = {}
+    if settings is not None:
+        pool = {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_pool_timeout_seconds,
+        }
     # Errors (and so tracebacks in logs) name the statement but never its parameters, which
     # may be personal data or secrets.
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            pool = {}  # one connection, kept: nothing to size
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             hide_parameters=True,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -32,9 +45,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
-    )
+    pool = pool or {"pool_size": 10, "max_overflow": 20}
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 @lru_cache

@@ -3,6 +3,8 @@ status with a cursor, reserves numbers, and keeps trying with back-off while off
 
 import json
 import logging
+import math
+import random
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from pos_terminal import outbox
 from pos_terminal.push import Failed, PushFailed, PushSummary, ServerFailed, Walk, wire
-from pos_terminal.services.errors import BackOfficeRefused, Offline
+from pos_terminal.services.errors import BackOfficeRefused, Busy, Offline
 from pos_terminal.services.terminal import (
     DEALER,
     LAST_PULL_AT,
@@ -50,6 +52,29 @@ DEALER_SUSPENDED = "dealer_suspended"
 UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 
 M = TypeVar("M", bound=BaseModel)
+# The longest a terminal waits after "busy" answers in a row (the office's own Retry-After
+# is never cut short).
+MAX_BUSY_DELAY_SECONDS = 300.0
+
+
+def _retry_after(reply: httpx.Response) -> float | None:
+    """The Retry-After of an answer in seconds (the HTTP-date form is not used here)."""
+    value = reply.headers.get("Retry-After", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def busy_delay(retry_after: float, times: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the back office answered "busy" `times` times in a row: never
+    sooner than its Retry-After, half as long again each further time (up to
+    MAX_BUSY_DELAY_SECONDS), and spread at random over up to half as long again, so that a
+    herd of terminals turned away together does not come back together."""
+    grown = max(1.0, retry_after) * 1.5 ** min(max(times, 1) - 1, 12)
+    base = max(retry_after, min(MAX_BUSY_DELAY_SECONDS, grown))
+    return base * (1.0 + (rng or random).random() / 2)
 
 
 def _parse(model: type[M], body: object, what: str) -> M:
@@ -113,6 +138,8 @@ class SyncClient:
         except httpx.TransportError as error:
             # Sent, but the answer never came (a reset, a timeout): it may be about the request.
             raise ServerFailed(f"back office gave no answer: {error!r}") from error
+        if reply.status_code == 503 and (wait := _retry_after(reply)) is not None:
+            raise Busy(f"back office busy, asked to call again in {wait:.0f} s", wait)
         if reply.status_code >= 500:
             raise ServerFailed(f"back office error {reply.status_code}")
         if reply.status_code >= 400:
@@ -383,6 +410,8 @@ class SyncWorker:
         self.max_backoff = max_backoff
         self.on_change = on_change
         self.failures = 0
+        self.busy_times = 0  # "busy" answers in a row
+        self.busy_wait = 0.0
         self.state = SyncState(
             online=False,
             backlog=outbox.backlog(client.store),
@@ -395,7 +424,10 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
 
     def delay(self) -> float:
-        """Seconds until the next cycle: the interval, or the back-off after failures."""
+        """Seconds until the next cycle: the interval, the back-off after failures, or what
+        a busy back office asked for (with jitter: busy_delay)."""
+        if self.busy_times:
+            return self.busy_wait
         if self.failures == 0:
             return self.interval
         return min(self.max_backoff, self.base_backoff * 2 ** (self.failures - 1))
@@ -404,7 +436,19 @@ class SyncWorker:
         """One cycle; never raises for network trouble, which is the normal offline case."""
         try:
             self.client.sync_once()
+        except Busy as busy:
+            self.busy_times += 1
+            self.busy_wait = busy_delay(busy.retry_after, self.busy_times)
+            self.state = SyncState(
+                online=True,
+                backlog=outbox.backlog(self.client.store),
+                last_error=str(busy),
+                last_success=self.state.last_success,
+                unseen_rejections=_unseen(self.client.store),
+                retrying=outbox.retrying(self.client.store),
+            )
         except (Offline, BackOfficeRefused) as error:
+            self.busy_times = 0
             self.failures += 1
             self.state = SyncState(
                 online=isinstance(error, BackOfficeRefused),
@@ -415,7 +459,7 @@ class SyncWorker:
                 retrying=outbox.retrying(self.client.store),
             )
         else:
-            self.failures = 0
+            self.failures = self.busy_times = 0
             self.state = SyncState(
                 online=True,
                 backlog=outbox.backlog(self.client.store),
@@ -460,7 +504,12 @@ class SyncWorker:
                     self._publish()
                 except Exception:
                     log.exception("status update failed")
-            self._wake.wait(self.delay())
+            if self.busy_times:
+                # A busy office asked for this pause: a sale in the meantime does not cut it
+                # short (it would bring the whole herd back at once).
+                self._stop.wait(self.delay())
+            else:
+                self._wake.wait(self.delay())
             self._wake.clear()
 
     def stop(self, timeout: float = 10.0) -> None:

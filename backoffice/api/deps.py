@@ -1,6 +1,6 @@
 """Typed dependencies of the routes: settings, database session, current user, role checks."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response, status
@@ -18,11 +18,18 @@ from backoffice.services.channel.dealers import TerminalContext, authenticate_te
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_app_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs them in the event loop instead
+# of handing each to a thread of its own.
+
+
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session. It connects lazily, on the thread of the route or dependency
+    that first uses it; closing it (in the event loop: no thread needed to give back its
+    connection) rolls back what was not committed."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
@@ -31,7 +38,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def get_keys(request: Request, settings: SettingsDep) -> Keys:
+async def get_keys(request: Request, settings: SettingsDep) -> Keys:
     """The keys, read once per process and app: a push needs them for every sale, and a key
     change takes effect when the servers restart (see the README's Security section)."""
     keys: Keys | None = getattr(request.app.state, "keys", None)
@@ -43,7 +50,7 @@ def get_keys(request: Request, settings: SettingsDep) -> Keys:
 KeysDep = Annotated[Keys, Depends(get_keys)]
 
 
-def get_pin_cipher(keys: KeysDep) -> Cipher:
+async def get_pin_cipher(keys: KeysDep) -> Cipher:
     return keys.pins
 
 
@@ -161,6 +168,9 @@ def get_terminal(
 
 
 TerminalDep = Annotated[TerminalContext, Depends(get_terminal)]
+# The credential alone, for a route that authenticates the terminal in its own unit of work
+# (the push: no connection held between the authentication and the work).
+TerminalCredential = Annotated[str | None, Depends(oauth2)]
 
 
 def attachment(body: bytes, media_type: str, file_name: str) -> Response:

@@ -2,6 +2,7 @@
 
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -9,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from backoffice.api import pages
+from backoffice.api.admission import Admission
 from backoffice.api.errors import install_error_handlers
 from backoffice.api.headers import SecurityHeaders
 from backoffice.api.inputs import (
@@ -43,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # However the server was started, its log handlers redact personal data and secrets.
     logs.install()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        # The threads routes and their dependencies run on (admission.py counts on them).
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         yield
         engine.dispose()
 
@@ -71,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(area.router)
     app.include_router(api)
     pages.install(app)
+    # Innermost of the middlewares: a request turned away still gets the security headers.
+    app.add_middleware(Admission, settings=settings)
     app.add_middleware(SecurityHeaders)
     # No body past what its route takes (the import routes: the largest import file and room
     # for its form), counted while it arrives.

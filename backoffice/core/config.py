@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     price_list_grace_hours: int = 24
     # Pulls overlap by this much so that a transaction committing late is not missed.
     sync_cursor_overlap_seconds: int = 120
+    # Capacity of one office process (backoffice/api/admission.py). Requests run their
+    # database work on `worker_threads` threads with at most `db_pool_size` +
+    # `db_max_overflow` connections; at most `max_requests_in_flight` requests are let in at
+    # once (default: what the threads and connections can always serve, so that none waits
+    # for a thread while it holds a connection), of which `max_pushes_in_flight` terminal
+    # pushes (default: three quarters). A push past its bound waits `push_queue_seconds`
+    # at most, then is answered 503 with Retry-After; other requests wait up to
+    # `request_queue_seconds`.
+    worker_threads: int = Field(default=40, ge=2)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_requests_in_flight: int | None = Field(default=None, ge=1)
+    max_pushes_in_flight: int | None = Field(default=None, ge=1)
+    push_queue_seconds: float = Field(default=1.0, ge=0)
+    request_queue_seconds: float = Field(default=10.0, ge=0)
     activation_webhook_url: str | None = None
     activation_webhook_secret: str | None = None
     activation_max_attempts: int = 12

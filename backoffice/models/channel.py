@@ -22,6 +22,9 @@ class Dealer(SQLModel, table=True):
     # What the dealer owes is the sum of its ledger (services.dealers.owed), never a column.
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    # Raised with every change of the dealer's own prices or override caps: pushes keep its
+    # price book by this version (services/counter/pricing.py) instead of reading it each time.
+    prices_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class DealerLedgerEntry(SQLModel, table=True):

@@ -20,6 +20,15 @@ class Offline(Exception):
     """The back office could not be reached; the terminal carries on from its own store."""
 
 
+class Busy(Offline):
+    """The back office is overloaded and asked to be called again in `retry_after` seconds
+    (503 with Retry-After): nothing was wrong with what was sent, which stays pending."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class BackOfficeRefused(Exception):
     """The back office answered with an error; `code` is its stable error code."""
 

@@ -108,3 +108,39 @@ def test_is_uuid7_rejects(text: object) -> None:
 def test_id_time_rejects_other_uuids() -> None:
     with pytest.raises(ValueError, match="is not a UUIDv7"):
         id_time(str(uuid.uuid4()))
+
+
+def test_random_bits_come_from_the_system_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = ids.os.urandom
+
+    def counted(n: int) -> bytes:
+        calls.append(n)
+        return real(n)
+
+    monkeypatch.setattr(ids.os, "urandom", counted)
+    ids._forget_random()
+    made = [new_id() for _ in range(10_000)]
+    assert len(set(made)) == 10_000
+    # 8 bytes per id at most, 16 when its millisecond is new: a system call per 256 ids or
+    # more, not one per id.
+    assert 1 <= len(calls) <= 10_000 * 16 // ids._POOL_BYTES + 1
+
+
+def test_a_forked_child_does_not_repeat_its_parents_random_bits() -> None:
+    import os
+
+    new_id()  # the parent has a block of random bits in hand
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, to the parent
+        os.close(read)
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = new_id()
+    # Had the child drawn from its parent's block, both would carry the same random bits.
+    assert uuid.UUID(child).int & ((1 << 62) - 1) != uuid.UUID(parent).int & ((1 << 62) - 1)

@@ -3,7 +3,7 @@ overrides at the counter (defaults with each price list, a dealer's own in place
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -16,7 +16,7 @@ from backoffice.contracts.channel import (
     PriceListPublic,
 )
 from backoffice.domain.channel import Price, PricingError, check_price, effective_prices
-from backoffice.models import DealerOverrideCap, DealerPrice, PriceList, PriceListItem
+from backoffice.models import Dealer, DealerOverrideCap, DealerPrice, PriceList, PriceListItem
 from backoffice.models.types import utcnow
 from backoffice.services import audit
 from backoffice.services.channel.dealers import find_dealer
@@ -125,8 +125,12 @@ def get_version(session: Session, version: int) -> PriceList:
 
 
 def central_prices(session: Session, price_list: PriceList) -> dict[str, Price]:
+    return central_prices_of(session, price_list.id)
+
+
+def central_prices_of(session: Session, price_list_id: str) -> dict[str, Price]:
     rows = session.exec(
-        select(PriceListItem).where(PriceListItem.price_list_id == price_list.id)
+        select(PriceListItem).where(PriceListItem.price_list_id == price_list_id)
     ).all()
     return {r.product: Price(r.product, r.retail_fen, r.dealer_fen) for r in rows}
 
@@ -149,6 +153,16 @@ def price_list_public(session: Session, price_list: PriceList) -> PriceListPubli
     )
 
 
+def _new_prices_version(session: Session, dealer_id: str) -> None:
+    """The dealer's own prices or caps change with this transaction: pushes drop the price
+    book they kept of it (services/counter/pricing.py)."""
+    session.execute(
+        update(Dealer)
+        .where(col(Dealer.id) == dealer_id)
+        .values(prices_version=col(Dealer.prices_version) + 1)
+    )
+
+
 def set_dealer_price(
     session: Session, dealer_key: str, request: PriceIn, actor: str
 ) -> DealerPricePublic:
@@ -166,6 +180,7 @@ def set_dealer_price(
         )
     row.retail_fen, row.dealer_fen, row.created_by = price.retail_fen, price.dealer_fen, actor
     session.add(row)
+    _new_prices_version(session, dealer.id)
     audit.record(
         session,
         actor=actor,
@@ -234,6 +249,7 @@ def set_dealer_caps(
             row = DealerOverrideCap(dealer_id=dealer.id, set_by=actor)
         row.sqlmodel_update(caps.model_dump() | {"set_by": actor, "set_at": utcnow()})
         session.add(row)
+    _new_prices_version(session, dealer.id)
     audit.record(
         session,
         actor=actor,

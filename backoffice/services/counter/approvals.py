@@ -90,7 +90,7 @@ def approve(
     (403 approvals_locked)."""
     require_active_dealer(context)
     now = utcnow()
-    book = pricing.price_book(session, context.dealer.id, settings)
+    book = pricing.price_book(session, context.dealer, settings)
     try:
         listed = book.price(request.price_list_version, request.product, now).retail_fen
     except Rejection as refused:

@@ -5,12 +5,16 @@ back office signs for overrides approved online."""
 
 import hashlib
 import hmac
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import jwt
+from sqlalchemy import Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
@@ -18,11 +22,11 @@ from backoffice.core.config import Settings
 from backoffice.core.security import token_key
 from backoffice.domain.channel import Price
 from backoffice.domain.users import Role
-from backoffice.models import PriceList
+from backoffice.models import Dealer, PriceList
 from backoffice.services.channel.dealers import TerminalContext, dealer_staff
 from backoffice.services.channel.prices import (
     caps_of,
-    central_prices,
+    central_prices_of,
     dealer_caps,
     dealer_overrides,
 )
@@ -91,24 +95,108 @@ def _approval_window(key: bytes, token: str) -> tuple[dict[str, Any], datetime, 
     return body, datetime.fromtimestamp(body["iat"], UTC), datetime.fromtimestamp(body["exp"], UTC)
 
 
+@dataclass(frozen=True)
+class _ListEntry:
+    """A central price list as the price book needs it (price lists are never changed
+    once made: a change is a new version)."""
+
+    id: str
+    version: int
+    effective_from: datetime
+    caps: OverrideCaps
+
+
+@dataclass(frozen=True)
+class _DealerPrices:
+    overrides: dict[str, Price]
+    caps: OverrideCaps | None
+
+
+class _Kept:
+    """What pushes keep of the price book for one database (engine): the central lists
+    (kept while the newest list is the same), each list's prices (by its id: they never
+    change), and each dealer's own prices and caps by its prices_version."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lists: tuple[str, list[_ListEntry]] | None = None
+        self.central: dict[str, dict[str, Price]] = {}
+        self.dealers: OrderedDict[str, tuple[int, _DealerPrices]] = OrderedDict()
+
+
+# Dealers whose prices are kept per database; the least recently used go first.
+KEPT_DEALERS = 10_000
+_kept: "WeakKeyDictionary[Engine, _Kept]" = WeakKeyDictionary()
+_kept_lock = threading.Lock()
+
+
+def _kept_for(session: Session) -> _Kept:
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with _kept_lock:
+        kept = _kept.get(engine)
+        if kept is None:
+            kept = _kept[engine] = _Kept()
+        return kept
+
+
+def _price_lists(session: Session, kept: _Kept) -> list[_ListEntry]:
+    newest = session.exec(
+        sql_select(PriceList.id).order_by(col(PriceList.version).desc()).limit(1)
+    ).first()
+    lists = kept.lists
+    if lists is not None and lists[0] == newest:
+        return lists[1]
+    entries = [
+        _ListEntry(p.id, p.version, p.effective_from, caps_of(p))
+        for p in session.exec(sql_select(PriceList).order_by(col(PriceList.version)))
+    ]
+    kept.lists = (newest or "", entries)
+    return entries
+
+
+def _dealer_prices(session: Session, kept: _Kept, dealer: Dealer) -> _DealerPrices:
+    with kept.lock:
+        found = kept.dealers.get(dealer.id)
+        if found is not None:
+            kept.dealers.move_to_end(dealer.id)
+            return found[1]
+    prices = _DealerPrices(dealer_overrides(session, dealer.id), dealer_caps(session, dealer.id))
+    with kept.lock:
+        kept.dealers[dealer.id] = (dealer.prices_version, prices)
+        kept.dealers.move_to_end(dealer.id)
+        while len(kept.dealers) > KEPT_DEALERS:
+            kept.dealers.popitem(last=False)
+    return prices
+
+
 @dataclass
 class PriceBook:
-    """Price list versions, the dealer's prices and caps, its staff, and the approval key."""
+    """Price list versions, the dealer's prices and caps, its staff, and the approval key.
+    The prices are kept between pushes (by the newest list and the dealer's
+    prices_version); the staff is read each time, so that a clerk let go is refused at once."""
 
     session: Session
-    dealer_id: str
+    dealer: Dealer
     grace: timedelta
     settings: Settings
 
     def __post_init__(self) -> None:
-        self._versions: dict[int, dict[str, Price]] = {}
-        self._overrides = dealer_overrides(self.session, self.dealer_id)
-        self._lists = list(
-            self.session.exec(sql_select(PriceList).order_by(col(PriceList.version)))
-        )
+        self._kept = _kept_for(self.session)
+        self._lists = _price_lists(self.session, self._kept)
         self._by_version = {p.version: p for p in self._lists}
-        self._dealer_caps = dealer_caps(self.session, self.dealer_id)
-        self._staff = dealer_staff(self.session, self.dealer_id)
+        own = _dealer_prices(self.session, self._kept, self.dealer)
+        self._overrides = own.overrides
+        self._dealer_caps = own.caps
+        self._staff = dealer_staff(self.session, self.dealer.id)
+
+    def _central(self, price_list: _ListEntry) -> dict[str, Price]:
+        prices = self._kept.central.get(price_list.id)
+        if prices is None:
+            prices = self._kept.central[price_list.id] = central_prices_of(
+                self.session, price_list.id
+            )
+        return prices
 
     @cached_property
     def approval_key(self) -> bytes:
@@ -131,16 +219,14 @@ class PriceBook:
                 f"price list version {version} was replaced by version {newer[-1].version} "
                 f"on {newer[-1].effective_from.isoformat()}",
             )
-        if version not in self._versions:
-            self._versions[version] = central_prices(self.session, price_list)
-        price = {**self._versions[version], **self._overrides}.get(product)
+        price = self._overrides.get(product) or self._central(price_list).get(product)
         if price is None:
             raise Rejection(RejectReason.unknown_product, f"{product} has no price")
         return price
 
     def caps(self, version: int) -> OverrideCaps:
         """The dealer's caps on overrides of lines priced from this (known) list version."""
-        return self._dealer_caps or caps_of(self._by_version[version])
+        return self._dealer_caps or self._by_version[version].caps
 
     def require_clerk(self, clerk: str, dealer_code: str) -> None:
         if clerk not in self._staff:
@@ -254,5 +340,5 @@ def _check_sale(context: TerminalContext, sale: SalePayload, book: PriceBook) ->
         raise Rejection(RejectReason.real_name_required, "a number sale needs the buyer's ID")
 
 
-def price_book(session: Session, dealer_id: str, settings: Settings) -> PriceBook:
-    return PriceBook(session, dealer_id, timedelta(hours=settings.price_list_grace_hours), settings)
+def price_book(session: Session, dealer: Dealer, settings: Settings) -> PriceBook:
+    return PriceBook(session, dealer, timedelta(hours=settings.price_list_grace_hours), settings)

@@ -291,7 +291,7 @@ def apply_sale(
 ) -> None:
     """Applies a sale inside the caller's transaction or raises Rejection; the rows that
     cannot fail are left in `pending` for the caller to write in bulk."""
-    book = prices or price_book(session, context.dealer.id, settings)
+    book = prices or price_book(session, context.dealer, settings)
     _check_sale(context, sale, book)
 
     def sell(kind: str, item: str) -> str:

@@ -60,7 +60,7 @@ def push(
     the answer leaves only after every result is durable, and one commit per batch instead
     of per event is what lets a busy office keep up. Runs of new sale events, the bulk of
     any backlog, are applied together set-based; every other event in its own savepoint."""
-    book = pricing.price_book(session, context.dealer.id, settings)
+    book = pricing.price_book(session, context.dealer, settings)
     # A first write opens the transaction, so that SQLite's driver nests the savepoints in it.
     session.connection().execute(
         update(Terminal.__table__)  # type: ignore[arg-type]

@@ -5,7 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from backoffice.api.deps import KeysDep, SessionDep, SettingsDep, TerminalDep
+from backoffice.api.deps import (
+    KeysDep,
+    SessionDep,
+    SettingsDep,
+    TerminalCredential,
+    TerminalDep,
+)
 from backoffice.services.channel import dealers, reservations
 from backoffice.services.counter import approvals, changes, sync
 from shared.sync import (
@@ -25,10 +31,12 @@ router = APIRouter(prefix="/sync", tags=["sync"])
 def push(
     request: PushRequest,
     session: SessionDep,
-    terminal: TerminalDep,
+    credential: TerminalCredential,
     settings: SettingsDep,
     keys: KeysDep,
 ) -> PushResponse:
+    # Authenticated here, in the push's own transaction and thread.
+    terminal = dealers.authenticate_terminal(session, credential)
     return sync.push(session, terminal, request, settings, keys)
 
 
