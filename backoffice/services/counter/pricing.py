@@ -158,7 +158,7 @@ def _price_lists(session: Session, kept: _Kept) -> list[_ListEntry]:
 def _dealer_prices(session: Session, kept: _Kept, dealer: Dealer) -> _DealerPrices:
     with kept.lock:
         found = kept.dealers.get(dealer.id)
-        if found is not None:
+        if found is not None and found[0] == dealer.prices_version:
             kept.dealers.move_to_end(dealer.id)
             return found[1]
     prices = _DealerPrices(dealer_overrides(session, dealer.id), dealer_caps(session, dealer.id))
