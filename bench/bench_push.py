@@ -5,10 +5,10 @@ gets the dealers (one per 20 terminals), outlets (two terminals each, a tenth of
 stock shared so that twins race for it), the clerks, and numbers in stock; the back office
 runs as deployed (uvicorn, --workers office processes). Then every terminal, an asyncio
 task with its own HTTP connection, starts at the same instant with a backlog of
---events / terminals sale events and pushes it as a terminal does: batches of 1 to
---max-batch events (random), a batch that gets no answer sent again (same event ids), and
-on 503 the terminal's own back-off (pos_terminal.sync.busy_delay: the Retry-After, never
-sooner, with jitter).
+--events / terminals sale events and pushes it as a terminal does: batches of --min-batch
+to --max-batch events (random; default 1 to 200), a batch that gets no answer sent again
+(same event ids), and on 503 the terminal's own back-off (pos_terminal.sync.busy_delay: the
+Retry-After, never sooner, with jitter).
 
 Reported per count: answered events per second (events / time until the last answer),
 push latency p50/p99 and the slowest, 503 answers, pushes that got no answer, every event
@@ -254,7 +254,7 @@ async def _terminal(
     terminal: Terminal,
     tally: Tally,
     start: asyncio.Event,
-    max_batch: int,
+    batch: tuple[int, int],
     rng: random.Random,
     t0: list[float],
 ) -> None:
@@ -264,7 +264,7 @@ async def _terminal(
     busy_in_a_row = 0
     failures = 0
     while sent < len(terminal.events):
-        size = min(len(terminal.events) - sent, rng.randint(1, max_batch))
+        size = min(len(terminal.events) - sent, rng.randint(*batch))
         body = '{"events":[' + ",".join(terminal.events[sent : sent + size]) + "]}"
         started = time.perf_counter()
         try:
@@ -297,7 +297,9 @@ async def _terminal(
         sent += size
 
 
-async def _herd(base: str, terminals: list[Terminal], max_batch: int, timeout: float) -> Tally:
+async def _herd(
+    base: str, terminals: list[Terminal], batch: tuple[int, int], timeout: float
+) -> Tally:
     tally = Tally()
     start = asyncio.Event()
     t0 = [0.0]
@@ -307,7 +309,7 @@ async def _herd(base: str, terminals: list[Terminal], max_batch: int, timeout: f
     ) as client:
         tasks = [
             asyncio.create_task(
-                _terminal(client, t, tally, start, max_batch, random.Random(t.number), t0)
+                _terminal(client, t, tally, start, batch, random.Random(t.number), t0)
             )
             for t in terminals
         ]
@@ -382,7 +384,8 @@ def bench(server: str, terminals: int, args: object) -> dict[str, object]:
         plan = _setup(url, terminals, args.events)  # type: ignore[attr-defined]
         office, base = _serve(url, data_dir, args.workers)  # type: ignore[attr-defined]
         try:
-            tally = asyncio.run(_herd(base, plan, args.max_batch, args.timeout))  # type: ignore[attr-defined]
+            batch = (args.min_batch, args.max_batch)  # type: ignore[attr-defined]
+            tally = asyncio.run(_herd(base, plan, batch, args.timeout))  # type: ignore[attr-defined]
         finally:
             office.terminate()
             office.wait(60)
@@ -411,13 +414,16 @@ def main() -> int:
     parser = _cli.parser(__doc__)
     parser.add_argument("--terminals", type=_cli.counts, default=[32, 256, 1000, 2000])
     parser.add_argument("--events", type=_cli.positive, default=64_000, help="per count")
-    parser.add_argument("--max-batch", type=_cli.positive, default=200)
+    parser.add_argument("--min-batch", type=_cli.positive, default=1, help="events per push")
+    parser.add_argument("--max-batch", type=_cli.positive, default=200, help="events per push")
     parser.add_argument("--workers", type=_cli.positive, default=2, help="office processes")
     parser.add_argument("--timeout", type=float, default=30.0, help="a push's HTTP timeout")
     parser.add_argument(
         "--no-direct", dest="direct", action="store_false", help="skip the direct statement"
     )
     args = parser.parse_args()
+    if args.min_batch > args.max_batch:
+        parser.error("--min-batch must not be above --max-batch")
     results = []
     for count in args.terminals:
         figures = bench(args.postgres_url, count, args)

@@ -3,8 +3,7 @@ sold offline) into a local back office on PostgreSQL over HTTP.
 
 Limit: the drain takes <= 30 s. The figure and its ratio to the limit are reported, not
 asserted: the exit status is 0 unless the benchmark itself fails (a drain that does not
-complete, say). Set HAOKA_BENCH_POSTGRES_URL to use another server and
-HAOKA_BENCH_SYNC_EVENTS to change the number of events.
+complete, say).
 """
 
 import os
@@ -13,15 +12,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
+import _cli
 import httpx
-import psycopg
+from _channel_data import fresh_database
 from sqlmodel import Session
 
-from backoffice import migrate
 from backoffice.contracts.billing import VoucherGenerateRequest
 from backoffice.contracts.channel import (
     AllocationRequest,
@@ -46,10 +44,6 @@ from pos_terminal.services.terminal import save_registration
 from pos_terminal.store import Store
 from pos_terminal.sync import SyncClient
 
-SERVER = os.environ.get(
-    "HAOKA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-EVENTS = int(os.environ.get("HAOKA_BENCH_SYNC_EVENTS", "10000"))
 DRAIN_LIMIT_S = 30.0
 
 
@@ -147,9 +141,9 @@ def _serve(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-def bench(url: str, tmp: Path) -> float:
+def bench(url: str, tmp: Path, events: int, batch: int) -> dict[str, float]:
     settings = Settings(database_url=url, data_dir=tmp / "office")
-    terminal_id, terminal_no, credential = _channel(settings, EVENTS - 1)
+    terminal_id, terminal_no, credential = _channel(settings, events - 1)
     server, base = _serve(settings)
     try:
         store = Store(tmp / "terminal.db")
@@ -158,7 +152,7 @@ def bench(url: str, tmp: Path) -> float:
             store,
             base,
             credential,
-            batch=int(os.environ.get("HAOKA_BENCH_SYNC_BATCH", "200")),
+            batch=batch,
             timeout=60,
         )
         client.pull()
@@ -191,23 +185,25 @@ def bench(url: str, tmp: Path) -> float:
         f"drained {backlog:,} events in {drain:.1f} s ({backlog / drain:.0f} events/s; "
         f"limit {DRAIN_LIMIT_S:.0f} s, ratio {drain / DRAIN_LIMIT_S:.2f})"
     )
-    return drain
+    return {
+        "selling_ms_per_sale": round(selling / len(cards) * 1000, 3),
+        "drain_s": round(drain, 2),
+        "events_per_s": round(backlog / drain, 1),
+        "limit_s": DRAIN_LIMIT_S,
+        "ratio": round(drain / DRAIN_LIMIT_S, 2),
+    }
 
 
 def main() -> int:
-    admin_dsn = SERVER.replace("postgresql+psycopg://", "postgresql://")
-    name = f"haoka_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = SERVER.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate.upgrade(url)
-        with tempfile.TemporaryDirectory() as tmp:
-            drain = bench(url, Path(tmp))
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print("PASS" if drain <= DRAIN_LIMIT_S else "FAIL")
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--events", type=_cli.positive, default=10_000, help="queued events")
+    parser.add_argument("--batch", type=_cli.positive, default=200, help="events per push")
+    args = parser.parse_args()
+    if args.events < 2:
+        parser.error("--events must be at least 2 (a shift opening and a sale)")
+    with fresh_database(args.postgres_url) as url, tempfile.TemporaryDirectory() as tmp:
+        figures = bench(url, Path(tmp), args.events, args.batch)
+    _cli.emit("terminal_sync", args, figures)
     return 0
 
 

@@ -87,7 +87,13 @@ class CheckedModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _fit_for_storage(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name in cls.unchecked_fields:
+        # Text, the bulk of every contract, checked here without the general walk: this
+        # runs for every field of every event of a push.
+        if type(value) is str:
+            if NUL in value:
+                fit_for_storage(value)
+            return value
+        if value is None or info.field_name in cls.unchecked_fields:
             return value
         return fit_for_storage(value)
 

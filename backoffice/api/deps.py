@@ -14,6 +14,7 @@ from backoffice.domain.users import Role, allows
 from backoffice.models import User
 from backoffice.services import users
 from backoffice.services.channel.dealers import TerminalContext, authenticate_terminal
+from backoffice.services.errors import Unauthenticated
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -168,9 +169,19 @@ def get_terminal(
 
 
 TerminalDep = Annotated[TerminalContext, Depends(get_terminal)]
-# The credential alone, for a route that authenticates the terminal in its own unit of work
-# (the push: no connection held between the authentication and the work).
-TerminalCredential = Annotated[str | None, Depends(oauth2)]
+
+
+async def terminal_credential(token: Annotated[str | None, Depends(oauth2)]) -> str:
+    """The device credential as sent, for a route that authenticates the terminal in its own
+    unit of work (the push: no connection held between the authentication and the work).
+    One missing or not of the form `<terminal id>.<secret>` is refused here, before the body
+    is read."""
+    if not token or "." not in token:
+        raise Unauthenticated("send the terminal credential as Authorization: Bearer …")
+    return token
+
+
+TerminalCredential = Annotated[str, Depends(terminal_credential)]
 
 
 def attachment(body: bytes, media_type: str, file_name: str) -> Response:

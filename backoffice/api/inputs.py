@@ -5,8 +5,11 @@ bodies and query models are checked by their contracts (CheckedModel); integers 
 of their annotated types; date parameters by their type (CheckedDate), since what is checked
 here is their text."""
 
-from fastapi import Request, params
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -103,3 +106,51 @@ async def refuse_nul_parameters(request: Request) -> None:
                 raise _refusal("form", name, f"file name {found}")
         elif found := problem(name) or problem(item):
             raise _refusal("form", name, found)
+
+
+# --- JSON bodies a route reads itself ----------------------------------------------------------
+# A route that must authenticate before it looks at its body (a terminal's push: whoever is
+# not a terminal is told so, not how the body is wrong) takes the bytes (RawBody) and parses
+# them with `parse_body`, once, straight from JSON. `json_body` documents them all the same.
+
+_DOCUMENTED: dict[str, type[BaseModel]] = {}
+M = TypeVar("M", bound=BaseModel)
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The route's `openapi_extra`: its body is `model`, as JSON."""
+    _DOCUMENTED[model.__name__] = model
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def parse_body(model: type[M], body: bytes) -> M:
+    """The body as `model`; refused (422, each error under `body`) as FastAPI would."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+def document_json_bodies(app: FastAPI) -> None:
+    """Adds the models of `json_body` routes to the OpenAPI document's schemas."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in _DOCUMENTED.items():
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for inner, definition in schema.pop("$defs", {}).items():
+                schemas.setdefault(inner, definition)
+            schemas.setdefault(name, schema)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ from backoffice.api.inputs import (
     BODY_LIMIT_BYTES,
     FORM_OVERHEAD_BYTES,
     BodyLimit,
+    document_json_bodies,
     refuse_nul_parameters,
 )
 from backoffice.api.pages.frame import templates
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for area in (auth, users, billing, audit, channel, counter, settlement, statistics):
         api.include_router(area.router)
     app.include_router(api)
+    document_json_bodies(app)
     pages.install(app)
     # Innermost of the middlewares: a request turned away still gets the security headers.
     app.add_middleware(Admission, settings=settings)

@@ -3,7 +3,7 @@ reserve numbers, have price overrides approved."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from backoffice.api.deps import (
     KeysDep,
@@ -12,6 +12,7 @@ from backoffice.api.deps import (
     TerminalCredential,
     TerminalDep,
 )
+from backoffice.api.inputs import json_body, parse_body, raw_body
 from backoffice.services.channel import dealers, reservations
 from backoffice.services.counter import approvals, changes, sync
 from shared.sync import (
@@ -27,17 +28,20 @@ from shared.sync import (
 router = APIRouter(prefix="/sync", tags=["sync"])
 
 
-@router.post("/push")
+@router.post("/push", response_model=PushResponse, openapi_extra=json_body(PushRequest))
 def push(
-    request: PushRequest,
+    body: Annotated[bytes, Depends(raw_body)],
     session: SessionDep,
     credential: TerminalCredential,
     settings: SettingsDep,
     keys: KeysDep,
-) -> PushResponse:
-    # Authenticated here, in the push's own transaction and thread.
+) -> Response:
+    """Events in the terminal's order, each answered on its own (PushRequest). The terminal
+    is authenticated first, in the push's own transaction and thread; then the body is read,
+    straight from JSON, once."""
     terminal = dealers.authenticate_terminal(session, credential)
-    return sync.push(session, terminal, request, settings, keys)
+    answer = sync.push(session, terminal, parse_body(PushRequest, body), settings, keys)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.get("/pull")
