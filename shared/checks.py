@@ -89,11 +89,21 @@ class CheckedModel(BaseModel):
     def _fit_for_storage(cls, value: Any, info: ValidationInfo) -> Any:
         # Text, the bulk of every contract, checked here without the general walk: this
         # runs for every field of every event of a push.
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             if NUL in value:
                 fit_for_storage(value)
             return value
-        if value is None or info.field_name in cls.unchecked_fields:
+        if kind is int:
+            if not -(2**63) <= value <= INT64_MAX:
+                fit_for_storage(value)
+            return value
+        if value is None or kind is bool or info.field_name in cls.unchecked_fields:
+            return value
+        # Nested models (alone or in a list) have checked their own fields.
+        if isinstance(value, BaseModel) or (
+            kind is list and all(isinstance(item, BaseModel) for item in value)
+        ):
             return value
         return fit_for_storage(value)
 

@@ -1,8 +1,9 @@
 """What applying an event ends in: a rejection with its stable reason (and the refusals
 that find it), a conflict that undoes a batch, and the rows waiting to be written."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,7 @@ from backoffice.models import (
     SaleLine,
     SyncEvent,
 )
-from backoffice.models.types import utcnow
+from backoffice.models.types import UTCDateTime, utcnow
 from backoffice.services import bulk
 from backoffice.services.channel.dealers import TerminalContext
 from backoffice.services.counter.tables import NUMBERS, SIMS, SOLD_NUMBER, SOLD_VOUCHER, VOUCHERS
@@ -56,16 +57,24 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, object]]) -
     if not rows:
         return
     columns = list(rows[0])
-    values = (
-        tuple(bulk.db_timestamp(v) if isinstance(v, datetime) else v for v in map(row.get, columns))
-        for row in rows
-    )
+    times = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
+    values: Iterable[tuple[object, ...]] = (tuple(map(row.get, columns)) for row in rows)
+    if times:
+        values = map(partial(_times_as_text, times), values)
     dbapi = session.connection().dialect.loaded_dbapi
     try:
         bulk.insert_rows(session, table.name, columns, values)
     except (IntegrityError, dbapi.IntegrityError) as exc:
         # COPY goes around SQLAlchemy, so its errors come unwrapped.
         raise BatchConflict(f"{table.name}: {exc}") from exc
+
+
+def _times_as_text(times: list[int], row: tuple[object, ...]) -> tuple[object, ...]:
+    values = list(row)
+    for i in times:
+        if values[i] is not None:
+            values[i] = bulk.db_timestamp(values[i])  # type: ignore[arg-type]
+    return tuple(values)
 
 
 @dataclass
