@@ -69,10 +69,10 @@ def _retry_after(reply: httpx.Response) -> float | None:
 
 def busy_delay(retry_after: float, times: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after the back office answered "busy" `times` times in a row: never
-    sooner than its Retry-After, half as long again each further time (up to
+    sooner than its Retry-After, a quarter longer each further time (up to
     MAX_BUSY_DELAY_SECONDS), and spread at random over up to half as long again, so that a
     herd of terminals turned away together does not come back together."""
-    grown = max(1.0, retry_after) * 1.5 ** min(max(times, 1) - 1, 12)
+    grown = max(1.0, retry_after) * 1.25 ** min(max(times, 1) - 1, 24)
     base = max(retry_after, min(MAX_BUSY_DELAY_SECONDS, grown))
     return base * (1.0 + (rng or random).random() / 2)
 

@@ -38,8 +38,6 @@ PUSH_PATH = "/api/v1/sync/push"
 # What never touches the database: always let through.
 _FREE = ("/static/", "/healthz")
 MAX_RETRY_AFTER_SECONDS = 60
-# Turned-away pushes are counted over this many seconds for the Retry-After estimate.
-_TURNED_AWAY_WINDOW_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +93,8 @@ class Admission:
         self._requests: _Gate | None = None
         self._pushes: _Gate | None = None
         self.in_flight_pushes = 0
-        # Mean seconds a push takes once let in (exponentially weighted), and when recent
-        # pushes were turned away.
+        # Mean seconds a push takes once let in (exponentially weighted), and when the
+        # pushes turned away are expected back, in order.
         self.push_seconds = 0.05
         self.turned_away: deque[float] = deque()
 
@@ -135,18 +133,21 @@ class Admission:
                 self.push_seconds = 0.9 * self.push_seconds + 0.1 * took
 
     def retry_after(self, now: float, queued: int) -> int:
-        """Seconds until the office is likely to take a push again: the pushes in hand and
-        those turned away recently, served `pushes` at a time at the recent pace."""
-        while self.turned_away and self.turned_away[0] < now - _TURNED_AWAY_WINDOW_SECONDS:
+        """Seconds until the office is likely to take this push: the pushes in hand, those
+        waiting, and those turned away that have not come back yet, served `pushes` at a
+        time at the recent pace. Each push turned away joins that virtual queue, so the
+        next one is told a little later: a herd is spread over the time it needs."""
+        while self.turned_away and self.turned_away[0] <= now:
             self.turned_away.popleft()
         ahead = self.in_flight_pushes + queued + len(self.turned_away)
-        estimate = ahead * self.push_seconds / self.capacity.pushes
+        estimate = (ahead + 1) * self.push_seconds / self.capacity.pushes
         return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(estimate)))
 
     async def _busy(self, scope: Scope, receive: Receive, send: Send, gate: _Gate) -> None:
         now = time.monotonic()
         seconds = self.retry_after(now, gate.waiting)
-        self.turned_away.append(now)
+        # Expected back then (the deque stays in order: a later push is told no sooner).
+        self.turned_away.append(max(now + seconds, self.turned_away[-1] if self.turned_away else 0))
         answer = JSONResponse(
             {
                 "code": "busy",

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     max_requests_in_flight: int | None = Field(default=None, ge=1)
     max_pushes_in_flight: int | None = Field(default=None, ge=1)
-    push_queue_seconds: float = Field(default=1.0, ge=0)
+    push_queue_seconds: float = Field(default=3.0, ge=0)
     request_queue_seconds: float = Field(default=10.0, ge=0)
     activation_webhook_url: str | None = None
     activation_webhook_secret: str | None = None

@@ -43,16 +43,19 @@ def test_capacity_lets_in_no_more_than_threads_and_half_the_connections() -> Non
     assert capacity(worker_threads=8, db_pool_size=50, db_max_overflow=0).requests == 8
 
 
-def test_retry_after_grows_with_the_pushes_turned_away() -> None:
+def test_each_push_turned_away_is_told_to_come_back_a_little_later() -> None:
     admission = Admission(lambda *_: None, Settings(database_url="sqlite://"))  # type: ignore[arg-type]
     admission.push_seconds = 0.5
     assert admission.retry_after(100.0, queued=0) == 1
+    told = []
     for _ in range(200):
-        admission.turned_away.append(100.0)
-    # 200 pushes ahead, 11 at a time, half a second each: about 9 seconds.
-    assert admission.retry_after(100.0, queued=0) == 10
-    # Turned away long ago: forgotten.
-    assert admission.retry_after(200.0, queued=0) == 1
+        seconds = admission.retry_after(100.0, queued=0)
+        told.append(seconds)
+        admission.turned_away.append(100.0 + seconds)
+    # 200 pushes ahead, 11 at a time, half a second each: the last told about 9 s.
+    assert told == sorted(told) and told[0] == 1 and told[-1] == 10
+    # Once they are due back they no longer count.
+    assert admission.retry_after(111.0, queued=0) == 1
 
 
 def test_a_herd_of_pushes_and_pulls_never_deadlocks(settings: Settings, session: Session) -> None:
