@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -297,13 +298,14 @@ def outlet_staff(session: Session, outlet: Outlet) -> list[User]:
 def dealer_staff(session: Session, dealer_id: str) -> dict[str, str]:
     """Username → role of the dealer's active staff: who may act at its counters (the clerk
     named on an event) and approve there (its dealer managers)."""
-    rows = session.exec(
-        select(User.username, User.role)
-        .where(User.dealer_id == dealer_id)
-        .where(col(User.is_active))
-        .where(col(User.role).in_([Role.clerk.value, Role.dealer_manager.value]))
+    users = User.__table__  # type: ignore[attr-defined]
+    rows = session.connection().execute(
+        sa_select(users.c.username, users.c.role)
+        .where(users.c.dealer_id == dealer_id)
+        .where(users.c.is_active)
+        .where(users.c.role.in_([Role.clerk.value, Role.dealer_manager.value]))
     )
-    return dict(rows.all())
+    return {username: role for username, role in rows}
 
 
 # --- terminals ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import jwt
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
@@ -141,9 +141,12 @@ def _kept_for(session: Session) -> _Kept:
 
 
 def _price_lists(session: Session, kept: _Kept) -> list[_ListEntry]:
-    newest = session.exec(
-        sql_select(PriceList.id).order_by(col(PriceList.version).desc()).limit(1)
-    ).first()
+    table = PriceList.__table__  # type: ignore[attr-defined]
+    newest = (
+        session.connection()
+        .execute(select(table.c.id).order_by(table.c.version.desc()).limit(1))
+        .scalar()
+    )
     lists = kept.lists
     if lists is not None and lists[0] == newest:
         return lists[1]
