@@ -9,27 +9,27 @@
 - the cost of the insert trigger that stamps `at`: COPY of 100,000 audit rows, against the
   same COPY into a copy of the table without triggers; reported as µs per row.
 
-Figures and ratios are printed, not asserted; the exit status is 1 only if the migrated or
-sealed chain does not verify (a correctness bug). HAOKA_BENCH_POSTGRES_URL names another
-server, HAOKA_BENCH_AUDIT_ROWS another size.
+The sizes are options (--rows, --round-rows, --copy-rows; HAOKA_BENCH_AUDIT_ROWS still gives
+--rows its default). Figures and ratios are printed, not asserted; the exit status is 1 only
+if the migrated or sealed chain does not verify (a correctness bug).
 """
 
 import os
 import sys
 import time
 import uuid
+from typing import Any
 
+import _cli
 import psycopg
-from _channel_data import SERVER, dsn
+from _channel_data import dsn
 from sqlmodel import Session
 
 from backoffice import migrate
 from backoffice.db import make_engine
 from backoffice.services import audit
 
-ROWS = int(os.environ.get("HAOKA_BENCH_AUDIT_ROWS", "1000000"))
-ROUND_ROWS = 10_000
-COPY_ROWS = 100_000
+MIGRATION_LIMIT_S, ROUND_LIMIT_S, VERIFY_LIMIT_S = 60.0, 1.0, 60.0
 _OLD_ROWS = """
 INSERT INTO audit_entry (id, at, actor, entity_type, entity_id, action, from_status,
                          to_status, item_count, document_id, reason)
@@ -53,56 +53,96 @@ def _copy(conn: psycopg.Connection, table: str, count: int, prefix: str) -> floa
     return time.perf_counter() - started
 
 
-def _report(label: str, seconds: float, limit: float) -> None:
+def _report(label: str, seconds: float, limit: float) -> dict[str, float]:
     print(f"{label:58} {seconds:7.2f} s   limit {limit:4.0f} s   ratio {seconds / limit:.2f}")
+    return {"s": round(seconds, 3), "limit_s": limit, "ratio": round(seconds / limit, 3)}
 
 
 def main() -> int:
+    parser = _cli.parser(__doc__)
+    parser.add_argument(
+        "--rows",
+        type=_cli.positive,
+        default=int(os.environ.get("HAOKA_BENCH_AUDIT_ROWS", "1000000")),
+        help="audit rows written before the chain, sealed by migration 0008 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--round-rows",
+        type=_cli.positive,
+        default=10_000,
+        help="new rows for the sealer's round (default %(default)s)",
+    )
+    parser.add_argument(
+        "--copy-rows",
+        type=_cli.positive,
+        default=100_000,
+        help="rows COPYed to measure the stamping trigger (default %(default)s)",
+    )
+    args = parser.parse_args()
+    rows, round_rows, copy_rows = args.rows, args.round_rows, args.copy_rows
+    server = args.postgres_url
     name = f"haoka_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn(SERVER), autocommit=True) as admin:
+    with psycopg.connect(dsn(server), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = SERVER.rsplit("/", 1)[0] + "/" + name
+    url = server.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
     intact = True
+    figures: dict[str, Any] = {}
     try:
         migrate.upgrade(url, "0007")
         with psycopg.connect(dsn(url), autocommit=True) as conn:
-            conn.execute(_OLD_ROWS.format(rows=ROWS))  # type: ignore[arg-type]
+            conn.execute(_OLD_ROWS.format(rows=rows))  # type: ignore[arg-type]
             conn.execute("VACUUM ANALYZE audit_entry")
         started = time.perf_counter()
         migrate.upgrade(url)
-        _report(f"migration 0008 sealing {ROWS:,} rows", time.perf_counter() - started, 60)
+        figures["migration_0008"] = _report(
+            f"migration 0008 sealing {rows:,} rows",
+            time.perf_counter() - started,
+            MIGRATION_LIMIT_S,
+        )
         with psycopg.connect(dsn(url), autocommit=True) as conn:
             # What autovacuum does after the migration's update, before the worker's rounds.
             conn.execute("VACUUM ANALYZE audit_entry")
 
         with psycopg.connect(dsn(url)) as conn:
-            _copy(conn, "audit_entry", ROUND_ROWS, "0193c")
+            _copy(conn, "audit_entry", round_rows, "0193c")
         with Session(engine) as session:
             started = time.perf_counter()
             sealing = audit.seal(session)
-            _report(f"sealer round: {sealing.sealed:,} new rows", time.perf_counter() - started, 1)
+            figures["sealer_round"] = _report(
+                f"sealer round: {sealing.sealed:,} new rows",
+                time.perf_counter() - started,
+                ROUND_LIMIT_S,
+            )
 
             started = time.perf_counter()
             report = audit.verify(session, seal_first=False)
             elapsed = time.perf_counter() - started
-            _report(f"verify: walk {report.walk.rows:,} rows", elapsed, 60)
-            intact = report.intact and report.walk.rows == ROWS + ROUND_ROWS
+            figures["verify"] = _report(
+                f"verify: walk {report.walk.rows:,} rows", elapsed, VERIFY_LIMIT_S
+            )
+            intact = report.intact and report.walk.rows == rows + round_rows
 
         with psycopg.connect(dsn(url)) as conn:
             conn.execute("CREATE TABLE audit_plain (LIKE audit_entry INCLUDING ALL)")
             conn.commit()
-            plain = _copy(conn, "audit_plain", COPY_ROWS, "0193d")
-            stamped = _copy(conn, "audit_entry", COPY_ROWS, "0193e")
+            plain = _copy(conn, "audit_plain", copy_rows, "0193d")
+            stamped = _copy(conn, "audit_entry", copy_rows, "0193e")
         print(
-            f"COPY of {COPY_ROWS:,} audit rows: {stamped / COPY_ROWS * 1e6:.1f} µs per row with "
-            f"the stamping trigger, {plain / COPY_ROWS * 1e6:.1f} µs without "
-            f"(+{(stamped - plain) / COPY_ROWS * 1e6:.1f} µs)"
+            f"COPY of {copy_rows:,} audit rows: {stamped / copy_rows * 1e6:.1f} µs per row with "
+            f"the stamping trigger, {plain / copy_rows * 1e6:.1f} µs without "
+            f"(+{(stamped - plain) / copy_rows * 1e6:.1f} µs)"
         )
+        figures["copy_us_per_row"] = {
+            "with_trigger": round(stamped / copy_rows * 1e6, 2),
+            "without": round(plain / copy_rows * 1e6, 2),
+        }
     finally:
         engine.dispose()
-        with psycopg.connect(dsn(SERVER), autocommit=True) as admin:
+        with psycopg.connect(dsn(server), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    figures["intact"] = intact
+    _cli.emit("audit", args, figures)
     if not intact:
         print("the chain does not verify", file=sys.stderr)
         return 1

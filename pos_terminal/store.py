@@ -222,6 +222,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ADD COLUMN retry_at TEXT;
     ALTER TABLE events ADD COLUMN failure TEXT;
     """,
+    # 5: number search by the last three digits (services/stock.py): a number's ending, then
+    # the number, so one ending's numbers are read in number order; it replaces the index on
+    # the reversed number, which found them in no useful order (all sorted on every search).
+    """
+    CREATE INDEX ix_stock_tail ON stock (substr(item, 9, 3), item);
+    DROP INDEX ix_stock_rev;
+    """,
 )
 
 # Migrations that erase secrets: after upgrading an existing database past one, the file is

@@ -17,9 +17,18 @@ class SearchPatternError(ValueError):
 
 @dataclass(frozen=True)
 class SearchPlan:
-    like: str  # SQL LIKE over msisdn, always applied
+    like: str  # SQL LIKE over msisdn: the whole pattern
     prefix: str  # literal leading digits: a range on msisdn
-    suffix: str  # literal trailing digits: a range on the reversed msisdn
+    suffix: str  # literal trailing digits: an index on the number's end
+
+    @property
+    def ends_decide(self) -> bool:
+        """Whether the literal prefix and suffix alone decide a match of an 11-digit number
+        (`139*`, `*88`, `139*88`, a whole number), so the LIKE adds nothing to them."""
+        if "%" not in self.like and "_" not in self.like:
+            return True  # a whole number: its prefix is all of it
+        fits = len(self.prefix) + len(self.suffix) <= 11
+        return fits and self.like == f"{self.prefix}%{self.suffix}"
 
 
 def plan_search(pattern: str) -> SearchPlan:

@@ -103,6 +103,10 @@ def resolve_item(conn: sqlite3.Connection, text: str) -> StockEntry:
 
 # --- number search --------------------------------------------------------------------------
 
+# The number's last three digits, spelled as the index ix_stock_tail spells it (store.py).
+_TAIL = "substr(item, 9, 3)"
+_TAIL_DIGITS = 3
+
 
 def _upper_bound(prefix: str) -> str:
     # ":" sorts after "9": the bound for a prefix of all nines.
@@ -110,27 +114,32 @@ def _upper_bound(prefix: str) -> str:
 
 
 def search_numbers(conn: sqlite3.Connection, pattern: str, limit: int = 50) -> list[StockEntry]:
-    """Numbers on this outlet's shelf matching the pattern, in number order."""
+    """Numbers on this outlet's shelf matching the pattern, in number order.
+
+    The page's numbers are chosen from an index alone, in number order, ending at the last
+    match (nothing sorted), then their entries read: three or more literal final digits read
+    the numbers of that ending (ix_stock_tail); otherwise the shelf's numbers (ix_stock_status,
+    which holds every number it tests), from the literal leading digits when there are some."""
     try:
         plan = plan_search(pattern)
     except SearchPatternError as error:
         raise PosError("bad_pattern", str(error)) from None
-    # Unary + keeps the planner off the status index when a literal end gives a narrower range.
-    shelf = "+s.item_kind = 'number' AND +s.status = 'in_stock'"
-    if not plan.prefix and not plan.suffix:
-        shelf = "s.item_kind = 'number' AND s.status = 'in_stock'"
-    sql = _ENTRY_SQL + f" WHERE {shelf} AND s.item LIKE ?"
+    ending = len(plan.suffix) >= _TAIL_DIGITS
+    # Unary + keeps the planner off the status index when the ending narrows more.
+    shelf = "item_kind = 'number' AND status = 'in_stock'"
+    if ending:
+        shelf = "+item_kind = 'number' AND +status = 'in_stock'"
+    page = f"SELECT item FROM stock WHERE {shelf} AND item LIKE ?"
     args: list[object] = [plan.like]
-    # The longer literal end narrows more; each has its own index.
-    if len(plan.suffix) > len(plan.prefix):
-        rev = plan.suffix[::-1]
-        sql += " AND s.item_rev >= ? AND s.item_rev < ?"
-        args += [rev, _upper_bound(rev)]
-    elif plan.prefix:
-        sql += " AND s.item >= ? AND s.item < ?"
+    if ending:
+        page += f" AND {_TAIL} = ?"
+        args.append(plan.suffix[-_TAIL_DIGITS:])
+    if plan.prefix:
+        page += " AND item >= ? AND item < ?"
         args += [plan.prefix, _upper_bound(plan.prefix)]
-    sql += " ORDER BY s.item LIMIT ?"
+    page += " ORDER BY item LIMIT ?"
     args.append(limit)
+    sql = _ENTRY_SQL + f" WHERE s.item IN ({page}) ORDER BY s.item"
     return [_entry(r) for r in conn.execute(sql, args)]
 
 

@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import IO
 
-from sqlalchemy import func
+from sqlalchemy import func, literal_column, text
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.billing import (
@@ -15,6 +15,7 @@ from backoffice.contracts.billing import (
     SegmentRequest,
 )
 from backoffice.models import MobileNumber, NumberBatch, NumberGrade
+from backoffice.models.billing import NUMBER_TAIL, NUMBER_TAIL_DIGITS
 from backoffice.services import audit
 from backoffice.services.billing.batches import (
     ensure_code_free,
@@ -29,12 +30,12 @@ from backoffice.services.billing.tabular import (
     finish_import,
     read_table,
 )
-from backoffice.services.bulk import db_timestamp, insert_rows
+from backoffice.services.bulk import db_timestamp, insert_rows, refresh_statistics
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.codes import CodeError, parse_msisdn
 from shared.ids import new_id
 from shared.lifecycle import NumberStatus
-from shared.number_search import SearchPatternError, plan_search, upper_bound
+from shared.number_search import SearchPatternError, SearchPlan, plan_search, upper_bound
 
 NUMBER_COLUMNS = Columns(required=("msisdn",), aliases=(("号码", "msisdn"), ("number", "msisdn")))
 _INSERT_COLUMNS = (
@@ -47,6 +48,15 @@ _INSERT_COLUMNS = (
     "updated_at",
 )
 _EXISTING_CHUNK = 500
+# For the rest of the transaction (PostgreSQL), a search page is planned
+# - for its own values every time: once psycopg has prepared the statement (its fifth run),
+#   PostgreSQL may otherwise keep a generic plan, made without the values, for later runs;
+# - without parallel workers: starting them costs more than the few thousand rows a page
+#   reads, yet a LIKE's low estimate makes the planner choose them.
+_PAGE_PLANNING = text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
 
 Progress = Callable[[int], None]
 
@@ -67,7 +77,8 @@ def _store_numbers(
     )
     session.add(batch)
     session.flush()
-    insert_rows(session, "mobile_number", _INSERT_COLUMNS, rows, progress)
+    added = insert_rows(session, "mobile_number", _INSERT_COLUMNS, rows, progress)
+    refresh_statistics(session, "mobile_number", added)
     return Counter(grades)
 
 
@@ -260,6 +271,38 @@ def _starting_with(query, column, prefix: str):  # type: ignore[no-untyped-def]
     return query if bound is None else query.where(column < bound)
 
 
+def _matching(query, plan: SearchPlan, postgresql: bool):  # type: ignore[no-untyped-def]
+    """The pattern as conditions an index serves, so that the first page is read in number
+    order and stops at its end:
+
+    - literal leading digits: a range on msisdn (the primary key);
+    - three or more literal final digits: the number's ending (ix_number_tail), which keeps
+      the numbers of one ending in number order, a thousandth of the table;
+    - on PostgreSQL, any other count of literal final digits: a range on the reversed number
+      (ix_number_rev). With four or more it is narrower than the ending, and PostgreSQL may
+      take it; with one or two it gives the planner a true count of matches (one in 10 or
+      100), so it walks the numbers in order, where the LIKE's estimate from its histogram
+      (almost none) has it scan or sort the table. With three it would make the estimate so
+      small that the planner sorts the whole ending rather than read it in order. SQLite,
+      without such estimates, walks the numbers in order for one or two digits and reads the
+      ending for more;
+    - the LIKE, unless the conditions above already decide a match.
+    """
+    msisdn = col(MobileNumber.msisdn)
+    if plan.prefix:
+        query = _starting_with(query, msisdn, plan.prefix)
+    suffix = len(plan.suffix)
+    if suffix >= NUMBER_TAIL_DIGITS:
+        query = query.where(literal_column(NUMBER_TAIL) == plan.suffix[-NUMBER_TAIL_DIGITS:])
+    reversed_range = postgresql and suffix not in (0, NUMBER_TAIL_DIGITS)
+    if reversed_range:
+        query = _starting_with(query, col(MobileNumber.msisdn_rev), plan.suffix[::-1])
+    decided = suffix in (0, NUMBER_TAIL_DIGITS) or reversed_range
+    if not (plan.ends_decide and decided):
+        query = query.where(msisdn.like(plan.like))
+    return query
+
+
 def search_numbers(
     session: Session,
     pattern: str | None = None,
@@ -270,6 +313,7 @@ def search_numbers(
     limit: int = 50,
 ) -> NumberPage:
     """One page in msisdn order; `after` is the last msisdn of the previous page."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
     query = select(MobileNumber, NumberGrade).join(
         NumberGrade, col(NumberGrade.code) == col(MobileNumber.grade_code)
     )
@@ -278,11 +322,7 @@ def search_numbers(
             plan = plan_search(pattern)
         except SearchPatternError as exc:
             raise InvalidInput(str(exc), code="invalid_pattern") from exc
-        query = query.where(col(MobileNumber.msisdn).like(plan.like))
-        if plan.prefix:
-            query = _starting_with(query, col(MobileNumber.msisdn), plan.prefix)
-        if len(plan.suffix) >= 2:
-            query = _starting_with(query, col(MobileNumber.msisdn_rev), plan.suffix[::-1])
+        query = _matching(query, plan, postgresql)
     if grade:
         query = query.where(MobileNumber.grade_code == grade)
     if status:
@@ -293,6 +333,8 @@ def search_numbers(
         query = query.where(MobileNumber.batch_id == find_batch(session, batch).id)
     if after:
         query = query.where(col(MobileNumber.msisdn) > after)
+    if postgresql:
+        session.execute(_PAGE_PLANNING)
     rows = session.exec(query.order_by(col(MobileNumber.msisdn)).limit(limit + 1)).all()
     items = [_number_public(n, g) for n, g in rows[:limit]]
     next_after = items[-1].msisdn if len(rows) > limit else None
