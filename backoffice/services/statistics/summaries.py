@@ -3,13 +3,31 @@ transaction that applies each sale, return and redemption, and rebuilt from the 
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    String,
+    Subquery,
+    Table,
+    case,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from backoffice.domain.calendar import business_day, month_of, week_of
-from backoffice.domain.channel import voucher_product
+from backoffice.domain.channel import number_product, voucher_product
 from backoffice.domain.statistics import (
     COUNTER_NAMES,
     Counters,
@@ -32,7 +50,6 @@ from backoffice.models import (
     Voucher,
 )
 from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
-from backoffice.services import bulk
 
 _PRODUCT = SalesStatProduct.__table__  # type: ignore[attr-defined]
 _OUTLET = SalesStatOutlet.__table__  # type: ignore[attr-defined]
@@ -144,38 +161,91 @@ def record(session: Session, entries: Iterable[Entry]) -> None:
     _upsert(session, _OUTLET, ("day", "outlet_id"), outlet_rows)
 
 
-def _raw_entries(session: Session) -> Iterable[Entry]:
-    """Every sale line, return and redemption, from the records themselves."""
-    connection = session.connection()
+# China has kept UTC+8 all year since 1991 (backoffice.domain.calendar.ZONE): in SQL, a
+# business day is the date of the UTC instant moved on by these hours.
+_CHINA_HOURS = 8
+_NUMBER = number_product("")  # a number's product key is this prefix and its grade
+_VOUCHER = "voucher:"  # a card's is this prefix and its face value (domain voucher_product)
+
+
+class _Dialect:
+    """What the rebuild's SQL says differently on PostgreSQL and SQLite: the business
+    calendar of backoffice.domain.calendar over the naive-UTC timestamps the tables hold
+    (models.types.UTCDateTime), and the text keys it groups by."""
+
+    def __init__(self, name: str) -> None:
+        self.postgresql = name == "postgresql"
+
+    def day(self, at: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The business day of an instant."""
+        if self.postgresql:
+            return cast(at + literal_column(f"INTERVAL '{_CHINA_HOURS} hours'"), Date)
+        # SQLite holds the text 'YYYY-MM-DD HH:MM:SS.ffffff' and would round the fraction to
+        # the millisecond, carrying 23:59:59.9999 China time into the next day: whole seconds
+        # only (a day starts on a whole second). The result is the text a Date column holds.
+        return func.date(func.substr(at, 1, 19), f"+{_CHINA_HOURS} hours")
+
+    def week(self, day: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The Monday the day's week starts on."""
+        if self.postgresql:
+            return day - (cast(extract("isodow", day), Integer) - 1)
+        return func.date(day, "-6 days", "weekday 1")
+
+    def month(self, day: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The first of the day's month."""
+        if self.postgresql:
+            return day - (cast(extract("day", day), Integer) - 1)
+        return func.date(day, "start of month")
+
+    def key(self, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A text column to group by, compared byte by byte: a PostgreSQL database may
+        compare text by its locale, which is slower and makes the same groups."""
+        return text.collate("C") if self.postgresql else text
+
+
+def _moves(sql: _Dialect) -> Subquery:
+    """Every sale line on the day sold, every return on the day returned (under the outlet
+    and product that sold it) and every redemption on the day redeemed (under the outlet
+    that sold the card), each with the counters it adds: what `sale_entries`,
+    `return_entry` and `redemption_entry` add as they happen."""
+    zero = literal_column("0")
+    one = literal_column("1")
+
+    def counters(**values: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+        return [values.get(name, zero).label(name) for name in COUNTER_NAMES]
+
+    # One pass over the lines and their sales: each line once as sold (back = 0) and, if it
+    # was returned, once more as returned (back = 1).
+    twice = select(zero.label("back")).union_all(select(one)).subquery("twice")
+    back = twice.c.back
+    sold = one - back
     lines = (
         select(
-            _SALES.c.sold_at,
-            _SALES.c.outlet_id,
-            _SALES.c.dealer_id,
-            _LINES.c.product,
-            _LINES.c.price_fen,
-            _LINES.c.dealer_fen,
-            _LINES.c.returned_at,
+            sql.day(case((back == 0, _SALES.c.sold_at), else_=_LINES.c.returned_at)).label("day"),
+            sql.key(_SALES.c.outlet_id).label("outlet_id"),
+            sql.key(_LINES.c.product).label("product"),
+            sql.key(_SALES.c.dealer_id).label("dealer_id"),
+            *counters(
+                sold_count=sold,
+                sold_fen=sold * _LINES.c.price_fen,
+                dealer_fen=sold * _LINES.c.dealer_fen,
+                returned_count=back,
+                returned_fen=back * _LINES.c.price_fen,
+                returned_dealer_fen=back * _LINES.c.dealer_fen,
+            ),
         )
         .select_from(_LINES.join(_SALES, _SALES.c.id == _LINES.c.sale_id))
-        .execution_options(yield_per=20_000)
+        .join(twice, (back == 0) | _LINES.c.returned_at.is_not(None))
     )
-    # The business day changes on the hour (China time is a whole number of hours from UTC):
-    # one conversion per hour of sales instead of one per line.
-    days: dict[datetime, date] = {}
-    for sold_at, outlet, dealer, product, price, dealer_fen, returned_at in connection.execute(
-        lines
-    ):
-        hour = sold_at.replace(minute=0, second=0, microsecond=0)
-        day = days.get(hour)
-        if day is None:
-            day = days[hour] = business_day(hour)
-        yield StatKey(day, outlet, product, dealer), sold(price, dealer_fen)
-        if returned_at is not None:
-            key = StatKey(business_day(returned_at), outlet, product, dealer)
-            yield key, returned(price, dealer_fen)
+    product = (literal(_VOUCHER) + cast(_VOUCHERS.c.face_value_fen, String)).self_group()
     redemptions = (
-        select(_AUDIT.c.at, _VOUCHERS.c.outlet_id, _OUTLETS.c.dealer_id, _VOUCHERS.c.face_value_fen)
+        select(
+            sql.day(_AUDIT.c.at).label("day"),
+            sql.key(_VOUCHERS.c.outlet_id).label("outlet_id"),
+            sql.key(product).label("product"),
+            sql.key(_OUTLETS.c.dealer_id).label("dealer_id"),
+            *counters(redeemed_count=one, redeemed_fen=_VOUCHERS.c.face_value_fen),
+        )
         .select_from(
             _AUDIT.join(_VOUCHERS, _VOUCHERS.c.serial == _AUDIT.c.entity_id).join(
                 _OUTLETS, _OUTLETS.c.id == _VOUCHERS.c.outlet_id
@@ -184,28 +254,66 @@ def _raw_entries(session: Session) -> Iterable[Entry]:
         .where(_AUDIT.c.entity_type == "voucher")
         .where(_AUDIT.c.action == "redeem")
     )
-    for at, outlet, dealer, face in connection.execute(redemptions):
-        yield StatKey(business_day(at), outlet, voucher_product(face), dealer), redeemed(face)
+    return union_all(lines, redemptions).subquery("moves")
+
+
+def _grade(product: ColumnElement[Any]) -> ColumnElement[Any]:
+    """domain.channel.grade_of in SQL: the grade a number's product key names, else ''."""
+    prefix = len(_NUMBER)
+    return case(
+        (func.substr(product, 1, prefix) == _NUMBER, func.substr(product, prefix + 1)),
+        else_="",
+    )
 
 
 def rebuild(session: Session) -> int:
     """Recomputes both summaries from the sales, returns and redemptions recorded; returns
-    the number of product-grain rows. Runs in the caller's transaction, and holds off the
-    pushes that would count into the summaries meanwhile (they wait, then add their counts
-    to the rebuilt rows), so that no sale is counted twice or lost."""
+    the number of product-grain rows. Runs in the caller's transaction as two
+    INSERT … SELECT … GROUP BY statements (the database adds everything up: nothing is read
+    into Python, whatever the number of sales), and holds off the pushes that would count
+    into the summaries meanwhile (they wait, then add their counts to the rebuilt rows), so
+    that no sale is counted twice or lost."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    sql = _Dialect(connection.dialect.name)
+    if sql.postgresql:
         connection.exec_driver_sql(
             f"LOCK TABLE {_PRODUCT.name}, {_OUTLET.name} IN SHARE ROW EXCLUSIVE MODE"
         )
     # On SQLite the first write takes the database's write lock before the sales are read.
     connection.execute(delete(_PRODUCT))
     connection.execute(delete(_OUTLET))
-    product_rows, outlet_rows = _rows(fold(_raw_entries(session)))
-    for table, rows in ((_PRODUCT, product_rows), (_OUTLET, outlet_rows)):
-        if rows:
-            columns = list(rows[0])
-            bulk.insert_rows(
-                session, table.name, columns, (tuple(row[c] for c in columns) for row in rows)
-            )
-    return len(product_rows)
+    moves = _moves(sql)
+    keys = (moves.c.day, moves.c.outlet_id, moves.c.product, moves.c.dealer_id)
+    per_product = (
+        select(
+            *keys,
+            _grade(moves.c.product),
+            sql.week(moves.c.day),
+            sql.month(moves.c.day),
+            *(func.sum(moves.c[name]) for name in COUNTER_NAMES),
+        )
+        .group_by(*keys)
+        # in key order, as `record` writes them
+        .order_by(moves.c.day, moves.c.outlet_id, moves.c.product)
+    )
+    columns = ["day", "outlet_id", "product", "dealer_id", "grade_code", "week", "month"]
+    product_rows = connection.execute(
+        insert(_PRODUCT).from_select([*columns, *COUNTER_NAMES], per_product),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount
+    # The outlet grain adds up the product grain just written, as `_rows` does.
+    outlet_keys = (
+        _PRODUCT.c.day,
+        sql.key(_PRODUCT.c.outlet_id),
+        sql.key(_PRODUCT.c.dealer_id),
+        _PRODUCT.c.week,
+        _PRODUCT.c.month,
+    )
+    per_outlet = (
+        select(*outlet_keys, *(func.sum(_PRODUCT.c[name]) for name in COUNTER_NAMES))
+        .group_by(*outlet_keys)
+        .order_by(*outlet_keys[:2])
+    )
+    columns = ["day", "outlet_id", "dealer_id", "week", "month"]
+    connection.execute(insert(_OUTLET).from_select([*columns, *COUNTER_NAMES], per_outlet))
+    return product_rows
