@@ -3,11 +3,13 @@ transaction that applies each sale, return and redemption, and rebuilt from the 
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Insert,
     Integer,
     String,
     Subquery,
@@ -141,17 +143,22 @@ def _rows(totals: dict[StatKey, Counters]) -> tuple[list[Row], list[Row]]:
     return per_product, outlet_rows
 
 
+@cache
+def _upsert_statement(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Insert:
+    """Built once per dialect and table: every push runs it."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in COUNTER_NAMES},
+    )
+
+
 def _upsert(session: Session, table: Table, keys: Sequence[str], rows: list[Row]) -> None:
     if not rows:
         return
     connection = session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + statement.excluded[name] for name in COUNTER_NAMES},
-    )
-    connection.execute(statement, rows)
+    connection.execute(_upsert_statement(connection.dialect.name, table, tuple(keys)), rows)
 
 
 def record(session: Session, entries: Iterable[Entry]) -> None:
