@@ -3,7 +3,7 @@ and the activation outbox."""
 
 from datetime import datetime
 
-from sqlalchemy import Index, PrimaryKeyConstraint
+from sqlalchemy import Index, PrimaryKeyConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backoffice.models.types import text_column, utc_column, utcnow
@@ -47,6 +47,8 @@ class Sale(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sale_outlet_time", "outlet_id", "sold_at"),
         Index("ix_sale_customer_id_hash", "customer_id_hash"),
+        # A dealer's sales by time: the windows a settlement run reads.
+        Index("ix_sale_dealer_time", "dealer_id", "sold_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -71,8 +73,20 @@ class Sale(SQLModel, table=True):
 
 
 class SaleLine(SQLModel, table=True):
+    """One item of a sale. Database triggers (migration 0010) list each line's sale, and its
+    return once returned_at is set, in settlement_pending until a settlement run books them."""
+
     __tablename__ = "sale_line"
-    __table_args__ = (Index("ix_sale_line_item", "item_key"),)
+    __table_args__ = (
+        Index("ix_sale_line_item", "item_key"),
+        # The few lines returned: a settlement run reads a period's returns by it.
+        Index(
+            "ix_sale_line_returned",
+            "returned_at",
+            postgresql_where=text("returned_at IS NOT NULL"),
+            sqlite_where=text("returned_at IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     sale_id: str = Field(foreign_key="sale.id", max_length=36, index=True)

@@ -3,7 +3,7 @@ profiles, number activation status from provisioning, and settlement statements.
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backoffice.models.types import utc_column, utcnow
@@ -17,6 +17,13 @@ class DealerAccountEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_account_dealer_booked", "dealer_id", "booked_on"),
         Index("ix_account_source", "source_key"),
+        # The few entries booked after their own day, which a run reads by booking day.
+        Index(
+            "ix_account_late",
+            "booked_on",
+            postgresql_where=text("late"),
+            sqlite_where=text("late"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -38,6 +45,30 @@ class DealerAccountEntry(SQLModel, table=True):
     approver: str = Field(default="", max_length=96)
     actor: str = Field(max_length=96)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class SettlementPending(SQLModel, table=True):
+    """A sale line's sale (kind `sale`) or return (kind `return`) that no settlement run has
+    booked yet. Database triggers on sale_line add the rows (a line inserted, a line's
+    returned_at set); the run that books one, or finds it books nothing (a zero-priced
+    line), removes it. A run reads only these, never the sales it has booked before."""
+
+    __tablename__ = "settlement_pending"
+
+    line_id: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=8)  # LedgerKind.sale | sale_return
+
+
+class SettlementVersion(SQLModel, table=True):
+    """How often what a dealer's statements are computed from has changed: every entry
+    booked or posted on its account and every activation report of a number it sold adds
+    one (a dealer without a row is at 0). A statement keeps the version it was computed at
+    (`SettlementStatement.basis`), so that a rerun knows which drafts cannot have moved."""
+
+    __tablename__ = "settlement_version"
+
+    dealer_id: str = Field(primary_key=True, foreign_key="dealer.id", max_length=36)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class SettlementProfile(SQLModel, table=True):
@@ -128,6 +159,9 @@ class SettlementStatement(SQLModel, table=True):
     adjustments_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     closing_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     line_count: int = 0
+    # What the figures were computed from: the dealer's settlement version, its commission
+    # plans and its closed periods (runs.py); None before the first run that records it.
+    basis: str | None = Field(default=None, max_length=96)
     comment: str = Field(default="", max_length=1000)
     computed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     computed_by: str = Field(max_length=96)

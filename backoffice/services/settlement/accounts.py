@@ -1,13 +1,14 @@
 """A dealer's settlement account: the append-only ledger, its balance, payments, and
 the settlement profile (cadence) that says which periods are closed."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
@@ -30,6 +31,7 @@ from backoffice.models import (
     SettlementProfile,
     SettlementStatement,
 )
+from backoffice.models.settlement import SettlementVersion
 from backoffice.models.types import utcnow
 from backoffice.services import audit
 from backoffice.services.channel.dealers import charge_dealer, find_dealer
@@ -37,6 +39,7 @@ from backoffice.services.errors import Conflict, InvalidInput
 from shared.ids import new_id
 
 _ENTRIES = DealerAccountEntry.__table__  # type: ignore[attr-defined]
+_VERSIONS = SettlementVersion.__table__  # type: ignore[attr-defined]
 
 
 def _refuse(error: SettlementError) -> Conflict:
@@ -89,6 +92,34 @@ def closed_until(session: Session, dealer_ids: Sequence[str]) -> dict[str, date]
     return dict(session.connection().execute(query).all())
 
 
+def touch(session: Session, dealer_ids: Iterable[str]) -> None:
+    """Adds one to the dealers' settlement versions, in the caller's transaction: what their
+    statements are computed from has changed. Rows are taken in key order, so that two
+    writers never deadlock on them."""
+    ids = sorted(set(dealer_ids))
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for start in range(0, len(ids), 1_000):
+        statement = dialect.insert(_VERSIONS).values(
+            [{"dealer_id": d, "version": 1} for d in ids[start : start + 1_000]]
+        )
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["dealer_id"], set_={"version": _VERSIONS.c.version + 1}
+            )
+        )
+
+
+def versions(session: Session, dealer_ids: Sequence[str]) -> dict[str, int]:
+    """The dealers' settlement versions (0 for a dealer without a row)."""
+    rows = session.connection().execute(
+        select(_VERSIONS.c.dealer_id, _VERSIONS.c.version).where(
+            _VERSIONS.c.dealer_id.in_(dealer_ids)
+        )
+    )
+    return {dealer_id: int(version) for dealer_id, version in rows}
+
+
 def post_entry(
     session: Session, key: str, request: AccountEntryIn, actor: str
 ) -> DealerAccountEntry:
@@ -117,6 +148,7 @@ def post_entry(
         actor=actor,
     )
     session.add(entry)
+    touch(session, [dealer.id])
     if kind is LedgerKind.payment:
         charge_dealer(
             session,

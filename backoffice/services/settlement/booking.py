@@ -1,22 +1,25 @@
 """What a settlement run books for a dealer's sales and returns: each sale line at the
-dealer price once, each return taken back once, whatever period it synced in."""
+dealer price once, each return taken back once, whatever period it synced in; and the
+number sales a period's commission is computed from."""
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
-    String,
+    Connection,
+    Integer,
     and_,
-    case,
-    cast,
-    exists,
-    literal,
+    any_,
+    bindparam,
+    delete,
     or_,
     select,
+    union_all,
 )
 from sqlmodel import Session
 
@@ -36,6 +39,7 @@ from backoffice.models import (
     Sale,
     SaleLine,
 )
+from backoffice.models.settlement import SettlementPending
 from backoffice.services import bulk
 from backoffice.services.settlement.accounts import _ENTRIES, closed_until
 from backoffice.services.settlement.revenue import _ACTIVATIONS
@@ -43,6 +47,8 @@ from shared.ids import new_id
 
 _SALES = Sale.__table__  # type: ignore[attr-defined]
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
+_PENDING = SettlementPending.__table__  # type: ignore[attr-defined]
+_CHUNK = 10_000
 ENTRY_COLUMNS = (
     "id",
     "dealer_id",
@@ -62,10 +68,6 @@ ENTRY_COLUMNS = (
 )
 
 
-def _source(prefix: str, line_id: object) -> object:
-    return literal(prefix) + cast(line_id, String)
-
-
 def _product_name(product: str) -> str:
     kind, _, detail = product.partition(":")
     if kind == "voucher" and detail.isdigit():
@@ -75,21 +77,24 @@ def _product_name(product: str) -> str:
 
 def _book_sales_and_returns(
     session: Session, dealer_ids: Sequence[str], period: Period, actor: str
-) -> int:
+) -> tuple[int, set[str]]:
     """Books every accepted sale line and return up to the period's end that is not booked
-    yet, in two set-based reads and one bulk insert (COPY on PostgreSQL). An event from a
-    closed period is booked late into the first open day (domain.settlement.booking)."""
+    yet: those settlement_pending holds, read in one pass and inserted in bulk (COPY on
+    PostgreSQL), then taken off it. An event from a closed period is booked late into the
+    first open day (domain.settlement.booking). Returns the entries booked and the dealers
+    whose lines were taken (zero-priced ones too: they count for commission)."""
     end = day_start(period.end + timedelta(days=1))
     frozen = closed_until(session, dealer_ids)
-    rows: list[tuple[object, ...]] = []
-    now = bulk.db_timestamp()
-    for kind, stamp, sign in (
-        (LedgerKind.sale, _SALES.c.sold_at, 1),
-        (LedgerKind.sale_return, _LINES.c.returned_at, -1),
-    ):
-        key = _source(f"{kind.value}:", _LINES.c.id)
-        booked = exists().where(_ENTRIES.c.source_key == key)
-        query = (
+    sale, sale_return = LedgerKind.sale.value, LedgerKind.sale_return.value
+    connection = session.connection()
+    # The list first, then its lines by key: the list's size swings from a period's sales
+    # to nothing within one run, faster than the planner's statistics follow it.
+    pending: dict[int, list[str]] = defaultdict(list)
+    for line_id, kind in connection.execute(select(_PENDING.c.line_id, _PENDING.c.kind)):
+        pending[line_id].append(kind)
+    lines = []
+    for by_id in _keyed(connection, _LINES.c.id, sorted(pending)):
+        lines += connection.execute(
             select(
                 _LINES.c.id,
                 _LINES.c.item_key,
@@ -98,63 +103,104 @@ def _book_sales_and_returns(
                 _LINES.c.dealer_fen,
                 _SALES.c.dealer_id,
                 _SALES.c.receipt_no,
-                stamp,
+                _SALES.c.sold_at,
+                _LINES.c.returned_at,
             )
             .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
+            .where(by_id)
             .where(_SALES.c.dealer_id.in_(dealer_ids))
-            .where(stamp.is_not(None))
-            .where(stamp < end)
-            .where(~booked)
-        )
-        for line in session.connection().execute(query):
-            occurred = business_day(line[7])
-            booked_on, late = booking(occurred, frozen.get(line.dealer_id))
-            word = "销售" if kind is LedgerKind.sale else "退货"
-            amount = sign * line.dealer_fen
-            # A zero-priced line (a free SIM pack) owes nothing and records nothing.
-            if not amount:
-                continue
-            rows.append(
-                (
-                    new_id(),
-                    line.dealer_id,
-                    kind.value,
-                    amount,
-                    sign * line.price_fen,
-                    occurred.isoformat(),
-                    booked_on.isoformat(),
-                    late,
-                    f"{kind.value}:{line.id}",
-                    line.item_key,
-                    f"{word} {_product_name(line.product)} 小票{line.receipt_no}",
-                    "",
-                    "",
-                    actor,
-                    now,
-                )
+        ).all()
+    due = [
+        (kind, line)
+        for line in lines
+        for kind in pending[line.id]
+        if (line.sold_at if kind == sale else line.returned_at) < end
+    ]
+    rows: list[tuple[object, ...]] = []
+    done: dict[str, list[int]] = {sale: [], sale_return: []}
+    dealers: set[str] = set()
+    now = bulk.db_timestamp()
+    # Sales before returns, each in line order.
+    for kind, line in sorted(due, key=lambda due: (due[0] != sale, due[1].id)):
+        done[kind].append(line.id)
+        dealers.add(line.dealer_id)
+        # A zero-priced line (a free SIM pack) owes nothing and records nothing.
+        if not line.dealer_fen:
+            continue
+        selling = kind == sale
+        occurred = business_day(line.sold_at if selling else line.returned_at)
+        booked_on, late = booking(occurred, frozen.get(line.dealer_id))
+        sign = 1 if selling else -1
+        word = "销售" if selling else "退货"
+        rows.append(
+            (
+                new_id(),
+                line.dealer_id,
+                kind,
+                sign * line.dealer_fen,
+                sign * line.price_fen,
+                occurred.isoformat(),
+                booked_on.isoformat(),
+                late,
+                f"{kind}:{line.id}",
+                line.item_key,
+                f"{word} {_product_name(line.product)} 小票{line.receipt_no}",
+                "",
+                "",
+                actor,
+                now,
             )
+        )
     bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
-    return len(rows)
+    for kind, ids in done.items():
+        _settled(session, kind, ids)
+    return len(rows), dealers
 
 
-def _booked_on(kind: LedgerKind):  # type: ignore[no-untyped-def]
-    """The day a sale line's sale (or return) was booked on the dealer's account; None: not
-    yet, or never (a zero-priced line books nothing)."""
-    return (
-        select(_ENTRIES.c.booked_on)
-        .where(_ENTRIES.c.source_key == _source(f"{kind.value}:", _LINES.c.id))
-        .limit(1)
-        .scalar_subquery()
-    )
+def _keyed(
+    connection: Connection, column: ColumnElement[int], keys: list[int]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together select the rows whose `column` is one of `keys`: one array
+    on PostgreSQL, lists of a size SQLite takes elsewhere; none for no keys."""
+    if connection.dialect.name == "postgresql":
+        if keys:
+            yield column == any_(bindparam(None, keys, type_=ARRAY(Integer)))
+        return
+    for start in range(0, len(keys), _CHUNK):
+        yield column.in_(keys[start : start + _CHUNK])
 
 
-_SALE_BOOKED = _booked_on(LedgerKind.sale)
-_RETURN_BOOKED = _booked_on(LedgerKind.sale_return)
+def _settled(session: Session, kind: str, line_ids: list[int]) -> None:
+    """Takes lines' sales (or returns) off settlement_pending: exactly those read, never one
+    pushed since."""
+    connection = session.connection()
+    for by_id in _keyed(connection, _PENDING.c.line_id, line_ids):
+        connection.execute(delete(_PENDING).where(_PENDING.c.kind == kind).where(by_id))
+
+
+def _late_bookings(
+    session: Session, dealer_ids: Sequence[str], since: date
+) -> dict[tuple[str, int], date]:
+    """The sales and returns of the dealers booked late (after their own day, into the
+    first open day after a closed period) on or after `since`: (kind, line id) → the day
+    booked. Any other is booked on its own day."""
+    late: dict[tuple[str, int], date] = {}
+    for kind, source, booked_on in session.connection().execute(
+        select(_ENTRIES.c.kind, _ENTRIES.c.source_key, _ENTRIES.c.booked_on)
+        .where(_ENTRIES.c.late)
+        .where(_ENTRIES.c.booked_on >= since)
+        .where(_ENTRIES.c.kind.in_([LedgerKind.sale.value, LedgerKind.sale_return.value]))
+        .where(_ENTRIES.c.dealer_id.in_(dealer_ids))
+    ):
+        late[(kind, int(source.rsplit(":", 1)[1]))] = booked_on
+    return late
 
 
 class _Sold(NamedTuple):
     sale: NumberSale
-    booked_on: date | None
+    # The days its sale and its return (None: not returned) count in: the day booked when
+    # booked late, else their own day.
+    booked_on: date
     return_booked_on: date | None
 
     def late_return_in(self, period: Period) -> bool:
@@ -168,48 +214,60 @@ def _number_sales(
     dealer_ids: Sequence[str],
     period: Period,
     stage_months: Iterable[int],
-) -> dict[str, list[_Sold]]:
+) -> tuple[dict[str, list[_Sold]], dict[tuple[str, int], date]]:
     """The numbers each dealer sold that can earn or lose commission in the period, with
-    their provisioning status and the day their sale is booked on (None for a zero-priced
-    line, which books nothing), in one read: sold in the period's months (one-off, slabs),
-    sold a stage's months before (staged), returned in the period, or sold or returned
-    earlier and booked late here."""
+    their provisioning status and the days their sale and return count in, in one read:
+    sold in the period's months (one-off, slabs), sold a stage's months before (staged),
+    returned in the period, or sold or returned earlier and booked late here. Also the late
+    bookings from the period on (`_late_bookings`), which `_late_slabs` reads again."""
     end = day_start(period.end + timedelta(days=1))
     windows = [(period.start.replace(day=1), period.end)]
-    # Month ends clamp (31 Jan + 1 month = 28 Feb), so a stage's window is a few days wider;
-    # commission_for decides exactly.
-    slack = timedelta(days=4)
-    for months in set(stage_months):
-        windows.append(
-            (add_months(period.start, -months) - slack, add_months(period.end, -months) + slack)
-        )
+    windows += [_sold_for(period, months) for months in set(stage_months)]
+    late = _late_bookings(session, dealer_ids, period.start)
     sold = _SALES.c.sold_at
-    return _sales_where(
-        session,
-        dealer_ids,
+    returned = _LINES.c.returned_at
+    conditions = [
         or_(
             *(
                 and_(sold >= day_start(a), sold < day_start(b + timedelta(days=1)))
                 for a, b in windows
-            ),
-            and_(_LINES.c.returned_at >= day_start(period.start), _LINES.c.returned_at < end),
-            and_(sold < day_start(period.start), _SALE_BOOKED.between(period.start, period.end)),
-            and_(
-                _LINES.c.returned_at < day_start(period.start),
-                _RETURN_BOOKED.between(period.start, period.end),
-            ),
+            )
         ),
-        end,
-    )
+        and_(returned >= day_start(period.start), returned < end),
+    ]
+    late_here = sorted({line for (_, line), day in late.items() if day in period})
+    if late_here:
+        conditions.append(_LINES.c.id.in_(late_here))
+    return _sales_where(session, dealer_ids, conditions, end, late), late
+
+
+def _sold_for(period: Period, months: int) -> tuple[date, date]:
+    """The first and last sale day whose stage of `months` falls due in the period. Month
+    ends clamp (31 Jan + 1 month = 28 Feb), so the days are found from a few either side of
+    the period moved back; add_months never goes backwards, so the days between are all."""
+    first = add_months(period.start, -months) - timedelta(days=4)
+    while add_months(first, months) < period.start:
+        first += timedelta(days=1)
+    last = add_months(period.end, -months) + timedelta(days=4)
+    while add_months(last, months) > period.end:
+        last -= timedelta(days=1)
+    return first, last
 
 
 def _sales_where(
-    session: Session, dealer_ids: Sequence[str], condition: ColumnElement[bool], end: datetime
+    session: Session,
+    dealer_ids: Sequence[str],
+    conditions: Sequence[ColumnElement[bool]],
+    end: datetime,
+    late: dict[tuple[str, int], date],
 ) -> dict[str, list[_Sold]]:
-    """The number sales of the dealers sold before `end` that meet `condition`, with their
-    provisioning status and the day each was booked on, per dealer."""
-    query = (
+    """The number sales of the dealers sold before `end` that meet any of `conditions`, each
+    once, with their provisioning status and the days their sale and return count in
+    (`late`: the late bookings), per dealer. Each condition is a branch of one UNION ALL,
+    so that each is read by its own index."""
+    base = (
         select(
+            _LINES.c.id,
             _SALES.c.dealer_id,
             _LINES.c.item_key,
             _LINES.c.product,
@@ -217,30 +275,36 @@ def _sales_where(
             _LINES.c.returned_at,
             _ACTIVATIONS.c.activated_on,
             _ACTIVATIONS.c.deactivated_on,
-            _SALE_BOOKED.label("booked_on"),
-            # Looked up only for the few lines returned.
-            case((_LINES.c.returned_at.is_(None), None), else_=_RETURN_BOOKED).label(
-                "return_booked_on"
-            ),
         )
-        .join(_SALES, _SALES.c.id == _LINES.c.sale_id)
-        .outerjoin(_ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key)
+        .select_from(
+            _LINES.join(_SALES, _SALES.c.id == _LINES.c.sale_id).outerjoin(
+                _ACTIVATIONS, _ACTIVATIONS.c.msisdn == _LINES.c.item_key
+            )
+        )
         .where(_SALES.c.dealer_id.in_(dealer_ids))
         .where(_LINES.c.item_kind == "number")
         .where(_SALES.c.sold_at < end)
-        .where(condition)
     )
+    query = union_all(*(base.where(condition) for condition in conditions))
     sales: dict[str, list[_Sold]] = defaultdict(list)
-    for row in session.connection().execute(query):
-        sale = NumberSale(
-            msisdn=row.item_key,
-            grade=grade_of(row.product),
-            sold_on=business_day(row.sold_at),
-            returned_on=business_day(row.returned_at) if row.returned_at else None,
-            activated_on=row.activated_on,
-            deactivated_on=row.deactivated_on,
+    seen: set[int] = set()
+    sale, sale_return = LedgerKind.sale.value, LedgerKind.sale_return.value
+    for line_id, dealer_id, msisdn, product, sold_at, returned_at, on, off in (
+        session.connection().execute(query).all()
+    ):
+        if line_id in seen:
+            continue
+        seen.add(line_id)
+        sold_on = business_day(sold_at)
+        returned_on = business_day(returned_at) if returned_at is not None else None
+        number = NumberSale(msisdn, grade_of(product), sold_on, returned_on, on, off)
+        sales[dealer_id].append(
+            _Sold(
+                number,
+                late.get((sale, line_id), sold_on),
+                late.get((sale_return, line_id), returned_on) if returned_on else None,
+            )
         )
-        sales[row.dealer_id].append(_Sold(sale, row.booked_on, row.return_booked_on))
     return sales
 
 

@@ -54,11 +54,14 @@ def _late_slabs(
     session: Session,
     plans: dict[str, list[CommissionPlan]],
     sales: dict[str, list[_Sold]],
+    late: dict[tuple[str, int], date],
     period: Period,
 ) -> list[tuple[str, CommissionLine, int]]:
     """Slab corrections for months settled in earlier periods that sales booked late into
     this one add volume to: each month's slab line recomputed over its sales booked up to
     this period, with what earlier periods already paid for that month (negative fen)."""
+    if not any(day in period for day in late.values()):
+        return []  # every month before the period is settled on the sales it had
     months: dict[date, set[str]] = defaultdict(set)
     for dealer_id, dealer_sales in sales.items():
         for sold in dealer_sales:
@@ -76,13 +79,16 @@ def _late_slabs(
     month_sales = _sales_where(
         session,
         sorted({d for dealers in months.values() for d in dealers}),
-        or_(
-            *(
-                and_(sold_at >= day_start(month), sold_at < day_start(add_months(month, 1)))
-                for month in months
+        [
+            or_(
+                *(
+                    and_(sold_at >= day_start(month), sold_at < day_start(add_months(month, 1)))
+                    for month in months
+                )
             )
-        ),
+        ],
         day_start(period.start),
+        late,
     )
     corrections = []
     for month, dealer_ids in sorted(months.items()):
@@ -91,8 +97,7 @@ def _late_slabs(
             counted = [
                 sold.sale
                 for sold in month_sales.get(dealer_id, [])
-                if sold.sale.sold_on in whole
-                and (sold.booked_on is None or sold.booked_on <= period.end)
+                if sold.sale.sold_on in whole and sold.booked_on <= period.end
             ]
             lines = [
                 line
@@ -214,16 +219,17 @@ def _book_commissions(
     plans: dict[str, list[CommissionPlan]],
     period: Period,
     actor: str,
-) -> int:
+) -> tuple[int, set[str]]:
     """Books what the period's commission should be, less what earlier runs of this period
-    already booked: a rerun of a draft appends corrections and never rewrites a row."""
+    already booked: a rerun of a draft appends corrections and never rewrites a row.
+    Returns the entries booked and the dealers they are for."""
     with_plans = [d.id for d in dealers if plans[d.id]]
     if not with_plans:
-        return 0
+        return 0, set()
     stage_months = {
         stage.after_months for p in plans.values() for plan in p for stage in plan.stages
     }
-    sales = _number_sales(session, with_plans, period, stage_months)
+    sales, late = _number_sales(session, with_plans, period, stage_months)
     wanted: dict[tuple[str, str], tuple[int, str, str | None, bool]] = {}
 
     def want(dealer_id: str, line: CommissionLine, late: bool, less: int = 0) -> None:
@@ -246,18 +252,19 @@ def _book_commissions(
         elsewhere = {
             sold.sale.msisdn
             for sold in dealer_sales
-            if sold.sale.sold_on in period
-            and sold.booked_on is not None
-            and sold.booked_on not in period
+            if sold.sale.sold_on in period and sold.booked_on not in period
         }
         everything = [sold.sale for sold in dealer_sales]
-        for line in commission_for(plans[dealer_id], everything, period):
+        lines = commission_for(plans[dealer_id], everything, period)
+        for line in lines:
             if line.kind is CommissionKind.tiered:
                 continue
             if not (line.kind is CommissionKind.one_off and line.msisdn in elsewhere):
                 want(dealer_id, line, False)
-        booked_here = [s for s in everything if s.msisdn not in elsewhere]
-        for line in commission_for(plans[dealer_id], booked_here, period):
+        if elsewhere:
+            booked_here = [s for s in everything if s.msisdn not in elsewhere]
+            lines = commission_for(plans[dealer_id], booked_here, period)
+        for line in lines:
             if line.kind is CommissionKind.tiered:
                 want(dealer_id, line, False)
         for sold in dealer_sales:
@@ -273,7 +280,7 @@ def _book_commissions(
             session, dealer_id, plans[dealer_id], late_returns, period
         ):
             want(dealer_id, line, True)
-    for dealer_id, line, paid_before in _late_slabs(session, plans, sales, period):
+    for dealer_id, line, paid_before in _late_slabs(session, plans, sales, late, period):
         want(dealer_id, line, True, paid_before)
     booked = {
         (row.dealer_id, row.source_key): int(row.total)
@@ -309,7 +316,7 @@ def _book_commissions(
                 )
             )
     bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
-    return len(rows)
+    return len(rows), {str(row[1]) for row in rows}
 
 
 def _book_revenue_share(
@@ -318,7 +325,7 @@ def _book_revenue_share(
     plans: dict[str, list[CommissionPlan]],
     period: Period,
     actor: str,
-) -> int:
+) -> tuple[int, set[str]]:
     """Books the revenue share of the months reported so far (up to the period's end) that
     the dealer's plans pay and no run has booked yet, the difference for a month whose
     figure the billing system corrected since, and the reversal of a share booked for a
@@ -327,10 +334,11 @@ def _book_revenue_share(
     the latest sale on or before the month's end not returned before the month began.
 
     Read are the months the bands can still reach from this period, and any month reported
-    or corrected since the previous period began (so a late report is never missed)."""
+    or corrected since the previous period began (so a late report is never missed).
+    Returns the entries booked and the dealers they are for."""
     sharing = {d.id for d in dealers if any(p.share_bands for p in plans[d.id])}
     if not sharing:
-        return 0
+        return 0, set()
     reach = max(b.last_month for d in sharing for p in plans[d] for b in p.share_bands)
     last_month = period.end.replace(day=1)
     recent = or_(
@@ -408,7 +416,7 @@ def _book_revenue_share(
             )
         )
     bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
-    return len(rows)
+    return len(rows), {str(row[1]) for row in rows}
 
 
 def _commission_row(

@@ -17,10 +17,13 @@ from backoffice.domain.calendar import business_day
 from backoffice.models import (
     NumberActivation,
     NumberRevenue,
+    Sale,
+    SaleLine,
 )
 from backoffice.models.types import utcnow
 from backoffice.services import audit
 from backoffice.services.errors import InvalidInput
+from backoffice.services.settlement.accounts import touch
 
 _ACTIVATIONS = NumberActivation.__table__  # type: ignore[attr-defined]
 _REVENUE = NumberRevenue.__table__  # type: ignore[attr-defined]
@@ -52,6 +55,16 @@ def record_activation(
         row.deactivated_on = request.on
     row.updated_at = utcnow()
     session.add(row)
+    # Staged commission follows the number's activation: its dealers' drafts can move.
+    lines, sales = SaleLine.__table__, Sale.__table__  # type: ignore[attr-defined]
+    sellers = session.connection().execute(
+        select(sales.c.dealer_id)
+        .distinct()
+        .join(lines, lines.c.sale_id == sales.c.id)
+        .where(lines.c.item_key == request.msisdn)
+        .where(lines.c.item_kind == "number")
+    )
+    touch(session, [dealer_id for (dealer_id,) in sellers])
     audit.record(
         session,
         actor=actor,

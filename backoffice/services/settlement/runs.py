@@ -1,10 +1,11 @@
 """Settlement runs: a period's figures for a dealer, its statement, and the statement's
 lifecycle (draft → confirmed → paid, or disputed)."""
 
+import hashlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import date
 
 from sqlalchemy import (
@@ -34,6 +35,7 @@ from backoffice.domain.settlement.accounts import (
     statement_totals,
 )
 from backoffice.domain.settlement.commission import (
+    CommissionPlan,
     Period,
 )
 from backoffice.models import (
@@ -43,29 +45,43 @@ from backoffice.models import (
     SettlementStatement,
 )
 from backoffice.models.types import utcnow
-from backoffice.services import audit
+from backoffice.services import audit, bulk
 from backoffice.services.channel.dealers import find_dealer
 from backoffice.services.errors import Conflict, NotFound
-from backoffice.services.settlement.accounts import _ENTRIES, _refuse, account_entries, cadence_of
+from backoffice.services.settlement.accounts import (
+    _ENTRIES,
+    _refuse,
+    account_entries,
+    cadence_of,
+    closed_until,
+    touch,
+    versions,
+)
 from backoffice.services.settlement.booking import _book_sales_and_returns
 from backoffice.services.settlement.commissions import _book_commissions, _book_revenue_share
 from backoffice.services.settlement.plans import plans_by_dealer
 from shared.ids import new_id
+
+_STATEMENTS = SettlementStatement.__table__  # type: ignore[attr-defined]
+_AUDIT_COLUMNS = (
+    "id",
+    "actor",
+    "entity_type",
+    "entity_id",
+    "action",
+    "from_status",
+    "to_status",
+    "item_count",
+    "document_id",
+    "reason",
+)
 
 
 def _period_figures(
     session: Session, dealer_ids: Sequence[str], period: Period
 ) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, tuple[int, int]]]:
     """Opening balances, sums by kind, and (retail collected, line count) per dealer."""
-    opening = {
-        row.dealer_id: int(row.total)
-        for row in session.connection().execute(
-            select(_ENTRIES.c.dealer_id, func.sum(_ENTRIES.c.amount_fen).label("total"))
-            .where(_ENTRIES.c.dealer_id.in_(dealer_ids))
-            .where(_ENTRIES.c.booked_on < period.start)
-            .group_by(_ENTRIES.c.dealer_id)
-        )
-    }
+    opening = _openings(session, dealer_ids, period.start)
     by_kind: dict[str, dict[str, int]] = defaultdict(dict)
     extra: dict[str, tuple[int, int]] = {}
     in_period = and_(
@@ -90,11 +106,67 @@ def _period_figures(
     return opening, by_kind, extra
 
 
+def _openings(session: Session, dealer_ids: Sequence[str], start: date) -> dict[str, int]:
+    """Each dealer's balance before `start`: the closing of its latest closed period ending
+    before it (the ledger up to a closed period's end is frozen, and the period's closing
+    was checked against it when it was confirmed) plus what is booked after that period,
+    or, for a dealer without one, the sum of its entries."""
+    closed = (
+        select(
+            _STATEMENTS.c.dealer_id,
+            func.max(_STATEMENTS.c.period_end).label("period_end"),
+        )
+        .where(_STATEMENTS.c.dealer_id.in_(dealer_ids))
+        .where(_STATEMENTS.c.status.in_([s.value for s in StatementStatus if is_closed(s)]))
+        .where(_STATEMENTS.c.period_end < start)
+        .group_by(_STATEMENTS.c.dealer_id)
+        .subquery()
+    )
+    opening: dict[str, int] = defaultdict(int)
+    since: dict[date | None, list[str]] = defaultdict(list)
+    for dealer_id, period_end, closing in session.connection().execute(
+        select(closed.c.dealer_id, closed.c.period_end, _STATEMENTS.c.closing_fen).join(
+            _STATEMENTS,
+            and_(
+                _STATEMENTS.c.dealer_id == closed.c.dealer_id,
+                _STATEMENTS.c.period_end == closed.c.period_end,
+            ),
+        )
+    ):
+        opening[dealer_id] = int(closing)
+        since[period_end].append(dealer_id)
+    without = set(dealer_ids).difference(*since.values())
+    if without:
+        since[None] = sorted(without)
+    for after, dealers in since.items():
+        if after is not None and (start - after).days <= 1:
+            continue  # the closed period ends the day before: nothing booked in between
+        query = (
+            select(_ENTRIES.c.dealer_id, func.sum(_ENTRIES.c.amount_fen))
+            .where(_ENTRIES.c.dealer_id.in_(dealers))
+            .where(_ENTRIES.c.booked_on < start)
+            .group_by(_ENTRIES.c.dealer_id)
+        )
+        if after is not None:
+            query = query.where(_ENTRIES.c.booked_on > after)
+        for dealer_id, total in session.connection().execute(query):
+            opening[dealer_id] += int(total)
+    return opening
+
+
 def _totals(
     opening: dict[str, int], by_kind: dict[str, dict[str, int]], dealer_id: str, period: Period
 ) -> StatementTotals:
     entries = [Entry(LedgerKind(k), v, period.start) for k, v in by_kind[dealer_id].items()]
     return statement_totals(opening.get(dealer_id, 0), entries)
+
+
+def _basis(version: int, plans: Sequence[CommissionPlan], closed: date | None) -> str:
+    """What a dealer's statement is computed from, in a few bytes: its settlement version,
+    a digest of its commission plans, and the end of its last closed period."""
+    rules = repr(sorted(plans, key=lambda plan: (plan.code, plan.effective_from)))
+    digest = hashlib.sha1(rules.encode()).hexdigest()[:16]
+    return f"{version}|{digest}|{closed or ''}"
 
 
 def _statement_number(dealer: Dealer, period: Period) -> str:
@@ -168,15 +240,49 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
     booked = 0
     statements = 0
     if ids:
-        booked = _book_sales_and_returns(session, ids, period, actor)
+        # Read before anything is booked: a change committed later moves the version past
+        # what the statements record, and their next run recomputes them.
+        version = versions(session, ids)
+        closed = closed_until(session, ids)
         plans = plans_by_dealer(session, dealers)
-        booked += _book_commissions(session, dealers, plans, period, actor)
-        booked += _book_revenue_share(session, dealers, plans, period, actor)
-        opening, by_kind, extra = _period_figures(session, ids, period)
+        moved: Counter[str] = Counter()
+
+        def book(result: tuple[int, set[str]]) -> int:
+            count, touched = result
+            touch(session, touched)
+            moved.update(touched)
+            return count
+
+        booked = book(_book_sales_and_returns(session, ids, period, actor))
+        # A draft whose dealer nothing has touched since it was computed (no entry booked or
+        # posted, no activation reported, the same plans and closed periods) still holds:
+        # its commission is booked and its figures are the ledger's.
+        basis = {d.id: _basis(version.get(d.id, 0), plans[d.id], closed.get(d.id)) for d in dealers}
+        unchanged = {
+            d.id
+            for d in dealers
+            if d.id not in moved and d.id in existing and existing[d.id].basis == basis[d.id]
+        }
+        changed = [d for d in dealers if d.id not in unchanged]
+        booked += book(_book_commissions(session, changed, plans, period, actor))
+        booked += book(_book_revenue_share(session, dealers, plans, period, actor))
+        unchanged.difference_update(moved)
+        opening, by_kind, extra = _period_figures(
+            session, [i for i in ids if i not in unchanged], period
+        )
         now = utcnow()
+        audit_rows: list[tuple[object, ...]] = []
         for dealer in dealers:
-            totals = _totals(opening, by_kind, dealer.id, period)
             statement = existing.get(dealer.id)
+            if dealer.id in unchanged:
+                assert statement is not None
+                totals = StatementTotals(
+                    **{f.name: getattr(statement, f.name) for f in fields(StatementTotals)}
+                )
+                retail, lines = statement.retail_collected_fen, statement.line_count
+            else:
+                totals = _totals(opening, by_kind, dealer.id, period)
+                retail, lines = extra.get(dealer.id, (0, 0))
             before = statement.status if statement else None
             if statement is None:
                 statement = SettlementStatement(
@@ -190,12 +296,17 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
                     computed_by=actor,
                     updated_by=actor,
                 )
-            retail, lines = extra.get(dealer.id, (0, 0))
             statement.sqlmodel_update(
                 {
                     "status": StatementStatus.draft.value,
                     "retail_collected_fen": retail,
                     "line_count": lines,
+                    # This run's own bookings are part of what the figures are computed from.
+                    "basis": _basis(
+                        version.get(dealer.id, 0) + moved[dealer.id],
+                        plans[dealer.id],
+                        closed.get(dealer.id),
+                    ),
                     "computed_at": now,
                     "computed_by": actor,
                     "updated_at": now,
@@ -204,17 +315,23 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
                 }
             )
             session.add(statement)
-            audit.record(
-                session,
-                actor=actor,
-                entity_type="settlement_statement",
-                entity_id=statement.id,
-                action="compute",
-                from_status=before,
-                to_status=StatementStatus.draft.value,
-                reason=f"{dealer.code} {period.start}..{period.end}: closing {totals.closing_fen}",
+            audit_rows.append(
+                (
+                    new_id(),
+                    actor,
+                    "settlement_statement",
+                    statement.id,
+                    "compute",
+                    before,
+                    StatementStatus.draft.value,
+                    1,
+                    None,
+                    f"{dealer.code} {period.start}..{period.end}: closing {totals.closing_fen}",
+                )
             )
             statements += 1
+        # One row per statement, as audit.record writes it, in one bulk insert.
+        bulk.insert_rows(session, "audit_entry", _AUDIT_COLUMNS, audit_rows)
     session.commit()
     return SettlementRunPublic(
         period_start=period.start,

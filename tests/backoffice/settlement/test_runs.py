@@ -5,7 +5,7 @@ closed and late events move to the next open period."""
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
@@ -13,7 +13,8 @@ from backoffice.contracts.settlement import CommissionPlanCreate, CommissionRule
 from backoffice.domain.channel import DealerKind
 from backoffice.domain.settlement.accounts import Cadence, StatementAction
 from backoffice.domain.settlement.commission import add_months
-from backoffice.models import DealerAccountEntry, DealerLedgerEntry
+from backoffice.models import DealerAccountEntry, DealerLedgerEntry, SaleLine
+from backoffice.models.settlement import SettlementPending
 from backoffice.services.channel import dealers
 from backoffice.services.errors import Conflict, InvalidInput
 from backoffice.services.settlement import accounts, plans, runs
@@ -431,3 +432,86 @@ def test_a_late_return_from_a_closed_month_takes_back_its_one_off_and_slab(
     assert statement.returns_fen == -NUMBER_PRICE
     run(session, open_month)  # a rerun books nothing twice
     assert statement_of(session, shop.dealer_id, month_start(open_month)).commission_fen == 2_600
+
+
+def _pending(session: Session) -> set[tuple[str, str]]:
+    """What no run has booked yet, as (item, kind)."""
+    rows = session.connection().execute(
+        select(SaleLine.item_key, SettlementPending.kind).join(  # type: ignore[call-overload]
+            SettlementPending, SettlementPending.line_id == SaleLine.id
+        )
+    )
+    return {(item, kind) for item, kind in rows}
+
+
+def test_a_run_books_what_is_pending_up_to_its_end_and_takes_it_off(session: Session) -> None:
+    pool(session)
+    shop = channel(session)
+    first, second = stocked_numbers(session, shop.outlet_code, 2)
+    early, later = months_ago(2), months_ago(1)
+    counter = Counter(session, shop)
+    sale = counter.sell(early, [("number", first, NUMBER_PRICE)])
+    counter.sell(later, [("number", second, NUMBER_PRICE)])
+    counter.give_back(sale, [first], on=later)
+    assert _pending(session) == {(first, "sale"), (second, "sale"), (first, "return")}
+
+    assert run(session, early).entries_booked == 1
+    assert _pending(session) == {(second, "sale"), (first, "return")}
+    assert run(session, early).entries_booked == 0
+
+    assert run(session, later).entries_booked == 2
+    assert _pending(session) == set()
+    statement = statement_of(session, shop.dealer_id, month_start(later))
+    assert (statement.sales_fen, statement.returns_fen) == (NUMBER_PRICE, -NUMBER_PRICE)
+
+
+def test_a_draft_is_recomputed_when_another_period_s_run_booked_a_sale_it_pays_for(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    (number,) = stocked_numbers(session, shop.outlet_code, 1)
+    plan(session, "D1", stages=((3, 3_000),))
+    sold_on = months_ago(4)
+    due = add_months(sold_on, 3)
+    activation(session, number, "activated", sold_on)
+    run(session, due)
+    assert statement_of(session, shop.dealer_id, month_start(due)).commission_fen == 0
+
+    # The sale reaches the office only now, and the run of its own month books it.
+    Counter(session, shop).sell(sold_on, [("number", number, NUMBER_PRICE)])
+    run(session, sold_on)
+    run(session, due)
+
+    statement = statement_of(session, shop.dealer_id, month_start(due))
+    assert statement.commission_fen == -3_000
+    assert statement.opening_fen == NUMBER_PRICE
+    assert statement.closing_fen == accounts.balance(session, shop.dealer_id)
+
+
+def test_a_rerun_with_nothing_new_keeps_the_figures_and_records_the_computation(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    (number,) = stocked_numbers(session, shop.outlet_code, 1)
+    plan(session, "D1", one_off=2_000)
+    day = months_ago(1)
+    Counter(session, shop).sell(day, [("number", number, NUMBER_PRICE)])
+    run(session, day)
+    first = statement_of(session, shop.dealer_id, month_start(day))
+    figures = first.model_dump(include={"closing_fen", "commission_fen", "line_count"})
+    computed = first.computed_at
+
+    run(session, day)
+    again = statement_of(session, shop.dealer_id, month_start(day))
+    assert again.model_dump(include=set(figures)) == figures
+    assert again.computed_at >= computed
+
+    # An entry posted into the draft moves it: the next run recomputes it.
+    post(session, "D1", "payment", -1_000, day)
+    run(session, day)
+    moved = statement_of(session, shop.dealer_id, month_start(day))
+    assert moved.closing_fen == figures["closing_fen"] - 1_000
+    assert moved.line_count == figures["line_count"] + 1
+    runs.move_statement(session, moved.number, StatementAction.confirm, "sales1")
