@@ -5,7 +5,8 @@ gets the dealers (one per 20 terminals), outlets (two terminals each, a tenth of
 stock shared so that twins race for it), the clerks, and numbers in stock; the back office
 runs as deployed (uvicorn, --workers office processes). Then every terminal, an asyncio
 task with its own HTTP connection, starts at the same instant with a backlog of
---events / terminals sale events and pushes it as a terminal does: batches of --min-batch
+--backlog sale events (default 200: a few hours of a busy counter, or a day offline) and
+pushes it as a terminal does: batches of --min-batch
 to --max-batch events (random; default 1 to 200), a batch that gets no answer sent again
 (same event ids), and on 503 the terminal's own back-off (pos_terminal.sync.busy_delay: the
 Retry-After, never sooner, with jitter).
@@ -89,10 +90,9 @@ def _resident_id(n: int) -> str:
     return body + resident_id_check_char(body)
 
 
-def _setup(url: str, terminals: int, events: int) -> list[Terminal]:
+def _setup(url: str, terminals: int, per_terminal: int) -> list[Terminal]:
     """Dealers, outlets, clerks and terminals through the services; numbers generated and
     put on the outlets' shelves with one UPDATE (what allocation and receipt would do)."""
-    per_terminal = max(1, events // terminals)
     shared = int(per_terminal * SHARED)
     outlets = math.ceil(terminals / 2)
     per_outlet = 2 * per_terminal - shared
@@ -381,7 +381,7 @@ def _direct_rate(url: str) -> float:
 
 def bench(server: str, terminals: int, args: object) -> dict[str, object]:
     with fresh_database(server) as url, tempfile.TemporaryDirectory() as data_dir:
-        plan = _setup(url, terminals, args.events)  # type: ignore[attr-defined]
+        plan = _setup(url, terminals, args.backlog)  # type: ignore[attr-defined]
         office, base = _serve(url, data_dir, args.workers)  # type: ignore[attr-defined]
         try:
             batch = (args.min_batch, args.max_batch)  # type: ignore[attr-defined]
@@ -413,11 +413,15 @@ def bench(server: str, terminals: int, args: object) -> dict[str, object]:
 def main() -> int:
     parser = _cli.parser(__doc__)
     parser.add_argument("--terminals", type=_cli.counts, default=[32, 256, 1000, 2000])
-    parser.add_argument("--events", type=_cli.positive, default=64_000, help="per count")
+    parser.add_argument(
+        "--backlog", type=_cli.positive, default=200, help="sale events each terminal holds"
+    )
     parser.add_argument("--min-batch", type=_cli.positive, default=1, help="events per push")
     parser.add_argument("--max-batch", type=_cli.positive, default=200, help="events per push")
     parser.add_argument("--workers", type=_cli.positive, default=2, help="office processes")
-    parser.add_argument("--timeout", type=float, default=30.0, help="a push's HTTP timeout")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="a push's HTTP timeout (a terminal's: 10 s)"
+    )
     parser.add_argument(
         "--no-direct", dest="direct", action="store_false", help="skip the direct statement"
     )

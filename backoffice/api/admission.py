@@ -17,7 +17,8 @@ session, and the log-in limiter's counter), so 2·A connections never run short.
 requests wait here, in the event loop, holding neither.
 
 Pushes get a bound of their own below A, so that a herd of terminals leaves room for the
-people using the office. A push past it waits `push_queue_seconds` at most and is then
+people using the office. A push past it waits `push_queue_seconds` at most, in a queue of
+`push_queue_length` (so that the office always has the next push at hand), and is otherwise
 answered 503 with a Retry-After estimated from the work in hand and the terminals recently
 turned away (so that a herd spreads itself over the time the office needs for it); the
 terminal honours it with jitter (pos_terminal/sync.py `busy_delay`). Other requests wait
@@ -38,6 +39,10 @@ PUSH_PATH = "/api/v1/sync/push"
 # What never touches the database: always let through.
 _FREE = ("/static/", "/healthz")
 MAX_RETRY_AFTER_SECONDS = 60
+# Pushes worked on at once by one process, unless set: a push is mostly Python, waiting on
+# the database now and then, so a few keep a core and the database busy; more only make
+# each one slower (they share one interpreter lock).
+DEFAULT_PUSHES = 4
 
 
 @dataclass(frozen=True)
@@ -52,22 +57,24 @@ class Capacity:
         connections = settings.db_pool_size + settings.db_max_overflow
         safe = max(1, min(settings.worker_threads, connections // 2))
         requests = min(settings.max_requests_in_flight or safe, safe)
-        pushes = min(settings.max_pushes_in_flight or max(1, requests * 3 // 4), requests)
+        pushes = min(settings.max_pushes_in_flight or DEFAULT_PUSHES, requests * 3 // 4 or 1)
         return cls(settings.worker_threads, connections, requests, pushes)
 
 
 class _Gate:
-    """Slots with a queue: `enter` waits up to `wait` seconds for one, False if none."""
+    """Slots with a queue of at most `queue` waiting: `enter` waits up to `wait` seconds for
+    a slot, False if none came or the queue was full."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, queue: int) -> None:
         self.slots = asyncio.Semaphore(slots)
+        self.queue = queue
         self.waiting = 0
 
     async def enter(self, wait: float) -> bool:
         if not self.slots.locked():
             await self.slots.acquire()
             return True
-        if wait <= 0:
+        if wait <= 0 or self.waiting >= self.queue:
             return False
         self.waiting += 1
         try:
@@ -89,6 +96,7 @@ class Admission:
         self.app = app
         self.capacity = Capacity.of(settings)
         self.push_wait = settings.push_queue_seconds
+        self.push_queue = settings.push_queue_length or 4 * self.capacity.pushes
         self.request_wait = settings.request_queue_seconds
         self._requests: _Gate | None = None
         self._pushes: _Gate | None = None
@@ -101,8 +109,10 @@ class Admission:
     def _gates(self) -> tuple[_Gate, _Gate]:
         # Made on the first request, inside the server's event loop.
         if self._requests is None or self._pushes is None:
-            self._requests = _Gate(self.capacity.requests)
-            self._pushes = _Gate(self.capacity.pushes)
+            # Anything but pushes may queue without bound (people, not a herd); pushes as
+            # many as keep the office busy while the others are told when to come back.
+            self._requests = _Gate(self.capacity.requests, queue=1_000_000)
+            self._pushes = _Gate(self.capacity.pushes, queue=self.push_queue)
         return self._requests, self._pushes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -55,16 +55,18 @@ class Settings(BaseSettings):
     # `db_max_overflow` connections; at most `max_requests_in_flight` requests are let in at
     # once (default: what the threads and connections can always serve, so that none waits
     # for a thread while it holds a connection), of which `max_pushes_in_flight` terminal
-    # pushes (default: three quarters). A push past its bound waits `push_queue_seconds`
-    # at most, then is answered 503 with Retry-After; other requests wait up to
-    # `request_queue_seconds`.
+    # pushes (default 4, at most three quarters). A push past its bound waits
+    # `push_queue_seconds` at most in a queue of `push_queue_length` (default: four times
+    # the pushes in flight), else is answered 503 with Retry-After; other requests wait up
+    # to `request_queue_seconds`.
     worker_threads: int = Field(default=40, ge=2)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     max_requests_in_flight: int | None = Field(default=None, ge=1)
     max_pushes_in_flight: int | None = Field(default=None, ge=1)
-    push_queue_seconds: float = Field(default=3.0, ge=0)
+    push_queue_seconds: float = Field(default=5.0, ge=0)
+    push_queue_length: int | None = Field(default=None, ge=1)
     request_queue_seconds: float = Field(default=10.0, ge=0)
     activation_webhook_url: str | None = None
     activation_webhook_secret: str | None = None
