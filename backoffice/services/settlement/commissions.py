@@ -40,11 +40,11 @@ from backoffice.services.settlement.accounts import _ENTRIES
 from backoffice.services.settlement.booking import (
     _LINES,
     _SALES,
-    ENTRY_COLUMNS,
     _line_key,
     _number_sales,
     _sales_where,
     _Sold,
+    insert_entries,
 )
 from backoffice.services.settlement.revenue import _REVENUE, _REVENUE_KEY
 from shared.ids import new_id
@@ -315,7 +315,7 @@ def _book_commissions(
                     dealer_id, key, -amount, "佣金冲正", None, False, period, actor, now
                 )
             )
-    bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
+    insert_entries(session, rows)
     return len(rows), {str(row[1]) for row in rows}
 
 
@@ -415,7 +415,7 @@ def _book_revenue_share(
                 dealer_id, source, amount - already, description, msisdn, False, period, actor, now
             )
         )
-    bulk.insert_rows(session, "dealer_account_entry", ENTRY_COLUMNS, rows)
+    insert_entries(session, rows)
     return len(rows), {str(row[1]) for row in rows}
 
 
