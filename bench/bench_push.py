@@ -300,23 +300,27 @@ async def _terminal(
 async def _herd(
     base: str, terminals: list[Terminal], batch: tuple[int, int], timeout: float
 ) -> Tally:
+    """Each terminal with its own HTTP client and connection, as in the field (one shared
+    client's connection pool would itself be the bottleneck at a thousand connections)."""
     tally = Tally()
     start = asyncio.Event()
     t0 = [0.0]
-    limits = httpx.Limits(max_connections=len(terminals), max_keepalive_connections=len(terminals))
-    async with httpx.AsyncClient(
-        base_url=base, timeout=timeout, limits=limits, http2=False
-    ) as client:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) for _ in terminals]
+    try:
         tasks = [
             asyncio.create_task(
                 _terminal(client, t, tally, start, batch, random.Random(t.number), t0)
             )
-            for t in terminals
+            for client, t in zip(clients, terminals, strict=True)
         ]
         await asyncio.sleep(0.5)
         t0[0] = time.perf_counter()
         start.set()
         await asyncio.gather(*tasks)
+    finally:
+        for client in clients:
+            await client.aclose()
     return tally
 
 
