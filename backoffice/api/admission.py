@@ -143,14 +143,17 @@ class Admission:
                 self.push_seconds = 0.9 * self.push_seconds + 0.1 * took
 
     def retry_after(self, now: float, queued: int) -> int:
-        """Seconds until the office is likely to take this push: the pushes in hand, those
-        waiting, and those turned away that have not come back yet, served `pushes` at a
-        time at the recent pace. Each push turned away joins that virtual queue, so the
-        next one is told a little later: a herd is spread over the time it needs."""
+        """Seconds until the office is likely to have room for this push in its queue: the
+        pushes in hand, those waiting, and those turned away that have not come back yet,
+        served `pushes` at a time at the recent pace. Each push turned away joins that
+        virtual queue, so the next one is told a little later: a herd is spread over the
+        time it needs."""
         while self.turned_away and self.turned_away[0] <= now:
             self.turned_away.popleft()
         ahead = self.in_flight_pushes + queued + len(self.turned_away)
-        estimate = (ahead + 1) * self.push_seconds / self.capacity.pushes
+        # Back when there is room in the queue, not when served: the queue keeps the
+        # office busy meanwhile.
+        estimate = max(0, ahead + 1 - self.push_queue) * self.push_seconds / self.capacity.pushes
         return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(estimate)))
 
     async def _busy(self, scope: Scope, receive: Receive, send: Send, gate: _Gate) -> None:
