@@ -13,7 +13,8 @@ from backoffice.core.config import Settings, get_settings
 
 def make_engine(url: str, settings: Settings | None = None) -> Engine:
     """An engine for the URL; with `settings`, its connection pool sized by them (the office's
-    processes: see backoffice/api/admission.py), else SQLAlchemy's defaults."""
+    processes: see backoffice/api/admission.py), else 10 and 20 more on PostgreSQL and
+    SQLAlchemy's defaults on SQLite."""
     pool: dict[str, Any] = {}
     if settings is not None:
         pool = {
