@@ -96,7 +96,7 @@ class Admission:
         self.app = app
         self.capacity = Capacity.of(settings)
         self.push_wait = settings.push_queue_seconds
-        self.push_queue = settings.push_queue_length or 4 * self.capacity.pushes
+        self.push_queue = settings.push_queue_length or 16 * self.capacity.pushes
         self.request_wait = settings.request_queue_seconds
         self._requests: _Gate | None = None
         self._pushes: _Gate | None = None

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # once (default: what the threads and connections can always serve, so that none waits
     # for a thread while it holds a connection), of which `max_pushes_in_flight` terminal
     # pushes (default 4, at most three quarters). A push past its bound waits
-    # `push_queue_seconds` at most in a queue of `push_queue_length` (default: four times
+    # `push_queue_seconds` at most in a queue of `push_queue_length` (default: 16 times
     # the pushes in flight), else is answered 503 with Retry-After; other requests wait up
     # to `request_queue_seconds`.
     worker_threads: int = Field(default=40, ge=2)
