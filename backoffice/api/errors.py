@@ -40,7 +40,7 @@ def status_of(error: ServiceError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        body: dict[str, object] = {"code": exc.code, "message": excerpt(exc.message, MESSAGE)}
+        body: dict[str, object] = {"code": exc.code, "message": excerpt(str(exc), MESSAGE)}
         if isinstance(exc, ImportFileError):
             body.update(file=exc.file, line=exc.line, column=exc.column)
         if isinstance(exc, ImportRejected) and exc.report is not None:

@@ -51,7 +51,7 @@ def open_session(rejected_out: Path | None = None) -> Iterator[Session]:
 
 
 def fail(exc: ServiceError, rejected_out: Path | None = None) -> None:
-    errors.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+    errors.print(f"[red]error[/red] ({exc.code}): {exc}", highlight=False)
     if isinstance(exc, ImportRejected) and isinstance(exc.report, ImportReport):
         print_report(exc.report, rejected_out)
     raise typer.Exit(1)

@@ -35,6 +35,7 @@ from backoffice.models.counter import (
     SyncEvent,
 )
 from backoffice.models.documents import DocumentCounter, StockDocument, StockDocumentLine
+from backoffice.models.jobs import Job
 from backoffice.models.settlement import (
     CommissionPlanRow,
     DealerAccountEntry,
@@ -60,6 +61,7 @@ __all__ = [
     "DocumentDiscrepancy",
     "GradingRule",
     "ImportJob",
+    "Job",
     "MobileNumber",
     "NumberActivation",
     "NumberBatch",

@@ -5,13 +5,17 @@ from dataclasses import dataclass, field
 
 @dataclass
 class ServiceError(Exception):
-    """Base of all use-case errors: a stable machine code and a message for people."""
+    """Base of all use-case errors: a stable machine code and a message for people.
+
+    The message is English. Where it is a catalog message (marked with N_, with %(name)s
+    placeholders filled from `params`), the pages show it in the reader's language."""
 
     message: str
     code: str = "error"
+    params: dict[str, object] = field(default_factory=dict, kw_only=True)
 
     def __str__(self) -> str:
-        return self.message
+        return self.message % self.params if self.params else self.message
 
 
 @dataclass

@@ -4,11 +4,19 @@ under api/templates, style sheet and scripts under api/static), mounted together
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backoffice.api.pages import auth, statistics
-from backoffice.api.pages.frame import STATIC_DIR, CsrfRejected, csrf_rejected
+from backoffice.api.pages import auth, jobs, statistics
+from backoffice.api.pages.frame import (
+    STATIC_DIR,
+    CsrfRejected,
+    LoginNeeded,
+    PageForbidden,
+    csrf_rejected,
+    login_needed,
+    page_forbidden,
+)
 
 router = APIRouter(include_in_schema=False)
-for area in (auth, statistics):
+for area in (auth, statistics, jobs):
     router.include_router(area.router)
 
 
@@ -17,3 +25,5 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static/haoka", StaticFiles(directory=STATIC_DIR), name="haoka")
     app.add_exception_handler(CsrfRejected, csrf_rejected)
+    app.add_exception_handler(LoginNeeded, login_needed)
+    app.add_exception_handler(PageForbidden, page_forbidden)

@@ -7,17 +7,16 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from backoffice.api.deps import SESSION_COOKIE, SessionDep, SettingsDep, user_of_token
+from backoffice.api.deps import SessionDep
 from backoffice.api.errors import status_of
-from backoffice.api.pages.frame import refused, role_name, templates, to_login
+from backoffice.api.pages.frame import DASHBOARD_PAGES, page_user, refused, render
 from backoffice.api.routes.statistics import scope_of
 from backoffice.contracts.common import CheckedDate
 from backoffice.contracts.statistics import SalesRow
 from backoffice.domain.statistics import rate
-from backoffice.domain.users import Role, allows
 from backoffice.models import User
 from backoffice.services.channel import dealers
 from backoffice.services.errors import ServiceError
@@ -25,7 +24,6 @@ from backoffice.services.statistics import queries
 from shared.money import format_fen
 
 router = APIRouter(include_in_schema=False)
-DASHBOARD_ROLES = frozenset({Role.manager, Role.sales_centre, Role.dealer_manager})
 
 
 @dataclass(frozen=True)
@@ -103,15 +101,10 @@ def _dealer_choices(session: SessionDep, user: User) -> list[tuple[str, str]]:
 def dashboard_page(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    user: Annotated[User, page_user(DASHBOARD_PAGES)],
     day: Annotated[CheckedDate | None, Query()] = None,
     dealer: Annotated[str | None, Query()] = None,
 ) -> Response:
-    user = user_of_token(session, settings, request.cookies.get(SESSION_COOKIE))
-    if user is None:
-        return to_login(request)
-    if not allows(Role(user.role), DASHBOARD_ROLES):
-        return refused(request, user, status.HTTP_403_FORBIDDEN)
     dealer = dealer or None
     try:
         board = queries.dashboard(session, day, scope_of(session, user, dealer, None))
@@ -122,12 +115,10 @@ def dashboard_page(
     if dealer:
         month["dealer"] = quarter["dealer"] = dealer
     totals = _totals(board.sales_by_day, board.month_start)
-    return templates.TemplateResponse(
+    return render(
         request,
         "statistics/dashboard.html",
         {
-            "user": user,
-            "role": role_name(user),
             "board": board,
             "dealer": dealer or "",
             "dealers": _dealer_choices(session, user),

@@ -25,7 +25,7 @@ def client_address(request: Request) -> str:
 def too_many_attempts(error: users.LoginLocked) -> HTTPException:
     return HTTPException(
         status.HTTP_429_TOO_MANY_REQUESTS,
-        detail={"code": error.code, "message": error.message},
+        detail={"code": error.code, "message": str(error)},
         headers={"Retry-After": str(error.retry_after)},
     )
 

@@ -66,7 +66,7 @@ def test_a_manager_logs_in_and_reads_the_dashboard(office: OfficeServer, browser
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     _log_in(page, office, "manager", "wrong-password")
-    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误")
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
 
     page.get_by_label("密码").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
