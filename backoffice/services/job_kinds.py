@@ -1,6 +1,7 @@
 """Every kind of background job, registered by importing the modules that define them: the
 job runners (office processes, `haoka-office worker`, `haoka-office jobs run`) import this."""
 
+from backoffice.services.billing import grading_jobs, jobs  # noqa: F401 - they register
 from backoffice.services.jobs import HANDLERS, Runner, run_pending
 
 __all__ = ["HANDLERS", "Runner", "run_pending"]
