@@ -3,13 +3,10 @@
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
-from backoffice.api import pages
+from backoffice.api import docs_pages, pages
 from backoffice.api.admission import Admission
 from backoffice.api.errors import install_error_handlers
 from backoffice.api.headers import SecurityHeaders
@@ -20,13 +17,13 @@ from backoffice.api.inputs import (
     document_json_bodies,
     refuse_nul_parameters,
 )
-from backoffice.api.pages.frame import templates
 from backoffice.api.routes import (
     audit,
     auth,
     billing,
     channel,
     counter,
+    jobs,
     settlement,
     statistics,
     users,
@@ -34,6 +31,7 @@ from backoffice.api.routes import (
 from backoffice.core import logging as logs
 from backoffice.core.config import Settings, get_settings
 from backoffice.db import make_engine
+from backoffice.services.job_kinds import Runner
 
 API_PREFIX = "/api/v1"
 
@@ -52,7 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         # The threads routes and their dependencies run on (admission.py counts on them).
         to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        # Jobs on connections of their own: the requests' pool is sized for the requests.
+        runner = Runner(make_engine(settings.database_url)) if settings.run_jobs else None
+        if runner is not None:
+            runner.start()
         yield
+        if runner is not None:
+            runner.stop()
+            runner.engine.dispose()
         engine.dispose()
 
     app = FastAPI(
@@ -73,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     # The counter's first: routes are matched in order, and terminal sync is the busiest.
-    for area in (counter, auth, users, billing, audit, channel, settlement, statistics):
+    for area in (counter, auth, users, billing, audit, channel, settlement, statistics, jobs):
         api.include_router(area.router)
     app.include_router(api)
     document_json_bodies(app)
@@ -89,13 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         large=settings.import_max_upload_bytes + FORM_OVERHEAD_BYTES,
     )
 
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs(request: Request) -> Response:
-        # Swagger UI from the app's own files, started by a script file rather than FastAPI's
-        # inline one: the Content-Security-Policy runs no inline script.
-        return templates.TemplateResponse(request, "docs.html", {"openapi_url": app.openapi_url})
+    docs_pages.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from backoffice.cli import audit, billing, db, keys, statistics, system
+from backoffice.cli import audit, billing, db, jobs, keys, statistics, system
 from backoffice.cli import users as user_commands
 from backoffice.cli.common import Actor
 
@@ -26,5 +26,5 @@ def main(
     ctx.obj = Actor(as_user or f"cli:{getpass.getuser()}", as_user is not None)
 
 
-for group in (system, statistics, user_commands, billing, audit, db, keys):
+for group in (system, statistics, user_commands, billing, jobs, audit, db, keys):
     app.add_typer(group.commands)

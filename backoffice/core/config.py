@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Dealer channel and terminal sync.
     return_window_days: int = 7
     reservation_minutes: int = 30
+    # Number recycling: a deactivated number cools this many days before it returns to the
+    # pool (the usual operator practice is 90, so that calls meant for the last subscriber
+    # die out); the worker returns the numbers whose cooling has ended. 0: at its next round.
+    number_cooling_days: int = Field(default=90, ge=0, le=3650)
     # A terminal may sell at an old price list version until a newer one has been in force
     # this long (it may have been offline and not pulled it yet).
     price_list_grace_hours: int = 24
@@ -60,6 +64,10 @@ class Settings(BaseSettings):
     # the pushes in flight), else is answered 503 with Retry-After; other requests wait up
     # to `request_queue_seconds`.
     worker_threads: int = Field(default=40, ge=2)
+    # Each office process runs queued background jobs (imports, releases, regrades) in a
+    # thread of its own, with its own connections; false where only `haoka-office worker`
+    # should run them.
+    run_jobs: bool = True
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
