@@ -4,6 +4,7 @@ what the Chinese catalogs (backoffice/locale/zh_CN/LC_MESSAGES/*.po) translate.
     python scripts/catalogs.py          # lists what is missing, untranslated or unused
     python scripts/catalogs.py --add    # appends the missing messages, to be translated
     python scripts/catalogs.py --fill zh.json   # sets translations: {"msgid": "译文", …}
+    python scripts/catalogs.py --prune  # drops the messages no code or template uses any more
 
 A message is added to the catalog of its area (billing, admin, statistics, …: the folder or
 module it was found in), the rest to frame.po. The test tests/backoffice/test_catalogs.py
@@ -150,13 +151,35 @@ def fill(translations: dict[str, str | list[str]]) -> int:
     return filled
 
 
+def prune() -> int:
+    """Drops the entries of messages that are no longer in the code or the templates."""
+    found = extract()
+    dropped = 0
+    for path, catalog in catalogs().items():
+        unused = [e.id for e in catalog if e.id and _key(e.id) not in found]
+        for msgid in unused:
+            catalog.delete(msgid)
+        if unused:
+            dropped += len(unused)
+            with path.open("wb") as po:
+                write_po(po, catalog, width=100, sort_output=False)
+    return dropped
+
+
+def _key(msgid: str | tuple[str, ...]) -> str:
+    return msgid[0] if isinstance(msgid, tuple) else msgid
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--add", action="store_true", help="append the missing messages")
     parser.add_argument("--fill", type=Path, help="a JSON file of msgid → translation to set")
+    parser.add_argument("--prune", action="store_true", help="drop the messages not used")
     args = parser.parse_args()
     if args.add:
         print(f"added {add_missing()} messages to translate")
+    if args.prune:
+        print(f"dropped {prune()} messages no longer used")
     if args.fill:
         print(f"set {fill(json.loads(args.fill.read_text(encoding='utf-8')))} translations")
     problems = check()

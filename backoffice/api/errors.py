@@ -1,8 +1,12 @@
-"""Every error leaves the API as {"code": ..., "message": ...} with a stable code."""
+"""Every error leaves the API as {"code": ..., "message": ...} with a stable code, and the web
+pages as a page of the frame."""
+
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from backoffice.services.errors import (
@@ -37,9 +41,23 @@ def status_of(error: ServiceError) -> int:
     return _STATUS.get(type(error), 400)
 
 
+# The pages answer errors with a page of their own (pages.install sets it): a person at a
+# browser gets the frame, a message in their language and a way on, not JSON.
+PageErrors = Callable[[Request, int, str | ServiceError], Response]
+
+
+def _page_errors(request: Request) -> PageErrors | None:
+    if request.url.path.startswith(("/api/", "/openapi.json", "/static/")):
+        return None
+    return getattr(request.app.state, "page_errors", None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        page = _page_errors(request)
+        if page is not None:
+            return await run_in_threadpool(page, request, status_of(exc), exc)
         body: dict[str, object] = {"code": exc.code, "message": excerpt(str(exc), MESSAGE)}
         if isinstance(exc, ImportFileError):
             body.update(file=exc.file, line=exc.line, column=exc.column)
@@ -48,7 +66,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status_of(exc))
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        page = _page_errors(request)
+        if page is not None:
+            return await run_in_threadpool(page, request, exc.status_code, str(exc.detail))
         if isinstance(exc.detail, dict):
             body = exc.detail
         else:
@@ -56,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # Names and messages may quote what was sent: NUL shown as ␀, each cut to an excerpt.
         errors = exc.errors()
         problems = [
@@ -67,6 +88,10 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in errors[:DETAILS]
         ]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}
+        page = _page_errors(request)
+        if page is not None:
+            message = f"{first['field']}: {first['message']}"
+            return await run_in_threadpool(page, request, 422, message)
         return JSONResponse(
             {
                 "code": "invalid_request",

@@ -11,6 +11,7 @@ from backoffice.api.pages.frame import (
     LoginNeeded,
     PageForbidden,
     csrf_rejected,
+    error_page,
     login_needed,
     page_forbidden,
 )
@@ -24,6 +25,7 @@ def install(app: FastAPI) -> None:
     """The pages, their static files, and the page that answers a refused form post."""
     app.include_router(router)
     app.mount("/static/haoka", StaticFiles(directory=STATIC_DIR), name="haoka")
+    app.state.page_errors = error_page
     app.add_exception_handler(CsrfRejected, csrf_rejected)
     app.add_exception_handler(LoginNeeded, login_needed)
     app.add_exception_handler(PageForbidden, page_forbidden)

@@ -276,6 +276,41 @@ def refused(
     )
 
 
+_ERROR_TITLES = {
+    status.HTTP_404_NOT_FOUND: N_("Not found"),
+    status.HTTP_405_METHOD_NOT_ALLOWED: N_("Not found"),
+    status.HTTP_409_CONFLICT: N_("Not possible now"),
+    status.HTTP_422_UNPROCESSABLE_CONTENT: N_("Please check what was entered"),
+}
+
+
+def error_page(request: Request, status_code: int, error: str | ServiceError) -> Response:
+    """The page of an error a page route did not handle itself (api/errors.py calls it for
+    every path that is not the API's): in the frame, if the browser is logged in."""
+    if getattr(request.state, "user", None) is None:
+        settings: Settings = request.app.state.settings
+        with Session(request.app.state.engine) as session:
+            user = user_of_token(session, settings, request.cookies.get(SESSION_COOKIE))
+            request.state.user = user
+            request.state.dealer = None if user is None else _dealer_of(session, user)
+    _ = gettext_of(request)
+    if isinstance(error, ServiceError):
+        message = error_text(request, error)
+    elif status_code in (status.HTTP_404_NOT_FOUND, status.HTTP_405_METHOD_NOT_ALLOWED):
+        message = _("There is no such page. Check the address, or use the menu.")
+    else:
+        message = error
+    title = _ERROR_TITLES.get(status_code, N_("Something went wrong"))
+    referer = request.headers.get("referer", "")
+    back = referer if referer.startswith(f"{request.url.scheme}://{request.url.netloc}/") else "/"
+    return render(
+        request,
+        "error.html",
+        {"title": _(title), "message": message, "back": back},
+        status_code=status_code,
+    )
+
+
 def login_needed(request: Request, exc: Exception) -> Response:
     return to_login(request)
 
