@@ -1,6 +1,7 @@
 """The back office's background work: delivering due number activations to the provisioning
-webhook, releasing expired reservations and sealing the audit log's new rows into its hash
-chain. Run beside the API: `python -m backoffice.worker`."""
+webhook, releasing expired reservations, returning numbers to the pool when their cooling
+ends, expiring sold top-up cards of expired batches, and sealing the audit log's new rows into
+its hash chain. Run beside the API: `python -m backoffice.worker`."""
 
 import logging
 import signal
@@ -12,6 +13,7 @@ from backoffice.core import logging as logs
 from backoffice.core.config import Settings, get_settings
 from backoffice.db import make_engine
 from backoffice.services import audit
+from backoffice.services.billing import lifecycle
 from backoffice.services.channel import reservations
 from backoffice.services.counter import activations
 
@@ -22,6 +24,13 @@ def run_once(session: Session, settings: Settings) -> None:
     expired = reservations.expire_reservations(session, "worker")
     if expired:
         log.info("released %d expired reservations", expired)
+    swept = lifecycle.run_due(session, "worker")
+    if swept.numbers_recycled or swept.vouchers_expired:
+        log.info(
+            "lifecycle: %d numbers back to the pool after cooling, %d top-up cards expired",
+            swept.numbers_recycled,
+            swept.vouchers_expired,
+        )
     if settings.activation_webhook_url and settings.activation_webhook_secret:
         run = activations.deliver_due(session, settings)
         if run.attempted:

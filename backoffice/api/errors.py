@@ -38,7 +38,8 @@ _STATUS = {
 
 
 def status_of(error: ServiceError) -> int:
-    return _STATUS.get(type(error), 400)
+    """The status of the error's class, or of the nearest base class that has one."""
+    return next((_STATUS[c] for c in type(error).__mro__ if c in _STATUS), 400)
 
 
 # The pages answer errors with a page of their own (pages.install sets it): a person at a

@@ -1,5 +1,6 @@
 """Billing-centre commands: segments, imports of numbers, SIM cards and top-up cards, pairing,
-release, number search and grades."""
+release, number search and grades; holds (freeze, unfreeze), voids, deactivation and SIM
+write-offs of single items, and the lifecycle's scheduled steps on demand."""
 
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlmodel import Session
 
 from backoffice.cli.common import Actor, console, errors, open_session, print_report, progress
 from backoffice.contracts.billing import (
+    LifecycleMovePublic,
     SegmentRequest,
     VoucherBatchTerms,
     VoucherGenerateRequest,
@@ -20,7 +22,15 @@ from backoffice.core.crypto import pin_cipher
 from backoffice.domain.encodings import check_import_encoding
 from backoffice.domain.users import BILLING, Role, allows
 from backoffice.services import users
-from backoffice.services.billing import grading, numbers, releases, sims, vouchers
+from backoffice.services.billing import (
+    grading,
+    holds,
+    lifecycle,
+    numbers,
+    releases,
+    sims,
+    vouchers,
+)
 from shared.money import format_fen, parse_yuan
 
 commands = typer.Typer()
@@ -349,3 +359,78 @@ def grades() -> None:
                 str(r.position), r.name, r.pattern, r.grade_code, "yes" if r.active else "no"
             )
         console.print(rules)
+
+
+ReasonOpt = Annotated[str, typer.Option(help="why (required); recorded in the audit log")]
+
+
+def _print_move(move: LifecycleMovePublic) -> None:
+    line = f"{move.item_kind} {move.item}: {move.from_status} → {move.to_status}"
+    if move.held_from:
+        line += f" (unfreeze returns it to {move.held_from})"
+    if move.cooling_until:
+        line += f" (back to the pool after {move.cooling_until.isoformat(timespec='minutes')})"
+    if move.unpaired:
+        line += f"; number {move.unpaired} unpaired"
+    console.print(f"{line}; by {move.actor}", highlight=False)
+
+
+def _hold_command(name: str, do: holds.Move, what: str, help_text: str) -> None:
+    """Registers `haoka-office <name> KEY --reason ...` for one single-item move."""
+
+    def command(
+        ctx: typer.Context,
+        key: Annotated[str, typer.Argument(metavar=what.replace(" ", "_"), help=what)],
+        reason: ReasonOpt,
+    ) -> None:
+        with open_session() as session:
+            move = do(session, key, reason, _billing_actor(ctx, session))
+        _print_move(move)
+
+    command.__doc__ = help_text
+    commands.command(name)(command)
+
+
+for _name, _do, _what, _help in (
+    ("freeze-number", holds.freeze_number, "msisdn", "Freeze a number not yet sold (admin hold)."),
+    ("unfreeze-number", holds.unfreeze_number, "msisdn", "Unfreeze a number to its prior status."),
+    (
+        "deactivate-number",
+        holds.deactivate_number,
+        "msisdn",
+        "Deactivate an active number: it cools (number_cooling_days), then returns to the pool.",
+    ),
+    ("freeze-voucher", holds.freeze_voucher, "card serial", "Freeze a top-up card (admin hold)."),
+    (
+        "unfreeze-voucher",
+        holds.unfreeze_voucher,
+        "card serial",
+        "Unfreeze a top-up card to its prior status.",
+    ),
+    ("void-voucher", holds.void_voucher, "card serial", "Void a frozen top-up card for good."),
+    (
+        "mark-sim-damaged",
+        holds.mark_sim_damaged,
+        "iccid",
+        "Write a SIM card off as damaged (a paired number is unpaired).",
+    ),
+    (
+        "mark-sim-lost",
+        holds.mark_sim_lost,
+        "iccid",
+        "Write a SIM card off as lost (a paired number is unpaired).",
+    ),
+):
+    _hold_command(_name, _do, _what, _help)
+
+
+@commands.command("lifecycle-sweep")
+def lifecycle_sweep(ctx: typer.Context) -> None:
+    """Run the worker's lifecycle steps now: numbers whose cooling ended back to the pool,
+    sold top-up cards of expired batches expired."""
+    with open_session() as session:
+        swept = lifecycle.run_due(session, _billing_actor(ctx, session))
+    console.print(
+        f"numbers back to the pool: {swept.numbers_recycled}; "
+        f"top-up cards expired: {swept.vouchers_expired}"
+    )

@@ -1,5 +1,6 @@
 """Request and response models of the billing centre: grades and grading rules, number
-batches and search, SIM cards and pairing, top-up card batches, releases, imports."""
+batches and search, SIM cards and pairing, top-up card batches, releases, imports, and the
+lifecycle moves of single items (holds, voids, deactivation, SIM write-offs)."""
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
@@ -186,6 +187,39 @@ class ReleaseRequest(CheckedModel):
     item_kind: Literal["numbers", "vouchers"]
     batch: str = Field(description="batch code or id")
     note: str = Field(default="", max_length=500)
+
+
+class LifecycleMoveRequest(CheckedModel):
+    """A freeze, unfreeze, void, deactivation or SIM write-off: why, for the audit log."""
+
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="why, in the clerk's words; recorded in the audit log with the move",
+        examples=["police request 2026-118"],
+    )
+
+
+class LifecycleMovePublic(BaseModel):
+    """One item's move through its lifecycle, as applied and audited."""
+
+    item_kind: Literal["number", "voucher", "sim"]
+    item: str = Field(description="the msisdn, the card serial or the ICCID")
+    action: str
+    from_status: str
+    to_status: str
+    held_from: str | None = Field(
+        default=None, description="while frozen: the status an unfreeze returns to"
+    )
+    cooling_until: datetime | None = Field(
+        default=None, description="a deactivated number: when it returns to the pool"
+    )
+    unpaired: str | None = Field(
+        default=None, description="a SIM card written off: the number it was paired with"
+    )
+    reason: str
+    actor: str
+    at: datetime
 
 
 class RowErrorPublic(BaseModel):

@@ -67,6 +67,14 @@ class MobileNumber(SQLModel, table=True):
         Index("ix_number_tail", text(NUMBER_TAIL), "msisdn"),
         Index("ix_number_outlet", "outlet_id", "status"),
         Index("ix_number_document", "document_id"),
+        # The numbers whose cooling ends first (the worker's step); only cooling numbers have
+        # an end, so the index holds only them, not the millions in the pool and the channel.
+        Index(
+            "ix_number_cooling",
+            "cooling_until",
+            postgresql_where=text("cooling_until IS NOT NULL"),
+            sqlite_where=text("cooling_until IS NOT NULL"),
+        ),
     )
 
     msisdn: str = Field(primary_key=True, max_length=11)
@@ -85,6 +93,8 @@ class MobileNumber(SQLModel, table=True):
     outlet_id: str | None = Field(default=None, max_length=36)
     prev_outlet_id: str | None = Field(default=None, max_length=36)
     document_id: str | None = Field(default=None, max_length=36)
+    # While cooling (deactivated, not yet back in the pool): when the cooling ends.
+    cooling_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class SimBatch(SQLModel, table=True):
@@ -134,7 +144,9 @@ class VoucherBatch(SQLModel, table=True):
 class Voucher(SQLModel, table=True):
     __tablename__ = "voucher"
     __table_args__ = (
-        Index("ix_voucher_batch", "batch_id"),
+        # A batch's cards in one status: the expiry step finds the active cards of an expired
+        # batch without reading its others (and the batch's cards, as ix_voucher_batch did).
+        Index("ix_voucher_batch_status", "batch_id", "status"),
         Index("ix_voucher_status", "status"),
         Index("ix_voucher_outlet", "outlet_id", "status"),
         Index("ix_voucher_document", "document_id"),

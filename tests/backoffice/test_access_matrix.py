@@ -79,6 +79,18 @@ def report(period: dict[str, str] = PERIOD) -> Access:
 
 TABLE: dict[str, Access] = {
     "POST /api/v1/auth/token": Access(anyone=True),
+    "GET /api/v1/jobs": ANY_USER,
+    "GET /api/v1/jobs/{job_id}": Access(any_user=True, path={"job_id": "nojob"}),
+    "POST /api/v1/numbers/{msisdn}/freeze": Access(BILLING, path={"msisdn": "13905750001"}),
+    "POST /api/v1/numbers/{msisdn}/unfreeze": Access(BILLING, path={"msisdn": "13905750001"}),
+    "POST /api/v1/numbers/{msisdn}/deactivate": Access(BILLING, path={"msisdn": "13905750001"}),
+    "POST /api/v1/vouchers/{serial}/freeze": Access(BILLING, path={"serial": "10575000000000001"}),
+    "POST /api/v1/vouchers/{serial}/unfreeze": Access(
+        BILLING, path={"serial": "10575000000000001"}
+    ),
+    "POST /api/v1/vouchers/{serial}/void": Access(BILLING, path={"serial": "10575000000000001"}),
+    "POST /api/v1/sims/{iccid}/damaged": Access(BILLING, path={"iccid": "89860000000000000000"}),
+    "POST /api/v1/sims/{iccid}/lost": Access(BILLING, path={"iccid": "89860000000000000000"}),
     "POST /api/v1/auth/logout": ANY_USER,
     "GET /api/v1/users/me": ANY_USER,
     "POST /api/v1/users/me/password": ANY_USER,

@@ -263,8 +263,6 @@ def test_migration_0009_indexes_existing_numbers_and_mends_their_reversed_digits
     with Session(old_engine) as session:
         rows = session.connection().execute(text("SELECT msisdn, msisdn_rev FROM mobile_number"))
         assert all(rev == msisdn[::-1] for msisdn, rev in rows)
-        found = [n.msisdn for n in numbers.search_numbers(session, "*1888").items]
-        assert found == ["13905751888"]
     indexes = {i["name"] for i in inspect(old_engine).get_indexes("mobile_number")}
     if old_engine.dialect.name == "postgresql":  # SQLite does not reflect expression indexes
         assert "ix_number_tail" in indexes
@@ -272,4 +270,9 @@ def test_migration_0009_indexes_existing_numbers_and_mends_their_reversed_digits
     assert "ix_number_tail" not in {
         i["name"] for i in inspect(old_engine).get_indexes("mobile_number")
     }
-    _alembic(old_engine, "upgrade", "0009")
+    # The search (which reads the tables as the models have them now, later columns too)
+    # finds the mended number.
+    _alembic(old_engine, "upgrade", "head")
+    with Session(old_engine) as session:
+        found = [n.msisdn for n in numbers.search_numbers(session, "*1888").items]
+        assert found == ["13905751888"]
