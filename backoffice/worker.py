@@ -1,7 +1,8 @@
 """The back office's background work: delivering due number activations to the provisioning
 webhook, releasing expired reservations, returning numbers to the pool when their cooling
-ends, expiring sold top-up cards of expired batches, and sealing the audit log's new rows into
-its hash chain. Run beside the API: `python -m backoffice.worker`."""
+ends, expiring sold top-up cards of expired batches, sealing the audit log's new rows into its
+hash chain, and running queued background jobs. Run beside the API: `python -m
+backoffice.worker`."""
 
 import logging
 import signal
@@ -16,6 +17,7 @@ from backoffice.services import audit
 from backoffice.services.billing import lifecycle
 from backoffice.services.channel import reservations
 from backoffice.services.counter import activations
+from backoffice.services.job_kinds import Runner
 
 log = logging.getLogger("haoka.worker")
 
@@ -48,6 +50,10 @@ def run_forever(settings: Settings, interval_s: float = 5.0) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     engine = make_engine(settings.database_url)
+    # Background jobs (imports, releases, regrades) in a thread beside the rounds; the office
+    # processes run them too unless HAOKA_RUN_JOBS=false: each job is claimed by one runner.
+    jobs = Runner(engine)
+    jobs.start()
     try:
         while not stop.is_set():
             with Session(engine, expire_on_commit=False) as session:
@@ -58,6 +64,7 @@ def run_forever(settings: Settings, interval_s: float = 5.0) -> None:
                     log.exception("worker round failed; trying again in %.0f s", interval_s)
             stop.wait(interval_s)
     finally:
+        jobs.stop()
         engine.dispose()
 
 
