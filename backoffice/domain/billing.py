@@ -24,6 +24,28 @@ class GradingRuleError(ValueError):
     """A grading rule pattern that cannot be compiled; says which rule and why."""
 
 
+class PatternError(GradingRuleError):
+    """What is wrong with one pattern, for a page to say in the reader's language: `problem`
+    is one of PATTERN_PROBLEMS and `params` fill its message (the English text is the same
+    as a GradingRuleError's)."""
+
+    def __init__(self, message: str, problem: str, **params: object) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.params = params
+
+
+# What PatternError.problem can be.
+PATTERN_PROBLEMS = (
+    "empty",
+    "regex_groups",
+    "regex_invalid",
+    "run_length",
+    "too_long",
+    "bad_character",
+)
+
+
 @dataclass(frozen=True)
 class GradeSpec:
     code: str
@@ -82,31 +104,39 @@ def pattern_regex(pattern: str, tag: str) -> str:
     straight to the tail); group names are prefixed with ``tag`` so rules can be combined."""
     pattern = pattern.strip()
     if not pattern:
-        raise GradingRuleError("empty pattern")
+        raise PatternError("empty pattern", "empty")
     if pattern.startswith("re:"):
         body = pattern[3:]
         if re.search(r"\\[1-9]|\(\?P[<=]", body):
-            raise GradingRuleError(
+            raise PatternError(
                 f"pattern {pattern!r}: groups by number or name are not allowed in re: rules; "
-                "use placeholder letters for repeated digits"
+                "use placeholder letters for repeated digits",
+                "regex_groups",
             )
         try:
+            # Compiled as it is combined with the other rules: a flag such as (?i) is valid at
+            # the start of an expression alone but not inside a group.
             re.compile(body)
+            re.compile(f"(?:{body})")
         except re.error as exc:
-            raise GradingRuleError(
-                f"pattern {pattern!r}: invalid regular expression: {exc}"
+            raise PatternError(
+                f"pattern {pattern!r}: invalid regular expression: {exc}",
+                "regex_invalid",
+                detail=str(exc),
             ) from exc
         return f"(?:{body})"
     run = _RUN.match(pattern)
     if run:
         sign, length = run.group(1), int(run.group(2))
         if not 3 <= length <= 10:
-            raise GradingRuleError(f"pattern {pattern!r}: a run must be 3 to 10 digits long")
+            raise PatternError(
+                f"pattern {pattern!r}: a run must be 3 to 10 digits long", "run_length"
+            )
         digits = "0123456789" if sign == "+" else "9876543210"
         runs = "|".join(digits[i : i + length] for i in range(11 - length))
         return f".{{{MSISDN_LENGTH - length}}}(?:{runs})$"
     if len(pattern) > MSISDN_LENGTH:
-        raise GradingRuleError(f"pattern {pattern!r}: longer than a number (11 digits)")
+        raise PatternError(f"pattern {pattern!r}: longer than a number (11 digits)", "too_long")
     parts: list[str] = []
     seen: list[str] = []
     for pos, ch in enumerate(pattern, start=1):
@@ -125,12 +155,42 @@ def pattern_regex(pattern: str, tag: str) -> str:
                 parts.append(f"{others}(?P<{name}>\\d)")
                 seen.append(letter)
         else:
-            raise GradingRuleError(
+            raise PatternError(
                 f"pattern {pattern!r}: character {ch!r} at position {pos} is not a digit, "
-                "'?', a placeholder letter A-J, a run (+N/-N) or an re: rule"
+                "'?', a placeholder letter A-J, a run (+N/-N) or an re: rule",
+                "bad_character",
+                character=ch,
+                position=pos,
             )
     # A fixed skip to the tail: no backtracking, which keeps a million gradings in seconds.
     return f".{{{MSISDN_LENGTH - len(pattern)}}}" + "".join(parts) + "$"
+
+
+def pattern_kind(pattern: str) -> str:
+    """What a (valid) pattern looks at: "regex" (an re: rule, from the first digit),
+    "run_up" / "run_down" (+N / -N), else "tail" (digits, ?, placeholder letters)."""
+    pattern = pattern.strip()
+    if pattern.startswith("re:"):
+        return "regex"
+    run = _RUN.match(pattern)
+    if run:
+        return "run_up" if run.group(1) == "+" else "run_down"
+    return "tail"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Which rule grades a number, and why. `rule` is the rule's index in the grader's list
+    (None: no rule matches, the number gets the default grade); `kind` is pattern_kind's;
+    `digits` the part of the number the rule matched (its tail, or what an re: rule matched
+    from the first digit); `letters` the digit each placeholder letter stands for."""
+
+    msisdn: str
+    grade: str
+    rule: int | None = None
+    kind: str | None = None
+    digits: str = ""
+    letters: tuple[tuple[str, str], ...] = ()
 
 
 class Grader:
@@ -138,6 +198,7 @@ class Grader:
 
     def __init__(self, rules: Sequence[RuleSpec], default_grade: str = STANDARD_GRADE) -> None:
         self.default_grade = default_grade
+        self.rules = tuple(rules)
         self._grades: list[str] = []
         alternatives: list[str] = []
         for index, rule in enumerate(rules):
@@ -148,7 +209,11 @@ class Grader:
             alternatives.append(f"(?P<r{index}>{body})")
             self._grades.append(rule.grade_code)
         # Alternatives are tried in order at position 0, so the first rule that matches wins.
-        self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        try:
+            self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        except re.error as exc:  # each compiled alone; refused rather than a crash if not
+            raise GradingRuleError(f"the rules cannot be combined: {exc}") from exc
+        self._index = {f"r{index}": index for index in range(len(alternatives))}
 
     def grade(self, msisdn: str) -> str:
         if self._regex is None:
@@ -161,6 +226,45 @@ class Grader:
     def grade_many(self, msisdns: Iterable[str]) -> list[str]:
         grade = self.grade
         return [grade(m) for m in msisdns]
+
+    def rule_indexes(self, msisdns: Iterable[str]) -> list[int]:
+        """For each number, the index of the rule that grades it; -1 where none matches (the
+        default grade). One regex match a number, as grade(), for tallies over a pool."""
+        if self._regex is None:
+            return [-1 for _ in msisdns]
+        index = self._index
+        matches = map(self._regex.match, msisdns)
+        return [-1 if m is None else index[m.lastgroup] for m in matches]  # type: ignore[index]
+
+    def grade_of(self, rule_index: int) -> str:
+        """The grade a rule gives (rule_indexes' -1: the default grade)."""
+        return self.default_grade if rule_index < 0 else self._grades[rule_index]
+
+    def explain(self, msisdn: str) -> Explanation:
+        """Which rule grades the number (the first that matches) and what it matched."""
+        match = None if self._regex is None else self._regex.match(msisdn)
+        if match is None:
+            return Explanation(msisdn, self.default_grade)
+        index = self._index[match.lastgroup]  # type: ignore[index]
+        pattern = self.rules[index].pattern.strip()
+        kind = pattern_kind(pattern)
+        if kind == "regex":
+            digits = match.group(f"r{index}")
+        elif kind == "tail":
+            digits = msisdn[-len(pattern) :]
+        else:
+            digits = msisdn[-int(pattern[1:]) :]
+        letters = (
+            tuple(
+                (letter, match.group(f"r{index}_{letter}"))
+                for letter in dict.fromkeys(
+                    ch.upper() for ch in pattern if ch.upper() in _PLACEHOLDERS
+                )
+            )
+            if kind == "tail"
+            else ()
+        )
+        return Explanation(msisdn, self._grades[index], index, kind, digits, letters)
 
 
 def validate_rules(rules: Sequence[RuleSpec], grade_codes: Iterable[str]) -> None:
