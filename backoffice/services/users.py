@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 from limits import RateLimitItem, parse_many
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.users import UserCreate
 from backoffice.core.config import Settings
+from backoffice.core.i18n import N_
 from backoffice.core.security import (
     CLOCK_LEEWAY,
     IssuedToken,
@@ -247,6 +248,108 @@ def change_pin(
         session, actor=user.username, entity_type="user", entity_id=user.id, action="pin_change"
     )
     session.commit()
+
+
+# --- the administrators' pages -------------------------------------------------------------
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that finds `text` anywhere, its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def page_of_users(
+    session: Session,
+    *,
+    role: Role | None = None,
+    active: bool | None = None,
+    dealer_id: str | None = None,
+    search: str = "",
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[User], str | None]:
+    """One page of users in username order, filtered, after the username `after` (keyset:
+    the unique index on username answers it), and the key of the next page (None at the
+    end). `search` finds a part of the username or the full name, in any case."""
+    query = select(User).order_by(col(User.username)).limit(limit + 1)
+    if role is not None:
+        query = query.where(User.role == role.value)
+    if active is not None:
+        query = query.where(User.is_active == active)
+    if dealer_id is not None:
+        query = query.where(User.dealer_id == dealer_id)
+    if search:
+        pattern = _like(search)
+        query = query.where(
+            or_(
+                col(User.username).ilike(pattern, escape="\\"),
+                col(User.full_name).ilike(pattern, escape="\\"),
+            )
+        )
+    if after is not None:
+        query = query.where(col(User.username) > after)
+    rows = list(session.exec(query))
+    return rows[:limit], (rows[limit - 1].username if len(rows) > limit else None)
+
+
+def assign(
+    session: Session,
+    username: str,
+    role: Role,
+    actor: str,
+    *,
+    dealer_id: str | None = None,
+    outlet_id: str | None = None,
+    note: str = "",
+) -> User:
+    """Gives a user another role, or moves dealer staff to another dealer or outlet (the
+    dealer and outlet checked by the caller, services/channel/dealers.py `assign_user`). A
+    new role or dealer ends the user's sessions (their pages and tokens were for the old
+    one); someone who no longer works at a counter loses the PIN and the dealer."""
+    user = find_user(session, username)
+    staff = role in PIN_ROLES
+    if staff and dealer_id is None:
+        raise InvalidInput(
+            N_("Dealer staff belong to a dealer: choose one."),
+            code="dealer_required",
+        )
+    if not staff and (dealer_id is not None or outlet_id is not None):
+        raise InvalidInput(
+            N_("Only dealer staff (counter clerks, dealer managers) belong to a dealer."),
+            code="not_dealer_staff",
+        )
+    before = (user.role, user.dealer_id, user.outlet_id)
+    if before == (role.value, dealer_id, outlet_id):
+        raise InvalidInput(
+            N_("Nothing changes: the user has this role, dealer and outlet."), code="unchanged"
+        )
+    if username == actor and role.value != user.role:
+        raise Conflict(N_("You cannot change your own role."), code="cannot_change_own_role")
+    changes: dict[str, object] = {
+        "role": role.value,
+        "dealer_id": dealer_id,
+        "outlet_id": outlet_id,
+    }
+    if not staff:
+        changes["pin_hash"] = None
+    if (user.role, user.dealer_id) != (role.value, dealer_id):
+        _end_sessions(session, user, **changes)
+    else:
+        session.execute(update(User).where(col(User.id) == user.id).values(**changes))
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="user",
+        entity_id=user.id,
+        action="assign",
+        from_status=before[0],
+        to_status=role.value,
+        reason=note or None,
+    )
+    session.commit()
+    session.refresh(user)
+    return user
 
 
 # --- log-in limits --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from backoffice.contracts.channel import (
     DealerCreate,
@@ -20,6 +21,7 @@ from backoffice.contracts.channel import (
     TerminalRegistered,
 )
 from backoffice.contracts.users import UserCreate
+from backoffice.core.i18n import N_
 from backoffice.domain.channel import (
     ChannelRuleError,
     DealerStatus,
@@ -27,7 +29,7 @@ from backoffice.domain.channel import (
     check_dealer_move,
 )
 from backoffice.domain.users import Role
-from backoffice.models import Dealer, DealerLedgerEntry, Outlet, Terminal, User
+from backoffice.models import Dealer, DealerLedgerEntry, Outlet, SyncEvent, Terminal, User
 from backoffice.models.types import utcnow
 from backoffice.services import audit, users
 from backoffice.services.errors import (
@@ -258,6 +260,13 @@ def list_outlets(session: Session, dealer_scope: str | None = None) -> list[Outl
     return list(session.exec(query))
 
 
+def outlets_by_id(session: Session, ids: set[str]) -> dict[str, Outlet]:
+    """The outlets of these ids (a page's worth), by id."""
+    if not ids:
+        return {}
+    return {o.id: o for o in session.exec(select(Outlet).where(col(Outlet.id).in_(ids)))}
+
+
 # --- staff ----------------------------------------------------------------------------------
 
 
@@ -280,6 +289,47 @@ def create_staff(session: Session, dealer_key: str, request: StaffCreate, actor:
         pin=request.pin,
         note=f" of dealer {dealer.code}",
     )
+
+
+def assign_user(
+    session: Session,
+    username: str,
+    role: Role,
+    dealer_key: str | None,
+    outlet_key: str | None,
+    actor: str,
+) -> User:
+    """An admin's change of a user's role, dealer and outlet (users.assign), the dealer and
+    outlet found by code or id and the outlet one of the dealer's."""
+    user = users.find_user(session, username)
+    dealer = find_dealer(session, dealer_key) if dealer_key else None
+    outlet = None
+    if outlet_key:
+        if dealer is None:
+            raise InvalidInput(
+                N_("An outlet belongs to a dealer: choose the dealer too."),
+                code="dealer_required",
+            )
+        outlet = find_outlet(session, outlet_key, dealer_scope=dealer.id)
+    note = (
+        f"role {user.role} → {role.value}; dealer {_code(session, Dealer, user.dealer_id)} → "
+        f"{dealer.code if dealer else '-'}; outlet {_code(session, Outlet, user.outlet_id)} → "
+        f"{outlet.code if outlet else '-'}"
+    )
+    return users.assign(
+        session,
+        username,
+        role,
+        actor,
+        dealer_id=dealer.id if dealer else None,
+        outlet_id=outlet.id if outlet else None,
+        note=note,
+    )
+
+
+def _code(session: Session, model: type[Dealer] | type[Outlet], row_id: str | None) -> str:
+    row = None if row_id is None else session.get(model, row_id)
+    return "-" if row is None else row.code
 
 
 def outlet_staff(session: Session, outlet: Outlet) -> list[User]:
@@ -382,6 +432,70 @@ def revoke_terminal(session: Session, terminal_id: str, reason: str, actor: str)
     )
     session.commit()
     return terminal
+
+
+@dataclass(frozen=True)
+class TerminalRow:
+    """A terminal as the administrators' list shows it: where it stands, and what the office
+    last heard from it. How many events the terminal still holds is known only to the
+    terminal; the office knows the last event it received, by the terminal's own sequence."""
+
+    terminal: Terminal
+    outlet_code: str
+    outlet_name: str
+    dealer_code: str
+    dealer_name: str
+    last_seq: int | None
+
+
+def _terminal_rows() -> Select:  # type: ignore[type-arg]
+    """Terminals with their outlet, dealer and last event received: one index probe per
+    terminal (the newest sync_event by terminal and seq), whatever the number of events."""
+    last_seq = (
+        sa_select(func.max(SyncEvent.seq))
+        .where(col(SyncEvent.terminal_id) == col(Terminal.id))
+        .correlate(Terminal)
+        .scalar_subquery()
+    )
+    return (
+        select(Terminal, Outlet.code, Outlet.name, Dealer.code, Dealer.name, last_seq)
+        .join(Outlet, col(Outlet.id) == Terminal.outlet_id)
+        .join(Dealer, col(Dealer.id) == Outlet.dealer_id)
+    )
+
+
+def page_of_terminals(
+    session: Session,
+    *,
+    status: TerminalStatus | None = None,
+    dealer_id: str | None = None,
+    outlet_id: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> tuple[list[TerminalRow], int | None]:
+    """One page of terminals by number after `after` (keyset), filtered, and the next page's
+    key (None at the end)."""
+    query = _terminal_rows().order_by(col(Terminal.terminal_no)).limit(limit + 1)
+    if status is not None:
+        query = query.where(Terminal.status == status.value)
+    if dealer_id is not None:
+        query = query.where(Outlet.dealer_id == dealer_id)
+    if outlet_id is not None:
+        query = query.where(Terminal.outlet_id == outlet_id)
+    if after is not None:
+        query = query.where(col(Terminal.terminal_no) > after)
+    rows = [TerminalRow(*row) for row in session.exec(query)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].terminal.terminal_no if more else None)
+
+
+def terminal_row(session: Session, terminal_id: str) -> TerminalRow:
+    """One terminal as the list shows it."""
+    row = session.exec(_terminal_rows().where(Terminal.id == terminal_id)).first()
+    if row is None:
+        raise NotFound(f"terminal {terminal_id!r} not found", code="terminal_not_found")
+    return TerminalRow(*row)
 
 
 @dataclass(frozen=True)
