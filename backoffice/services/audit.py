@@ -8,15 +8,29 @@ and `audit verify` first) takes the committed unsealed rows in id order under on
 (an advisory lock on PostgreSQL, the write lock on SQLite) and gives each its sequence number
 and hash = SHA-256(previous hash ‖ canonical content)."""
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlmodel import Session, col
 
 from backoffice.domain.audit import CONTENT, GENESIS, Anchor, Sealed, Walk, check_anchor, link, walk
-from backoffice.models import AuditEntry
+from backoffice.models import AuditEntry, Dealer, Outlet, PriceList, StockDocument, Terminal, User
 from backoffice.models.types import utcnow
 from backoffice.services import bulk
 from shared.ids import new_id
@@ -248,3 +262,204 @@ def verify(
         oldest_unsealed=None if oldest is None else (oldest[0], oldest[1]),
         unsealed_after=unsealed_after,
     )
+
+
+# --- searching the log (the administrators' page and its exports) ----------------------------
+
+# Rows are written with a UUIDv7 id made by the office as it writes them, and `at` by the
+# database in the same statement: the id carries the time too. A search by time bounds the
+# primary key by the id range of the times widened by this much (clock differences between
+# the office and the database, a long transaction), so that it reads an index range instead of
+# the whole log; `at` then decides exactly.
+ID_TIME_SLACK = timedelta(days=1)
+# How much a search may export at once: the newest rows of a wider search. A CSV streams
+# (100,000 rows in about 5 s); an XLSX is built whole first (openpyxl: about 5 s for 20,000).
+EXPORT_MAX_ROWS = 100_000
+XLSX_MAX_ROWS = 20_000
+_EXPORT_BATCH = 5_000
+# Resident ID numbers never appear in the log (the sale keeps them encrypted, errors masked),
+# but a reason may be text someone typed: shown and exported with any such number masked.
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])([0-9]{6})[0-9]{8}([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
+@dataclass(frozen=True)
+class AuditSearch:
+    """What to find in the log; every filter given must hold. `actor` is exact, or a prefix
+    when it ends in `*` ("terminal:7/*"); `start` is inclusive and `end` exclusive (UTC)."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    document_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _id_floor(moment: datetime) -> str:
+    """The smallest UUIDv7 of the moment's millisecond, in the ids' text form."""
+    stamp = f"{max(int(moment.timestamp() * 1000), 0):012x}"
+    return f"{stamp[:8]}-{stamp[8:12]}-0000-0000-000000000000"
+
+
+def _escape_like(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _searched(wanted: AuditSearch, after: str | None, query: Select) -> Select:  # type: ignore[type-arg]
+    for column, value in (
+        (_AUDIT.c.entity_type, wanted.entity_type),
+        (_AUDIT.c.entity_id, wanted.entity_id),
+        (_AUDIT.c.document_id, wanted.document_id),
+        (_AUDIT.c.action, wanted.action),
+    ):
+        if value:
+            query = query.where(column == value)
+    if wanted.actor:
+        if wanted.actor.endswith("*"):
+            prefix = _escape_like(wanted.actor.rstrip("*"))
+            query = query.where(_AUDIT.c.actor.like(prefix + "%", escape="\\"))
+        else:
+            query = query.where(_AUDIT.c.actor == wanted.actor)
+    if wanted.start is not None:
+        query = query.where(_AUDIT.c.at >= wanted.start)
+        query = query.where(_AUDIT.c.id >= _id_floor(wanted.start - ID_TIME_SLACK))
+    if wanted.end is not None:
+        query = query.where(_AUDIT.c.at < wanted.end)
+        query = query.where(_AUDIT.c.id < _id_floor(wanted.end + ID_TIME_SLACK))
+    if after:
+        query = query.where(_AUDIT.c.id < after)
+    return query.order_by(_AUDIT.c.id.desc())
+
+
+def find(
+    session: Session, wanted: AuditSearch, after: str | None = None, limit: int = 50
+) -> tuple[list[AuditEntry], str | None]:
+    """A page of the rows found, newest first, and the key of the next page (None at the
+    end): keyset pagination on the primary key, never an offset."""
+    rows = list(session.scalars(_searched(wanted, after, select(AuditEntry)).limit(limit + 1)))
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+def find_all(
+    session: Session, wanted: AuditSearch, max_rows: int = EXPORT_MAX_ROWS
+) -> Iterator[Row[Any]]:
+    """The rows found, newest first, at most `max_rows`, read a batch at a time (an export
+    streams them without holding them all): plain rows with the entries' attributes, not
+    ORM objects, which would cost several times as much per row."""
+    after: str | None = None
+    left = max_rows
+    while left > 0:
+        size = min(_EXPORT_BATCH, left)
+        query = _searched(wanted, after, select(*_AUDIT.c)).limit(size)
+        rows = session.connection().execute(query).all()
+        yield from rows
+        left -= len(rows)
+        if len(rows) < size:
+            return
+        after = rows[-1].id
+
+
+def shown_reason(reason: str | None) -> str:
+    """A row's reason as pages and exports show it: any resident ID number masked."""
+    return _RESIDENT_ID.sub(r"\1********\2", reason) if reason else ""
+
+
+def entity_key(session: Session, entity_type: str, key: str) -> str:
+    """The id the log files an entity under, from what people know it by: a user's name, a
+    dealer's or outlet's code, a terminal's number, a price list's version, a document's
+    number (`entity_type` "document": the rows of the document's items). Anything else (a
+    number, a card's serial, an id) is its own key, and so is a name nothing is known by."""
+    known = _KNOWN_BY.get(entity_type)
+    if known is None:
+        return key
+    id_column, key_column = known
+    if isinstance(key_column.type, Integer):
+        if not key.isascii() or not key.isdigit() or len(key) > 9:
+            return key
+        found = session.scalars(select(id_column).where(key_column == int(key)).limit(1)).first()
+    else:
+        found = session.scalars(select(id_column).where(key_column == key).limit(1)).first()
+    return str(found) if found is not None else key
+
+
+_KNOWN_BY = {
+    "user": (col(User.id), col(User.username)),
+    "dealer": (col(Dealer.id), col(Dealer.code)),
+    "outlet": (col(Outlet.id), col(Outlet.code)),
+    "terminal": (col(Terminal.id), col(Terminal.terminal_no)),
+    "price_list": (col(PriceList.id), col(PriceList.version)),
+    "document": (col(StockDocument.id), col(StockDocument.number)),
+}
+
+
+def entity_names(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """What people know the entities of some rows by (a user's name, a dealer's code, a
+    document's number…), for those (entity type, id) that have such a name."""
+    wanted: dict[str, set[str]] = {}
+    for entity_type, entity_id in keys:
+        if entity_type in _KNOWN_BY and entity_id:
+            wanted.setdefault(entity_type, set()).add(entity_id)
+    names = {}
+    for entity_type, ids in wanted.items():
+        id_column, key_column = _KNOWN_BY[entity_type]
+        for found_id, key in session.execute(
+            select(id_column, key_column).where(id_column.in_(sorted(ids)))
+        ):
+            names[(entity_type, str(found_id))] = str(key)
+    return names
+
+
+# --- an item's timeline (the billing centre's pages of a number, a card, a SIM card) ---------
+
+
+@dataclass(frozen=True)
+class EntityRef:
+    """One entity's rows in a timeline: all of them, or (`document_ids` given) only those of
+    some stock documents or with one of some reasons: an outlet's rows of the document that
+    moved an item, and of the receipt of that document, whose reason names it."""
+
+    entity_type: str
+    entity_id: str
+    document_ids: tuple[str, ...] | None = None
+    reasons: tuple[str, ...] = ()
+
+
+def timeline(
+    session: Session,
+    refs: Sequence[EntityRef],
+    *,
+    after: str | None = None,
+    newest_first: bool = True,
+    limit: int = 50,
+) -> tuple[list[AuditEntry], str | None]:
+    """The rows of several entities as one list in time order (ids are UUIDv7), a keyset page
+    of `limit` after the id `after`; returns the page and the `after` of the next one.
+
+    Each entity is read through ix_audit_entity, at most limit + 1 of its rows past `after`,
+    and the lists merged: an item's own rows, its batch's and its document's are few, so the
+    page costs a few index probes however long the log."""
+    ordering = _AUDIT.c.id.desc() if newest_first else _AUDIT.c.id.asc()
+    found: dict[str, AuditEntry] = {}
+    for ref in refs:
+        query = (
+            select(AuditEntry)
+            .where(_AUDIT.c.entity_type == ref.entity_type)
+            .where(_AUDIT.c.entity_id == ref.entity_id)
+        )
+        if ref.document_ids is not None:
+            query = query.where(
+                or_(
+                    _AUDIT.c.document_id.in_(ref.document_ids or ("",)),
+                    _AUDIT.c.reason.in_(ref.reasons or ("",)),
+                )
+            )
+        if after:
+            query = query.where(_AUDIT.c.id < after if newest_first else _AUDIT.c.id > after)
+        for entry in session.scalars(query.order_by(ordering).limit(limit + 1)):
+            found[entry.id] = entry
+    rows = sorted(found.values(), key=lambda e: e.id, reverse=newest_first)
+    page = rows[:limit]
+    return page, (page[-1].id if len(rows) > limit else None)

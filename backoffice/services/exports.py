@@ -5,7 +5,7 @@ every exported cell is made safe to open in a spreadsheet (no formula injection)
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Literal
 
@@ -106,3 +106,30 @@ def render(
     if fmt == "xlsx":
         return rows_to_xlsx(title, header, cells), XLSX_TYPE
     return rows_to_csv(header, cells), CSV_TYPE
+
+
+def csv_chunks(rows: Iterable[Sequence[object]], rows_per_chunk: int = 1_000) -> Iterator[bytes]:
+    """What `csv_bytes` makes, in pieces: a download of many rows starts at once and is never
+    held whole in memory."""
+    yield "\ufeff".encode()
+    batch: list[Sequence[object]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= rows_per_chunk:
+            yield csv_text(batch).encode("utf-8")
+            batch = []
+    if batch:
+        yield csv_text(batch).encode("utf-8")
+
+
+def rows_to_xlsx_streamed(
+    title: str, header: Sequence[str], rows: Iterable[Sequence[object]]
+) -> bytes:
+    """`rows_to_xlsx` for many rows: a write-only workbook takes the rows as they come rather
+    than keeping a cell object for each."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title)
+    append_row(sheet, header)
+    for row in rows:
+        append_row(sheet, row)
+    return workbook_bytes(book)

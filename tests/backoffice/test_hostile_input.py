@@ -21,6 +21,7 @@ from backoffice.domain.users import Role
 from backoffice.models import AuditEntry
 from shared.checks import FIT_FOR_STORAGE, INT64_MAX, CheckedDate, CheckedModel
 from tests.backoffice.channel.helpers import channel, pool
+from tests.backoffice.users.helpers import web_log_in
 
 Login = Callable[[Role], dict[str, str]]
 
@@ -289,9 +290,12 @@ def test_dates_outside_1900_to_9000_are_refused_naming_the_field(
         ("/api/v1/dealers/D1/account?start=0001-01-01", "query.start"),
         ("/api/v1/dealers/D1/account?end=9999-12-31", "query.end"),
         ("/api/v1/settlement/statements?period_start=1899-12-01", "query.period_start"),
-        ("/dashboard?day=0001-01-01", "query.day"),
     ):
         _assert_names(client.get(path, headers=admin), field)
+    # A page answers with a page of the frame naming the parameter.
+    assert web_log_in(client, "admin1").status_code == 303
+    page = client.get("/dashboard?day=0001-01-01")
+    assert page.status_code == 422 and "query.day" in page.text and "<html" in page.text
     # The years between still answer.
     assert client.get("/api/v1/shifts/z-reports?end=9000-12-31", headers=admin).json() == []
     span = "start=1900-01-01&end=1900-12-31"

@@ -1,10 +1,11 @@
 """Number batches: generating segments, importing files, grading, searching."""
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import IO
 
-from sqlalchemy import func, literal_column, text
+from sqlalchemy import Row, func, literal_column, text
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.billing import (
@@ -14,7 +15,19 @@ from backoffice.contracts.billing import (
     NumberPublic,
     SegmentRequest,
 )
-from backoffice.models import MobileNumber, NumberBatch, NumberGrade
+from backoffice.core.i18n import N_
+from backoffice.domain.channel import Price, number_product
+from backoffice.models import (
+    Dealer,
+    DealerPrice,
+    MobileNumber,
+    NumberBatch,
+    NumberGrade,
+    NumberReservation,
+    Outlet,
+    SimCard,
+    StockDocument,
+)
 from backoffice.models.billing import NUMBER_TAIL, NUMBER_TAIL_DIGITS
 from backoffice.services import audit
 from backoffice.services.billing.batches import (
@@ -27,10 +40,13 @@ from backoffice.services.billing.tabular import (
     Columns,
     ImportLimits,
     RowChecker,
+    Steps,
+    counting,
     finish_import,
     read_table,
 )
 from backoffice.services.bulk import db_timestamp, insert_rows, refresh_statistics
+from backoffice.services.channel import prices
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
 from shared.codes import CodeError, parse_msisdn
 from shared.ids import new_id
@@ -66,8 +82,11 @@ def _store_numbers(
     batch: NumberBatch,
     msisdns: list[str],
     progress: Progress | None,
+    steps: Steps | None = None,
 ) -> Counter[str]:
     grader = load_grader(session)
+    if steps is not None:
+        steps(0, len(msisdns), N_("Grading numbers"))
     grades = grader.grade_many(msisdns)
     stamp = db_timestamp()
     batch_id = batch.id
@@ -77,15 +96,22 @@ def _store_numbers(
     )
     session.add(batch)
     session.flush()
+    progress = counting(steps, len(msisdns), N_("Writing numbers"), progress)
     added = insert_rows(session, "mobile_number", _INSERT_COLUMNS, rows, progress)
     refresh_statistics(session, "mobile_number", added)
     return Counter(grades)
 
 
 def generate_segment(
-    session: Session, request: SegmentRequest, actor: str, progress: Progress | None = None
+    session: Session,
+    request: SegmentRequest,
+    actor: str,
+    progress: Progress | None = None,
+    *,
+    steps: Steps | None = None,
 ) -> NumberBatchPublic:
-    """Creates the numbers prefix + start..end (zero-padded to 11 digits), graded."""
+    """Creates the numbers prefix + start..end (zero-padded to 11 digits), graded; `steps`
+    hears how far the grading and writing are."""
     width = 11 - len(request.prefix)
     if request.end < request.start:
         raise InvalidInput(f"segment end {request.end} is below its start {request.start}")
@@ -126,7 +152,7 @@ def generate_segment(
         item_count=count,
         created_by=actor,
     )
-    grades = _store_numbers(session, batch, msisdns, progress)
+    grades = _store_numbers(session, batch, msisdns, progress, steps)
     audit.record(
         session,
         actor=actor,
@@ -141,10 +167,14 @@ def generate_segment(
     return _batch_public(batch, grades)
 
 
-def existing_keys(session: Session, column, keys: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
+def existing_keys(  # type: ignore[no-untyped-def]
+    session: Session, column, keys: list[str], steps: Steps | None = None
+) -> set[str]:
     """Which of `keys` are already stored in `column` (chunked IN lists)."""
     found: set[str] = set()
     for i in range(0, len(keys), _EXISTING_CHUNK):
+        if steps is not None:
+            steps(i, len(keys), N_("Looking for what is already in the system"))
         chunk = keys[i : i + _EXISTING_CHUNK]
         found.update(session.exec(select(column).where(column.in_(chunk))).all())
     return found
@@ -161,14 +191,16 @@ def import_numbers(
     code: str | None = None,
     progress: Progress | None = None,
     limits: ImportLimits | None = None,
+    steps: Steps | None = None,
 ) -> ImportReport:
-    table = read_table(data, file, NUMBER_COLUMNS, encoding, limits)
-    checker = RowChecker(table)
+    """Numbers from a file, graded, as one batch; `steps` hears how far each step is."""
+    table = read_table(data, file, NUMBER_COLUMNS, encoding, limits, steps)
+    checker = RowChecker(table, steps)
     parsed = {
         line: msisdn
         for line, (msisdn,) in checker.parse_rows({"msisdn": parse_msisdn}, ["msisdn"]).items()
     }
-    stored = existing_keys(session, MobileNumber.msisdn, sorted(parsed.values()))
+    stored = existing_keys(session, MobileNumber.msisdn, sorted(parsed.values()), steps)
     for row in table.rows:
         if parsed.get(row.line) in stored:
             checker.reject(row, "msisdn", "already in the system")
@@ -187,7 +219,7 @@ def import_numbers(
             item_count=len(msisdns),
             created_by=actor,
         )
-        _store_numbers(session, batch, msisdns, progress)
+        _store_numbers(session, batch, msisdns, progress, steps)
         audit.record(
             session,
             actor=actor,
@@ -303,16 +335,17 @@ def _matching(query, plan: SearchPlan, postgresql: bool):  # type: ignore[no-unt
     return query
 
 
-def search_numbers(
+def _search_rows(
     session: Session,
-    pattern: str | None = None,
-    grade: str | None = None,
-    status: str | None = None,
-    batch: str | None = None,
-    after: str | None = None,
-    limit: int = 50,
-) -> NumberPage:
-    """One page in msisdn order; `after` is the last msisdn of the previous page."""
+    pattern: str | None,
+    grade: str | None,
+    status: str | None,
+    batch: str | None,
+    after: str | None,
+    limit: int,
+    outlet_ids: Sequence[str] | None = None,
+) -> list[Row[tuple[MobileNumber, NumberGrade]]]:
+    """Up to limit + 1 numbers with their grades, in msisdn order after `after`."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     query = select(MobileNumber, NumberGrade).join(
         NumberGrade, col(NumberGrade.code) == col(MobileNumber.grade_code)
@@ -325,17 +358,217 @@ def search_numbers(
         query = _matching(query, plan, postgresql)
     if grade:
         query = query.where(MobileNumber.grade_code == grade)
+        if postgresql and not status:
+            # Every status, spelled out: a rare grade's numbers are then a few probes of
+            # ix_number_status_grade (one per status) and a sort, where the planner would
+            # otherwise walk the whole table in number order looking for them. A common
+            # grade still walks the numbers in order: the planner's estimate decides.
+            query = query.where(col(MobileNumber.status).in_([s.value for s in NumberStatus]))
     if status:
         if status not in NumberStatus.__members__:
             raise InvalidInput(f"unknown number status {status!r}", code="invalid_status")
         query = query.where(MobileNumber.status == status)
     if batch:
         query = query.where(MobileNumber.batch_id == find_batch(session, batch).id)
+    order = col(MobileNumber.msisdn)
+    if outlet_ids is not None:
+        query = query.where(col(MobileNumber.outlet_id).in_(list(outlet_ids) or [""]))
+        # An outlet's (a dealer's) stock is read by ix_number_outlet and sorted: ordered by
+        # the key itself, the planner walks the numbers in order instead, through all those
+        # before the outlet's (it takes them for evenly spread), hundreds of milliseconds.
+        order = order.op("||")("")
     if after:
         query = query.where(col(MobileNumber.msisdn) > after)
     if postgresql:
         session.execute(_PAGE_PLANNING)
-    rows = session.exec(query.order_by(col(MobileNumber.msisdn)).limit(limit + 1)).all()
+    return list(session.exec(query.order_by(order).limit(limit + 1)).all())
+
+
+def search_numbers(
+    session: Session,
+    pattern: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    batch: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> NumberPage:
+    """One page in msisdn order; `after` is the last msisdn of the previous page."""
+    rows = _search_rows(session, pattern, grade, status, batch, after, limit)
     items = [_number_public(n, g) for n, g in rows[:limit]]
     next_after = items[-1].msisdn if len(rows) > limit else None
     return NumberPage(items=items, next_after=next_after)
+
+
+# --- The billing centre's pages: the number list with owners, a number's sheet ----------------
+
+
+@dataclass(frozen=True)
+class NumberRow:
+    """A number as the search page lists it."""
+
+    msisdn: str
+    grade_code: str
+    grade_name: str
+    status: str
+    held_from: str | None
+    iccid: str | None
+    batch_id: str
+    outlet_id: str | None
+
+
+def find_numbers(
+    session: Session,
+    *,
+    pattern: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    batch: str | None = None,
+    outlet_ids: Sequence[str] | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[NumberRow], str | None]:
+    """search_numbers with the owner too: filtered to numbers held by one of `outlet_ids`
+    (a dealer's outlets, or one) when given. Returns the page and the `after` of the next."""
+    rows = _search_rows(session, pattern, grade, status, batch, after, limit, outlet_ids)
+    items = [
+        NumberRow(
+            msisdn=n.msisdn,
+            grade_code=g.code,
+            grade_name=g.name,
+            status=n.status,
+            held_from=n.held_from,
+            iccid=n.iccid,
+            batch_id=n.batch_id,
+            outlet_id=n.outlet_id,
+        )
+        for n, g in rows[:limit]
+    ]
+    return items, (items[-1].msisdn if len(rows) > limit else None)
+
+
+@dataclass(frozen=True)
+class Owner:
+    outlet: Outlet
+    dealer: Dealer | None
+
+
+def owners(session: Session, outlet_ids: Iterable[str | None]) -> dict[str, Owner]:
+    """The outlets (and their dealers) of a page's items, in one query."""
+    wanted = sorted({i for i in outlet_ids if i})
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Outlet, Dealer)
+        .join(Dealer, col(Dealer.id) == col(Outlet.dealer_id), isouter=True)
+        .where(col(Outlet.id).in_(wanted))
+    ).all()
+    return {outlet.id: Owner(outlet, dealer) for outlet, dealer in rows}
+
+
+def batch_codes(session: Session, batch_ids: Iterable[str]) -> dict[str, str]:
+    """Number batch id → code, for a page's numbers."""
+    wanted = sorted(set(batch_ids))
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(NumberBatch.id, NumberBatch.code).where(col(NumberBatch.id).in_(wanted))
+    ).all()
+    return dict(rows)
+
+
+@dataclass(frozen=True)
+class NumberSheet:
+    """Everything the number's page shows but its timeline: no personal data (a sold
+    number's buyer is the counter's business, not the billing centre's page)."""
+
+    number: MobileNumber
+    grade: NumberGrade
+    batch: NumberBatch
+    sim: SimCard | None
+    owner: Owner | None
+    previous_owner: Owner | None
+    document: StockDocument | None
+    reservation: NumberReservation | None
+
+
+def number_sheet(session: Session, msisdn: str) -> NumberSheet:
+    """The number with its grade, batch, paired SIM card, owner, last stock document and
+    active reservation: a handful of primary-key and indexed reads."""
+    row = session.exec(
+        select(MobileNumber, NumberGrade, NumberBatch)
+        .join(NumberGrade, col(NumberGrade.code) == col(MobileNumber.grade_code))
+        .join(NumberBatch, col(NumberBatch.id) == col(MobileNumber.batch_id))
+        .where(MobileNumber.msisdn == msisdn)
+    ).first()
+    if row is None:
+        raise NotFound(
+            N_("Number %(msisdn)s is not in the system."),
+            code="number_not_found",
+            params={"msisdn": msisdn},
+        )
+    number, grade, batch = row
+    sim = session.exec(select(SimCard).where(SimCard.msisdn == msisdn)).first()
+    if sim is None and number.iccid:
+        sim = session.get(SimCard, number.iccid)
+    found = owners(session, [number.outlet_id, number.prev_outlet_id])
+    reservation = session.exec(
+        select(NumberReservation)
+        .where(NumberReservation.msisdn == msisdn)
+        .where(NumberReservation.status == "active")
+        .order_by(col(NumberReservation.reserved_at).desc())
+        .limit(1)
+    ).first()
+    return NumberSheet(
+        number=number,
+        grade=grade,
+        batch=batch,
+        sim=sim,
+        owner=found.get(number.outlet_id or ""),
+        previous_owner=found.get(number.prev_outlet_id or ""),
+        document=session.get(StockDocument, number.document_id) if number.document_id else None,
+        reservation=reservation,
+    )
+
+
+@dataclass(frozen=True)
+class DealerOverride:
+    dealer_code: str
+    dealer_name: str
+    retail_fen: int
+    dealer_fen: int
+
+
+@dataclass(frozen=True)
+class GradePrices:
+    """A grade's prices at the counter: the price list in force (None: none yet) and the
+    dealers that have their own price for it (at most `limit` of them)."""
+
+    product: str
+    price_list_version: int | None
+    central: Price | None
+    overrides: list[DealerOverride]
+    more_overrides: bool
+
+
+def grade_prices(session: Session, grade_code: str, limit: int = 20) -> GradePrices:
+    product = number_product(grade_code)
+    try:
+        in_force = prices.list_in_force(session)
+    except NotFound:
+        in_force = None
+    central = None if in_force is None else prices.central_prices(session, in_force).get(product)
+    rows = session.exec(
+        select(Dealer.code, Dealer.name, DealerPrice.retail_fen, DealerPrice.dealer_fen)
+        .join(Dealer, col(Dealer.id) == col(DealerPrice.dealer_id))
+        .where(DealerPrice.product == product)
+        .order_by(col(Dealer.code))
+        .limit(limit + 1)
+    ).all()
+    return GradePrices(
+        product=product,
+        price_list_version=None if in_force is None else in_force.version,
+        central=central,
+        overrides=[DealerOverride(*r) for r in rows[:limit]],
+        more_overrides=len(rows) > limit,
+    )

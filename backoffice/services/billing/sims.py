@@ -1,11 +1,13 @@
 """SIM card batches and pairing numbers with SIM cards."""
 
+from dataclasses import dataclass
 from typing import IO
 
 from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.billing import ImportReport, PairingResult
+from backoffice.core.i18n import N_
 from backoffice.models import MobileNumber, SimBatch, SimCard
 from backoffice.services import audit
 from backoffice.services.billing.batches import (
@@ -13,12 +15,20 @@ from backoffice.services.billing.batches import (
     find_by_code_or_id,
     next_batch_code,
 )
-from backoffice.services.billing.numbers import Progress, existing_keys, find_batch
+from backoffice.services.billing.numbers import (
+    Owner,
+    Progress,
+    existing_keys,
+    find_batch,
+    owners,
+)
 from backoffice.services.billing.tabular import (
     Columns,
     ImportLimits,
     Row,
     RowChecker,
+    Steps,
+    counting,
     finish_import,
     read_table,
 )
@@ -32,6 +42,8 @@ SIM_COLUMNS = Columns(required=("iccid", "imsi"))
 PAIR_COLUMNS = Columns(required=("msisdn", "iccid"), aliases=(("号码", "msisdn"),))
 # Pairing is warehouse work: once a number has left for a dealer its pack is fixed.
 PAIRABLE_NUMBER = (NumberStatus.imported.value, NumberStatus.available.value)
+# Pairs are written this many at a time, so that a long pairing can say how far it is.
+_PAIR_CHUNK = 5_000
 
 
 def find_sim_batch(session: Session, key: str) -> SimBatch:
@@ -49,12 +61,16 @@ def import_sims(
     code: str | None = None,
     progress: Progress | None = None,
     limits: ImportLimits | None = None,
+    steps: Steps | None = None,
 ) -> ImportReport:
-    table = read_table(data, file, SIM_COLUMNS, encoding, limits)
-    checker = RowChecker(table)
+    """SIM cards from a file as one batch; `steps` hears how far each step is."""
+    table = read_table(data, file, SIM_COLUMNS, encoding, limits, steps)
+    checker = RowChecker(table, steps)
     parsed = checker.parse_rows({"iccid": parse_iccid, "imsi": parse_imsi}, ["iccid", "imsi"])
-    stored_iccids = existing_keys(session, SimCard.iccid, sorted(i for i, _ in parsed.values()))
-    stored_imsis = existing_keys(session, SimCard.imsi, sorted(m for _, m in parsed.values()))
+    iccids = sorted(i for i, _ in parsed.values())
+    imsis = sorted(m for _, m in parsed.values())
+    stored_iccids = existing_keys(session, SimCard.iccid, iccids, steps)
+    stored_imsis = existing_keys(session, SimCard.imsi, imsis, steps)
     for row in table.rows:
         if row.line not in parsed:
             continue
@@ -84,7 +100,7 @@ def import_sims(
             "sim_card",
             ("iccid", "imsi", "batch_id", "status", "version", "updated_at"),
             rows,
-            progress,
+            counting(steps, len(good), N_("Writing SIM cards"), progress),
         )
         audit.record(
             session,
@@ -103,8 +119,20 @@ def import_sims(
     )
 
 
-def _apply_pairs(session: Session, pairs: list[tuple[str, str]]) -> None:
-    """Writes pairs with conditions so that a number or SIM changed meanwhile fails loudly."""
+def _apply_pairs(
+    session: Session, pairs: list[tuple[str, str]], steps: Steps | None = None
+) -> None:
+    """Writes pairs with conditions so that a number or SIM changed meanwhile fails loudly
+    (and nothing is paired), _PAIR_CHUNK at a time so that `steps` hears how far it is."""
+    for start in range(0, len(pairs), _PAIR_CHUNK):
+        if steps is not None:
+            steps(start, len(pairs), N_("Pairing"))
+        _apply_pair_chunk(session, pairs[start : start + _PAIR_CHUNK])
+    if steps is not None:
+        steps(len(pairs), len(pairs), N_("Pairing"))
+
+
+def _apply_pair_chunk(session: Session, pairs: list[tuple[str, str]]) -> None:
     connection = session.connection()
     numbers = connection.execute(
         update(MobileNumber)
@@ -140,12 +168,15 @@ def import_pairs(
     skip_bad_rows: bool = False,
     encoding: str = "utf-8",
     limits: ImportLimits | None = None,
+    steps: Steps | None = None,
 ) -> ImportReport:
-    table = read_table(data, file, PAIR_COLUMNS, encoding, limits)
-    checker = RowChecker(table)
+    """Pairs from a file of msisdn, iccid; `steps` hears how far each step is."""
+    table = read_table(data, file, PAIR_COLUMNS, encoding, limits, steps)
+    checker = RowChecker(table, steps)
     parsed = checker.parse_rows({"msisdn": parse_msisdn, "iccid": parse_iccid}, ["msisdn", "iccid"])
-    numbers = _lookup(session, MobileNumber, MobileNumber.msisdn, [m for m, _ in parsed.values()])
-    sims = _lookup(session, SimCard, SimCard.iccid, [i for _, i in parsed.values()])
+    msisdns = [m for m, _ in parsed.values()]
+    numbers = _lookup(session, MobileNumber, MobileNumber.msisdn, msisdns, steps)
+    sims = _lookup(session, SimCard, SimCard.iccid, [i for _, i in parsed.values()], steps)
     for row in table.rows:
         if row.line not in parsed:
             continue
@@ -170,7 +201,7 @@ def import_pairs(
 
     def write(good: list[Row]) -> tuple[str | None, None]:
         pairs = [parsed[r.line] for r in good]
-        _apply_pairs(session, pairs)
+        _apply_pairs(session, pairs, steps)
         audit.record(
             session,
             actor=actor,
@@ -192,19 +223,31 @@ def import_pairs(
     )
 
 
-def _lookup(session: Session, model: type, key, values: list[str]) -> dict:  # type: ignore[no-untyped-def]
+def _lookup(  # type: ignore[no-untyped-def]
+    session: Session, model: type, key, values: list[str], steps: Steps | None = None
+) -> dict:
     """Plain rows by key. Not ORM objects: the pairing writes with bulk UPDATEs, which would
     leave such objects stale in the session."""
     found = {}
     table = model.__table__  # type: ignore[attr-defined]
     for i in range(0, len(values), 500):
+        if steps is not None:
+            steps(i, len(values), N_("Looking up the numbers and SIM cards"))
         for row in session.connection().execute(select(table).where(key.in_(values[i : i + 500]))):
             found[getattr(row, key.key)] = row
     return found
 
 
-def pair_in_order(session: Session, number_batch: str, sim_batch: str, actor: str) -> PairingResult:
-    """Pairs the batch's unpaired numbers with the SIM batch's free cards, both in order."""
+def pair_in_order(
+    session: Session,
+    number_batch: str,
+    sim_batch: str,
+    actor: str,
+    *,
+    steps: Steps | None = None,
+) -> PairingResult:
+    """Pairs the batch's unpaired numbers with the SIM batch's free cards, both in order;
+    `steps` hears how far the writing is."""
     numbers_of = find_batch(session, number_batch)
     sims_of = find_sim_batch(session, sim_batch)
     msisdns = session.exec(
@@ -228,7 +271,7 @@ def pair_in_order(session: Session, number_batch: str, sim_batch: str, actor: st
             f"{len(iccids)} free SIM cards in {sims_of.code}",
             code="nothing_to_pair",
         )
-    _apply_pairs(session, pairs)
+    _apply_pairs(session, pairs, steps)
     audit.record(
         session,
         actor=actor,
@@ -257,3 +300,32 @@ def get_sim(session: Session, iccid: str) -> SimCard:
 
 def list_sim_batches(session: Session, limit: int = 100) -> list[SimBatch]:
     return list(session.exec(select(SimBatch).order_by(col(SimBatch.id).desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class SimSheet:
+    """A SIM card's page: the card, its batch, the number it is paired with, its outlet."""
+
+    sim: SimCard
+    batch: SimBatch
+    number: MobileNumber | None
+    owner: Owner | None
+
+
+def sim_sheet(session: Session, iccid: str) -> SimSheet:
+    sim = session.get(SimCard, iccid)
+    if sim is None:
+        raise NotFound(
+            N_("SIM card %(iccid)s is not in the system."),
+            code="sim_not_found",
+            params={"iccid": iccid},
+        )
+    batch = session.get(SimBatch, sim.batch_id)
+    assert batch is not None  # a foreign key
+    number = session.get(MobileNumber, sim.msisdn) if sim.msisdn else None
+    return SimSheet(
+        sim=sim,
+        batch=batch,
+        number=number,
+        owner=owners(session, [sim.outlet_id]).get(sim.outlet_id or ""),
+    )

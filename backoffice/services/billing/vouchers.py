@@ -3,8 +3,11 @@
 import csv
 import io
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.billing import (
@@ -15,6 +18,7 @@ from backoffice.contracts.billing import (
     VoucherGenerateRequest,
 )
 from backoffice.core.crypto import Cipher
+from backoffice.core.i18n import N_
 from backoffice.models import Voucher, VoucherBatch
 from backoffice.services import audit
 from backoffice.services.billing.batches import (
@@ -28,6 +32,8 @@ from backoffice.services.billing.tabular import (
     ImportLimits,
     Row,
     RowChecker,
+    Steps,
+    counting,
     finish_import,
     read_table,
 )
@@ -112,23 +118,28 @@ def import_vouchers(
     encoding: str = "utf-8",
     progress: Progress | None = None,
     limits: ImportLimits | None = None,
+    steps: Steps | None = None,
 ) -> ImportReport:
+    """Top-up cards from a file as one batch, PINs encrypted; `steps` hears how far each
+    step is."""
     _check_terms(terms)
     if terms.code:
         ensure_code_free(session, VoucherBatch, terms.code)
-    table = read_table(data, file, VOUCHER_COLUMNS, encoding, limits)
-    checker = RowChecker(table)
+    table = read_table(data, file, VOUCHER_COLUMNS, encoding, limits, steps)
+    checker = RowChecker(table, steps)
     parsed = checker.parse_rows(
         {"serial": parse_voucher_serial, "pin": parse_voucher_pin}, ["serial"]
     )
-    stored = existing_keys(session, Voucher.serial, sorted(s for s, _ in parsed.values()))
+    serials = sorted(s for s, _ in parsed.values())
+    stored = existing_keys(session, Voucher.serial, serials, steps)
     for row in table.rows:
         if row.line in parsed and parsed[row.line][0] in stored:
             checker.reject(row, "serial", "already in the system")
 
     def write(good: list[Row]) -> tuple[str, str]:
+        writing = counting(steps, len(good), N_("Writing top-up cards"), progress)
         batch = _store(
-            session, terms, [parsed[r.line] for r in good], cipher, actor, "file", file, progress
+            session, terms, [parsed[r.line] for r in good], cipher, actor, "file", file, writing
         )
         return batch.id, batch.code
 
@@ -209,3 +220,87 @@ def get_voucher(session: Session, serial: str) -> Voucher:
     if voucher is None:
         raise NotFound(f"top-up card {serial} not found")
     return voucher
+
+
+# --- The billing centre's pages: batches, a batch's cards, a card (never its PIN) -------------
+
+
+def voucher_batches_page(
+    session: Session, after: str | None = None, limit: int = 50
+) -> tuple[list[VoucherBatch], str | None]:
+    """Newest batches first, a keyset page after the batch id `after`."""
+    query = select(VoucherBatch).order_by(col(VoucherBatch.id).desc()).limit(limit + 1)
+    if after:
+        query = query.where(col(VoucherBatch.id) < after)
+    rows = list(session.exec(query))
+    page = rows[:limit]
+    return page, (page[-1].id if len(rows) > limit else None)
+
+
+def voucher_status_counts(session: Session, batch_id: str) -> dict[str, int]:
+    """The batch's cards per status (ix_voucher_batch_status: an index-only count)."""
+    rows = session.exec(
+        select(Voucher.status, func.count())
+        .where(Voucher.batch_id == batch_id)
+        .group_by(Voucher.status)
+    ).all()
+    return dict(sorted(rows))
+
+
+@dataclass(frozen=True)
+class VoucherRow:
+    """A card as the pages show it: everything but its PIN."""
+
+    serial: str
+    batch_id: str
+    face_value_fen: int
+    status: str
+    held_from: str | None
+    outlet_id: str | None
+    prev_outlet_id: str | None
+    document_id: str | None
+    updated_at: datetime
+
+
+# The columns read for the pages: never pin_cipher.
+_SHOWN = tuple(getattr(Voucher, name) for name in VoucherRow.__dataclass_fields__)
+
+
+def batch_vouchers(
+    session: Session,
+    batch: VoucherBatch,
+    status: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[VoucherRow], str | None]:
+    """The batch's cards in serial order, a keyset page after the serial `after`. The batch's
+    serials are a range of the primary key: the page reads that range in order."""
+    query = (
+        select(*_SHOWN)
+        .where(Voucher.batch_id == batch.id)
+        .where(col(Voucher.serial).between(batch.first_serial, batch.last_serial))
+    )
+    if status:
+        if status not in VoucherStatus.__members__:
+            raise InvalidInput(f"unknown top-up card status {status!r}", code="invalid_status")
+        query = query.where(Voucher.status == status)
+    if after:
+        query = query.where(col(Voucher.serial) > after)
+    rows = session.exec(query.order_by(col(Voucher.serial)).limit(limit + 1)).all()
+    page = [VoucherRow(*row) for row in rows[:limit]]
+    return page, (page[-1].serial if len(rows) > limit else None)
+
+
+def voucher_row(session: Session, serial: str) -> tuple[VoucherRow, VoucherBatch]:
+    """One card (without its PIN) and its batch."""
+    row = session.exec(select(*_SHOWN).where(Voucher.serial == serial)).first()
+    if row is None:
+        raise NotFound(
+            N_("Top-up card %(serial)s is not in the system."),
+            code="voucher_not_found",
+            params={"serial": serial},
+        )
+    card = VoucherRow(*row)
+    batch = session.get(VoucherBatch, card.batch_id)
+    assert batch is not None  # a foreign key
+    return card, batch

@@ -262,3 +262,60 @@ def set_dealer_caps(
     )
     session.commit()
     return dealer_caps_public(session, dealer.id)
+
+
+# --- the administrators' price pages -----------------------------------------------------------
+
+
+def versions_page(
+    session: Session, after: int | None = None, limit: int = 50
+) -> tuple[list[tuple[PriceList, int]], int | None]:
+    """Price list versions newest first with their item counts, and the version to continue
+    after (None at the end): keyset pagination on the version."""
+    query = select(PriceList).order_by(col(PriceList.version).desc()).limit(limit + 1)
+    if after is not None:
+        query = query.where(col(PriceList.version) < after)
+    rows = list(session.exec(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    counts = dict(
+        session.exec(
+            select(PriceListItem.price_list_id, func.count())
+            .where(col(PriceListItem.price_list_id).in_([r.id for r in rows]))
+            .group_by(col(PriceListItem.price_list_id))
+        ).all()
+    )
+    return [(r, counts.get(r.id, 0)) for r in rows], (rows[-1].version if more else None)
+
+
+def next_version(session: Session) -> int:
+    """The version the next price list will get (unless another is created first)."""
+    return (session.exec(select(func.max(PriceList.version))).one() or 0) + 1
+
+
+def remove_dealer_price(session: Session, dealer_key: str, product: str, actor: str) -> None:
+    """The dealer's own price of a product goes: the central price list's applies again."""
+    dealer = find_dealer(session, dealer_key)
+    row = session.exec(
+        select(DealerPrice)
+        .where(DealerPrice.dealer_id == dealer.id)
+        .where(DealerPrice.product == product)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"dealer {dealer.code} has no price of its own for {product}",
+            code="dealer_price_not_found",
+        )
+    before = f"{row.retail_fen}/{row.dealer_fen}"
+    session.delete(row)
+    _new_prices_version(session, dealer.id)
+    audit.record(
+        session,
+        actor=actor,
+        entity_type="dealer_price",
+        entity_id=dealer.id,
+        action="remove",
+        from_status=before,
+        reason=f"{product} for dealer {dealer.code}: the price list's price applies again",
+    )
+    session.commit()

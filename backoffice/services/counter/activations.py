@@ -6,7 +6,8 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import func, update
+from sqlalchemy import Select, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from backoffice.contracts.counter import DeliveryRun, OutboxSummary
@@ -17,9 +18,11 @@ from backoffice.domain.counter import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from backoffice.models import ActivationOutbox
 from backoffice.models.types import utcnow
 from backoffice.services import audit
+from backoffice.services.bulk import insert_rows
 from backoffice.services.counter.sales import move_paired_sim
 from backoffice.services.counter.tables import NUMBERS, OUTBOX
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
+from shared.ids import new_id
 from shared.lifecycle import NumberStatus, SimStatus
 
 # While one worker is sending, others leave the entry alone for this long.
@@ -231,3 +234,92 @@ def retry(session: Session, entry_id: str, actor: str) -> ActivationOutbox:
     )
     session.commit()
     return entry
+
+
+# --- the administrators' outbox page ----------------------------------------------------------
+
+# A view of the pending entries, not a status: those whose last attempt failed, waiting to try
+# again.
+RETRYING = "retrying"
+# Counts stop here ("more than"): delivered entries grow with every number sold, and a page
+# counts an index range per status, never the whole table.
+COUNT_CAP = 100_000
+_OUTBOX_AUDIT_COLUMNS = (
+    "id",
+    "actor",
+    "entity_type",
+    "entity_id",
+    "action",
+    "item_count",
+    "reason",
+)
+
+
+def _in_view(query: Select, view: str | None) -> Select:  # type: ignore[type-arg]
+    if view == RETRYING:
+        return query.where(OUTBOX.c.status == OutboxStatus.pending.value).where(
+            OUTBOX.c.last_error.is_not(None)
+        )
+    if view:
+        return query.where(OUTBOX.c.status == view)
+    return query
+
+
+def view_counts(session: Session, cap: int = COUNT_CAP) -> dict[str, int]:
+    """Entries per status, and retrying ones, each counted up to `cap` + 1 (more is shown as
+    "more than `cap`")."""
+    counts = {}
+    for view in (*(s.value for s in OutboxStatus), RETRYING):
+        found = _in_view(sa_select(OUTBOX.c.id), view).limit(cap + 1).subquery()
+        counts[view] = (
+            session.connection().execute(sa_select(func.count()).select_from(found)).scalar_one()
+        )
+    return counts
+
+
+def oldest_pending_at(session: Session) -> datetime | None:
+    return session.exec(
+        select(func.min(ActivationOutbox.next_attempt_at)).where(
+            ActivationOutbox.status == OutboxStatus.pending.value
+        )
+    ).one()
+
+
+def entries_page(
+    session: Session, view: str | None = None, after: str | None = None, limit: int = 50
+) -> tuple[list[ActivationOutbox], str | None]:
+    """A page of entries newest first (`view`: a status, RETRYING, or None for all), and the
+    key of the next page: keyset pagination on the id, a UUIDv7."""
+    query = _in_view(select(ActivationOutbox), view)
+    if after:
+        query = query.where(col(ActivationOutbox.id) < after)
+    rows = list(session.exec(query.order_by(col(ActivationOutbox.id).desc()).limit(limit + 1)))
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+def retry_failed(session: Session, actor: str) -> int:
+    """Every failed entry back in the queue, due now, as `retry` does one; how many. One
+    conditional UPDATE: an entry retried meanwhile by someone else is not counted twice."""
+    moved = (
+        session.connection()
+        .execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.status == OutboxStatus.failed.value)
+            .values(status=OutboxStatus.pending.value, next_attempt_at=utcnow(), attempts=0)
+            .returning(OUTBOX.c.id, OUTBOX.c.msisdn)
+        )
+        .all()
+    )
+    insert_rows(
+        session,
+        "audit_entry",
+        _OUTBOX_AUDIT_COLUMNS,
+        (
+            (new_id(), actor, "number", msisdn, "activation_retry", 1, f"activation {entry_id}")
+            for entry_id, msisdn in moved
+        ),
+    )
+    session.commit()
+    return len(moved)
