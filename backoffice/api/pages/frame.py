@@ -251,7 +251,7 @@ def render(
     frame = {
         "user": user,
         "role": role_name(user),
-        "dealer": getattr(request.state, "dealer", None),
+        "own_dealer": getattr(request.state, "dealer", None),
         "menu": menu_of(user),
         "lang": language_of(request),
         "languages": i18n.LANGUAGE_NAMES,
