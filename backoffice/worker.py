@@ -52,7 +52,7 @@ def run_forever(settings: Settings, interval_s: float = 5.0) -> None:
     engine = make_engine(settings.database_url)
     # Background jobs (imports, releases, regrades) in a thread beside the rounds; the office
     # processes run them too unless HAOKA_RUN_JOBS=false: each job is claimed by one runner.
-    jobs = Runner(engine)
+    jobs = Runner(engine, settings)
     jobs.start()
     try:
         while not stop.is_set():

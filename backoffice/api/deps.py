@@ -1,7 +1,9 @@
 """Typed dependencies of the routes: settings, database session, current user, role checks."""
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordBearer
@@ -184,10 +186,16 @@ async def terminal_credential(token: Annotated[str | None, Depends(oauth2)]) -> 
 TerminalCredential = Annotated[str, Depends(terminal_credential)]
 
 
+def disposition(file_name: str, kind: str = "attachment") -> dict[str, str]:
+    """The Content-Disposition of a file: its own name (maybe Chinese, RFC 6266/5987) and an
+    ASCII stand-in for clients that know no other (a header is Latin-1)."""
+    fallback = re.sub(r"[^0-9A-Za-z._-]", "_", file_name)
+    return {
+        "Content-Disposition": f'{kind}; filename="{fallback}"; '
+        f"filename*=UTF-8''{quote(file_name, safe='')}"
+    }
+
+
 def attachment(body: bytes, media_type: str, file_name: str) -> Response:
     """A download: the browser saves it under `file_name`."""
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
-    )
+    return Response(body, media_type=media_type, headers=disposition(file_name))

@@ -28,6 +28,9 @@ LARGE_BODY_PATHS = (
     "/api/v1/sim-pairings/import",
     "/api/v1/voucher-batches/import",
     "/api/v1/revenue",
+    # The same imports from the billing centre's pages.
+    "/billing/imports",
+    "/billing/pairing/file",
 )
 
 

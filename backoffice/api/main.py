@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The threads routes and their dependencies run on (admission.py counts on them).
         to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         # Jobs on connections of their own: the requests' pool is sized for the requests.
-        runner = Runner(make_engine(settings.database_url)) if settings.run_jobs else None
+        runner = Runner(make_engine(settings.database_url), settings) if settings.run_jobs else None
         if runner is not None:
             runner.start()
         yield

@@ -61,10 +61,11 @@ def show_command(ctx: typer.Context, job_id: str) -> None:
 def run_command() -> None:
     """Run the queued jobs here, one after the other, until none is left (where the office
     processes run with HAOKA_RUN_JOBS=false and no worker runs)."""
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
     try:
         jobs.mark_interrupted(engine)
-        ran = job_kinds.run_pending(engine)
+        ran = job_kinds.run_pending(engine, settings)
     finally:
         engine.dispose()
     console.print(f"{ran} jobs run")

@@ -26,6 +26,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, or_, tuple_, update
 from sqlmodel import Session, col, select
 
+from backoffice.core.config import Settings, get_settings
 from backoffice.core.i18n import N_
 from backoffice.models import Job
 from backoffice.models.types import utcnow
@@ -66,8 +67,9 @@ class JobResult:
 class JobContext:
     """What a handler gets: the job's parameters and file, who asked, and progress()."""
 
-    def __init__(self, engine: Engine, job: Job, payload: bytes | None) -> None:
+    def __init__(self, engine: Engine, job: Job, payload: bytes | None, settings: Settings) -> None:
         self.engine = engine
+        self.settings = settings  # the office's: its keys open what its pages sealed
         self.job_id = job.id
         self.actor = job.created_by
         self.params: dict[str, Any] = json.loads(job.params_json)
@@ -226,7 +228,7 @@ def _end(engine: Engine, job_id: str, state: str, error: str, params: dict[str, 
         )
 
 
-def run(engine: Engine, job_id: str) -> None:
+def run(engine: Engine, job_id: str, settings: Settings | None = None) -> None:
     """Runs a claimed job to its end: succeeded with its result, or failed with its reason and
     nothing of its work kept."""
     try:
@@ -234,7 +236,7 @@ def run(engine: Engine, job_id: str) -> None:
             job = session.get(Job, job_id)
             assert job is not None and job.state == RUNNING
             payload = job.payload
-            context = JobContext(engine, job, payload)
+            context = JobContext(engine, job, payload, settings or get_settings())
             result = HANDLERS[job.kind](session, context)
             done, total, _phase = _LIVE.get(job_id, (job.done, job.total, None))
             job.state = SUCCEEDED
@@ -257,19 +259,19 @@ def run(engine: Engine, job_id: str) -> None:
         _LIVE.pop(job_id, None)
 
 
-def run_next(engine: Engine, runner: str | None = None) -> bool:
+def run_next(engine: Engine, settings: Settings | None = None) -> bool:
     """Claims and runs the oldest queued job; False when none was waiting."""
-    job_id = _claim(engine, runner or runner_name())
+    job_id = _claim(engine, runner_name())
     if job_id is None:
         return False
-    run(engine, job_id)
+    run(engine, job_id, settings)
     return True
 
 
-def run_pending(engine: Engine) -> int:
+def run_pending(engine: Engine, settings: Settings | None = None) -> int:
     """Runs queued jobs until none is left; how many ran."""
     count = 0
-    while run_next(engine):
+    while run_next(engine, settings):
         count += 1
     return count
 
@@ -308,8 +310,9 @@ def mark_interrupted(engine: Engine) -> int:
 class Runner:
     """Runs queued jobs in a thread of this process, one at a time, until stopped."""
 
-    def __init__(self, engine: Engine, poll_s: float = 2.0) -> None:
+    def __init__(self, engine: Engine, settings: Settings, poll_s: float = 2.0) -> None:
         self.engine = engine
+        self.settings = settings
         self.poll_s = poll_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="haoka-jobs", daemon=True)
@@ -326,7 +329,7 @@ class Runner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                ran = run_next(self.engine)
+                ran = run_next(self.engine, self.settings)
             except Exception:
                 # The database restarting, say: try again at the next poll.
                 log.exception("job runner: claiming a job failed; trying again")

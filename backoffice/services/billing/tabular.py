@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import PurePath
-from typing import IO
+from typing import IO, Protocol
 
 from sqlmodel import Session
 
 from backoffice.contracts.billing import ImportReport, RowErrorPublic
 from backoffice.core.config import Settings
+from backoffice.core.i18n import N_
 from backoffice.models import ImportJob
 from backoffice.services.billing import sheets
 from backoffice.services.billing.sheets import ImportLimits as ImportLimits
@@ -33,6 +34,39 @@ MASKED_NOTE = (
     "{columns} masked: only the last 2 characters are shown; re-enter them from the original "
     "file (the line numbers are the original file's)"
 )
+
+
+# Long work reports how far it is every this many rows (a job's progress; see Steps).
+STEP_ROWS = 5_000
+
+
+class Steps(Protocol):
+    """How far a long import, generation or release is: a job's `ctx.progress` (rows done,
+    out of how many if known, the step it is in as a catalog message). Cheap to call."""
+
+    def __call__(self, done: int, total: int | None = None, phase: str | None = None) -> None: ...
+
+
+def counting(
+    steps: Steps | None,
+    total: int | None,
+    phase: str,
+    then: Callable[[int], None] | None = None,
+) -> Callable[[int], None] | None:
+    """A callback of rows added (bulk.insert_rows's `progress`, the CLI's bar) that also
+    reports the running count to `steps`; None when there is nothing to tell."""
+    if steps is None:
+        return then
+    done = 0
+
+    def add(rows: int) -> None:
+        nonlocal done
+        done += rows
+        steps(done, total, phase)
+        if then is not None:
+            then(rows)
+
+    return add
 
 
 def mask(value: str) -> str:
@@ -95,8 +129,10 @@ def read_table(
     columns: Columns,
     encoding: str = "utf-8",
     limits: ImportLimits | None = None,
+    steps: Steps | None = None,
 ) -> Table:
-    """The file's rows under its header, read as a stream within the import limits."""
+    """The file's rows under its header, read as a stream within the import limits; `steps`
+    hears how many rows were read every STEP_ROWS."""
     limits = limits or ImportLimits.from_settings(Settings())
     stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
     check_size(stream, file, limits)
@@ -124,6 +160,8 @@ def read_table(
             if len(cells) != len(names):
                 values["__shape__"] = f"{len(cells)} fields, the header has {len(names)}"
             table_rows.append(Row(line, values, cells))
+            if steps is not None and len(table_rows) % STEP_ROWS == 0:
+                steps(len(table_rows), None, N_("Reading the file"))
     if not table_rows:
         raise ImportFileError(f"{file}: no data rows below the header", file=file)
     return Table(file, names, table_rows)
@@ -160,8 +198,9 @@ def _header(header: list[str], file: str, columns: Columns) -> list[str]:
 class RowChecker:
     """Collects bad rows while a kind-specific check walks the table."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, steps: Steps | None = None) -> None:
         self.table = table
+        self.steps = steps
         self.errors: list[RowError] = []
         self._bad_lines: set[int] = set()
 
@@ -194,7 +233,10 @@ class RowChecker:
         A row whose value in a `unique` column repeats an earlier line's is rejected."""
         parsed: dict[int, tuple[str, ...]] = {}
         first_seen: dict[str, dict[str, int]] = {column: {} for column in unique}
-        for row in self.table.rows:
+        total = len(self.table.rows)
+        for index, row in enumerate(self.table.rows, start=1):
+            if self.steps is not None and index % STEP_ROWS == 0:
+                self.steps(index, total, N_("Checking rows"))
             if not self.shape_ok(row):
                 continue
             values = [self.parse(row, column, parser) for column, parser in parsers.items()]

@@ -75,6 +75,23 @@ def test_billing_flow_over_http(client: TestClient, login: Login) -> None:
     assert {e["action"] for e in audit} == {"generate", "release"}
 
 
+def test_rejected_rows_of_a_file_named_in_chinese_download_under_its_name(
+    client: TestClient, login: Login
+) -> None:
+    billing = login(Role.billing)
+    reply = client.post(
+        "/api/v1/number-batches/import",
+        headers=billing,
+        files={"file": ("新号码.csv", csv_bytes("msisdn", "bad"), "text/csv")},
+    )
+    download = client.get(reply.json()["report"]["rejected_rows_url"], headers=billing)
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"___-rejected.csv\"; "
+        "filename*=UTF-8''%E6%96%B0%E5%8F%B7%E7%A0%81-rejected.csv"
+    )
+
+
 def test_import_rejection_over_http_has_report_and_download(
     client: TestClient, login: Login
 ) -> None:
@@ -96,7 +113,9 @@ def test_import_rejection_over_http_has_report_and_download(
     }
     download = client.get(body["report"]["rejected_rows_url"], headers=billing)
     assert download.status_code == 200
-    assert download.headers["content-disposition"] == 'attachment; filename="n-rejected.csv"'
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"n-rejected.csv\"; filename*=UTF-8''n-rejected.csv"
+    )
     assert "bad,3,msisdn:" in download.content.decode("utf-8-sig")
 
     reply = client.post(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import Session
 
-from backoffice.api.deps import SessionDep
+from backoffice.api.deps import SessionDep, disposition
 from backoffice.api.pages.frame import (
     ADMIN_PAGES,
     OFFICE_ZONE,
@@ -250,13 +250,13 @@ def audit_export(
     header = [_(title) for title, _name in EXPORT_COLUMNS]
     stamp = f"{datetime.now(OFFICE_ZONE):%Y%m%d-%H%M}"
     name = f"audit-log-{stamp}.{fmt}"
-    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    download = disposition(name)
     if fmt == "csv":
         body = exports.csv_chunks(chain([header], _rows(request, filters.search)))
-        return StreamingResponse(body, media_type=exports.CSV_TYPE, headers=disposition)
+        return StreamingResponse(body, media_type=exports.CSV_TYPE, headers=download)
     content = exports.rows_to_xlsx_streamed(
         _("Audit log"),
         header,
         (_cells(e) for e in audit.find_all(session, filters.search, audit.XLSX_MAX_ROWS)),
     )
-    return Response(content, media_type=exports.XLSX_TYPE, headers=disposition)
+    return Response(content, media_type=exports.XLSX_TYPE, headers=download)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from backoffice.api.deps import BillingClerk, SessionDep
+from backoffice.api.deps import BillingClerk, SessionDep, disposition
 from backoffice.contracts.billing import ImportReport
 from backoffice.services.billing import imports
 
@@ -21,5 +21,5 @@ def rejected_rows(job_id: str, session: SessionDep, _: BillingClerk) -> Response
     return Response(
         content.encode("utf-8-sig"),  # the BOM makes Excel open Chinese text correctly
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+        headers=disposition(file_name),
     )

@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
-from backoffice.api.deps import ChannelReader, SalesCentre, SessionDep, dealer_scope
+from backoffice.api.deps import ChannelReader, SalesCentre, SessionDep, dealer_scope, disposition
 from backoffice.contracts.channel import (
     AllocationRequest,
     ChannelDocumentPublic,
@@ -55,7 +55,7 @@ def delivery_note_pdf(number: str, session: SessionDep, user: ChannelReader) -> 
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{number.upper()}.pdf"'},
+        headers=disposition(f"{number.upper()}.pdf", "inline"),
     )
 
 
