@@ -25,6 +25,15 @@ class AuditEntry(SQLModel, table=True):
             postgresql_where=text("seq IS NULL"),
             sqlite_where=text("seq IS NULL"),
         ),
+        # A stock document's rows (the audit search, a number's timeline): only the rows of
+        # documents, a small part of a log mostly of sales.
+        Index(
+            "ix_audit_document",
+            "document_id",
+            "id",
+            postgresql_where=text("document_id IS NOT NULL"),
+            sqlite_where=text("document_id IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=36)

@@ -108,9 +108,7 @@ def log_in(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     try:
-        user, issued = users.log_in(
-            session, username, password, client_address(request), settings
-        )
+        user, issued = users.log_in(session, username, password, client_address(request), settings)
     except users.LoginLocked as error:
         reply = _form(
             request,
