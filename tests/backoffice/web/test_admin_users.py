@@ -481,6 +481,7 @@ def test_user_and_terminal_changes_through_the_forms(client: TestClient, session
     """The forms' happy paths and their refusals beside the fields, without a browser."""
     shop = channel(session)
     token = _admin_client(client, session)
+    client.get("/language/en")  # the messages below as written in the code
 
     def post(path: str, **data: str):  # type: ignore[no-untyped-def]
         return client.post(
