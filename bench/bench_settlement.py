@@ -175,6 +175,18 @@ def _problems(url: str, dealer_count: int, first: SettlementRunPublic) -> list[s
     return problems
 
 
+def _month_ledger(url: str) -> dict[str, list[int]]:
+    """What the month's statements hold, by entry kind: [entries, fen], so that two versions
+    of the run can be compared on the same seed."""
+    with psycopg.connect(dsn(url)) as conn:
+        rows = conn.execute(
+            "SELECT kind, count(*), sum(amount_fen) FROM dealer_account_entry "
+            "WHERE booked_on >= %s AND booked_on < %s GROUP BY kind ORDER BY kind",
+            (MONTH, add_months(MONTH, 1)),
+        ).fetchall()
+    return {kind: [int(count), int(total)] for kind, count, total in rows}
+
+
 def _arguments() -> argparse.Namespace:
     p = _cli.parser(__doc__)
     p.add_argument(
@@ -225,6 +237,7 @@ def main() -> int:
             again = runs.run_settlement(session, request, "bench")
         engine.dispose()
         problems = _problems(url, args.dealers, first)
+        ledger = _month_ledger(url)
         if again.entries_booked:
             problems.append(f"the rerun booked {again.entries_booked} entries")
     run_ratio = first.seconds / RUN_LIMIT_S
@@ -238,6 +251,12 @@ def main() -> int:
         f"empty rerun of the draft month: {again.seconds:.2f} s "
         f"({again.entries_booked} entries booked); limit {RERUN_LIMIT_S:.0f} s; "
         f"ratio {rerun_ratio:.2f}; rerun / first run {again.seconds / first.seconds:.2f}"
+    )
+    print(
+        "the month's ledger: "
+        + ", ".join(
+            f"{kind} {count:,} entries {fen:,} fen" for kind, (count, fen) in ledger.items()
+        )
     )
     for problem in problems:
         print(f"WRONG: {problem}")
@@ -257,6 +276,7 @@ def main() -> int:
             "rerun_limit_s": RERUN_LIMIT_S,
             "rerun_ratio": round(rerun_ratio, 2),
             "rerun_to_run": round(again.seconds / first.seconds, 2),
+            "month_ledger": ledger,
             "problems": problems,
         },
     )

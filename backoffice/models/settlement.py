@@ -16,7 +16,14 @@ class DealerAccountEntry(SQLModel, table=True):
     __tablename__ = "dealer_account_entry"
     __table_args__ = (
         Index("ix_account_dealer_booked", "dealer_id", "booked_on"),
-        Index("ix_account_source", "source_key"),
+        # Revenue share is looked up by key (number and month) across dealers; every other
+        # entry by dealer and day (migration 0013).
+        Index(
+            "ix_account_revenue_share",
+            "source_key",
+            postgresql_where=text("source_key LIKE 'revshare:%'"),
+            sqlite_where=text("source_key LIKE 'revshare:%'"),
+        ),
         # The few entries booked after their own day, which a run reads by booking day.
         Index(
             "ix_account_late",
@@ -37,7 +44,8 @@ class DealerAccountEntry(SQLModel, table=True):
     # entry arrived after that period was closed (then `late` is true).
     booked_on: date
     late: bool = False
-    # What the entry is for, so that a run books each sale, return or commission once.
+    # What the entry is for, so that a run books each sale, return or commission once:
+    # sale:<line>, return:<line>, commission:<hash>, revshare:<number>:<month>.
     source_key: str | None = Field(default=None, max_length=96)
     item_key: str | None = Field(default=None, max_length=20)
     description: str = Field(default="", max_length=255)

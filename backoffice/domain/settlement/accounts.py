@@ -103,6 +103,18 @@ class StatementTotals:
         return self.closing_fen - self.opening_fen
 
 
+# The statement's total of each kind of entry.
+_TOTAL_OF = {
+    LedgerKind.sale: "sales_fen",
+    LedgerKind.sale_return: "returns_fen",
+    LedgerKind.commission: "commission_fen",
+    LedgerKind.penalty: "penalties_fen",
+    LedgerKind.payment: "payments_fen",
+    LedgerKind.deposit: "deposits_fen",
+    LedgerKind.adjustment: "adjustments_fen",
+}
+
+
 def statement_totals(opening_fen: int, entries: Iterable[Entry]) -> StatementTotals:
     """Totals by kind of a period's entries; the closing balance is the opening balance plus
     every entry, so the statement always agrees with the ledger."""
@@ -111,15 +123,14 @@ def statement_totals(opening_fen: int, entries: Iterable[Entry]) -> StatementTot
         by_kind[entry.kind] += entry.amount_fen
     return StatementTotals(
         opening_fen=opening_fen,
-        sales_fen=by_kind[LedgerKind.sale],
-        returns_fen=by_kind[LedgerKind.sale_return],
-        commission_fen=by_kind[LedgerKind.commission],
-        penalties_fen=by_kind[LedgerKind.penalty],
-        payments_fen=by_kind[LedgerKind.payment],
-        deposits_fen=by_kind[LedgerKind.deposit],
-        adjustments_fen=by_kind[LedgerKind.adjustment],
+        **{name: by_kind[kind] for kind, name in _TOTAL_OF.items()},  # type: ignore[arg-type]
         closing_fen=opening_fen + sum(by_kind.values()),
     )
+
+
+def entries_of(totals: StatementTotals, on: date) -> list[Entry]:
+    """A statement's totals as one entry per kind: what `statement_totals` adds up to them."""
+    return [Entry(kind, getattr(totals, name), on) for kind, name in _TOTAL_OF.items()]
 
 
 class StatementStatus(StrEnum):

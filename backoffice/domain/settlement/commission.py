@@ -15,7 +15,7 @@ Amounts are integer fen; shares are basis points rounded half up once per line.
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from itertools import pairwise
 
@@ -135,18 +135,49 @@ class CommissionPlan:
     def one_off_for(self, grade: str) -> int:
         return self.one_off_fen.get(grade, self.one_off_fen.get("*", 0))
 
+    def slab_bands(self) -> list[tuple[int, int | None, int]]:
+        """The slabs as bands of monthly volume: (from, up to but not including — None for no
+        end, fen per number). Below the first band nothing is paid."""
+        ends: list[int | None] = [slab.min_volume for slab in self.slabs[1:]]
+        return [
+            (slab.min_volume, end, slab.per_number_fen)
+            for slab, end in zip(self.slabs, [*ends, None][: len(self.slabs)], strict=True)
+        ]
+
     def slab_rate(self, volume: int) -> int:
-        rate = 0
-        for slab in self.slabs:
-            if volume >= slab.min_volume:
-                rate = slab.per_number_fen
-        return rate
+        return next(
+            (
+                fen
+                for low, high, fen in self.slab_bands()
+                if low <= volume and (high is None or volume < high)
+            ),
+            0,
+        )
 
 
 def plan_on(plans: Iterable[CommissionPlan], day: date) -> CommissionPlan | None:
     """The plan in force on `day`: the latest one starting on or before it that covers it."""
     covering = [p for p in plans if p.covers(day)]
     return max(covering, key=lambda p: p.effective_from) if covering else None
+
+
+def plans_in_force(
+    plans: Sequence[CommissionPlan],
+) -> list[tuple[date, date | None, CommissionPlan]]:
+    """`plan_on` as stretches of days: (first day, last day — None for no end, the plan in
+    force), in order, days no plan covers left out. The plan in force changes only on a day a
+    plan starts or the day after one ends, so that SQL can join a day to its plan."""
+    bounds = sorted(
+        {p.effective_from for p in plans}
+        | {p.effective_to + timedelta(days=1) for p in plans if p.effective_to is not None}
+    )
+    stretches = []
+    for first, following in zip(bounds, [*bounds[1:], None], strict=True):
+        plan = plan_on(plans, first)
+        if plan is not None:
+            last = following - timedelta(days=1) if following is not None else None
+            stretches.append((first, last, plan))
+    return stretches
 
 
 @dataclass(frozen=True)

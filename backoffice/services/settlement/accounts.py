@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import (
+    Select,
     func,
     select,
 )
@@ -24,6 +25,7 @@ from backoffice.domain.settlement.accounts import (
     StatementStatus,
     booking,
     check_entry,
+    is_closed,
 )
 from backoffice.models import (
     Dealer,
@@ -74,22 +76,24 @@ def set_cadence(session: Session, key: str, cadence: Cadence, actor: str) -> Set
     return profile
 
 
-def closed_until(session: Session, dealer_ids: Sequence[str]) -> dict[str, date]:
-    """The last day of each dealer's latest confirmed or paid period, for dealers with one."""
-    query = (
+def closed_periods(dealer_ids: Sequence[str]) -> Select[tuple[str, date]]:
+    """The query of each dealer's last closed day, `closed_until`, for SQL that books."""
+    return (
         select(
             SettlementStatement.dealer_id,  # type: ignore[call-overload]
-            func.max(SettlementStatement.period_end),
+            func.max(SettlementStatement.period_end).label("closed_until"),
         )
         .where(col(SettlementStatement.dealer_id).in_(dealer_ids))
         .where(
-            col(SettlementStatement.status).in_(
-                [StatementStatus.confirmed.value, StatementStatus.paid.value]
-            )
+            col(SettlementStatement.status).in_([s.value for s in StatementStatus if is_closed(s)])
         )
         .group_by(SettlementStatement.dealer_id)
     )
-    return dict(session.connection().execute(query).all())
+
+
+def closed_until(session: Session, dealer_ids: Sequence[str]) -> dict[str, date]:
+    """The last day of each dealer's latest confirmed or paid period, for dealers with one."""
+    return dict(session.connection().execute(closed_periods(dealer_ids)).all())  # type: ignore[arg-type]
 
 
 def touch(session: Session, dealer_ids: Iterable[str]) -> None:

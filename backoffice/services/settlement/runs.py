@@ -21,6 +21,7 @@ from backoffice.contracts.settlement import (
     SettlementRunIn,
     SettlementRunPublic,
 )
+from backoffice.domain.audit import CONTENT
 from backoffice.domain.settlement.accounts import (
     Cadence,
     Entry,
@@ -29,6 +30,7 @@ from backoffice.domain.settlement.accounts import (
     StatementAction,
     StatementStatus,
     StatementTotals,
+    entries_of,
     is_closed,
     period_containing,
     statement_move,
@@ -57,38 +59,24 @@ from backoffice.services.settlement.accounts import (
     touch,
     versions,
 )
-from backoffice.services.settlement.booking import _book_sales_and_returns
+from backoffice.services.settlement.booking import Booked, PeriodSums, _book_sales_and_returns
 from backoffice.services.settlement.commissions import _book_commissions, _book_revenue_share
 from backoffice.services.settlement.plans import plans_by_dealer
 from shared.ids import new_id
 
 _STATEMENTS = SettlementStatement.__table__  # type: ignore[attr-defined]
-_AUDIT_COLUMNS = (
-    "id",
-    "actor",
-    "entity_type",
-    "entity_id",
-    "action",
-    "from_status",
-    "to_status",
-    "item_count",
-    "document_id",
-    "reason",
-)
+_WORK_MEM = "256MB"
+# The audit row's content as audit.record writes it; `at` is stamped by the database.
+_AUDIT_COLUMNS = tuple(name for name in CONTENT if name != "at")
 
 
-def _period_figures(
+def _period_sums(
     session: Session, dealer_ids: Sequence[str], period: Period
-) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, tuple[int, int]]]:
-    """Opening balances, sums by kind, and (retail collected, line count) per dealer."""
-    opening = _openings(session, dealer_ids, period.start)
-    by_kind: dict[str, dict[str, int]] = defaultdict(dict)
-    extra: dict[str, tuple[int, int]] = {}
-    in_period = and_(
-        _ENTRIES.c.dealer_id.in_(dealer_ids),
-        _ENTRIES.c.booked_on >= period.start,
-        _ENTRIES.c.booked_on <= period.end,
-    )
+) -> defaultdict[str, PeriodSums]:
+    """What each dealer's entries of the period add up to, as the ledger holds them."""
+    sums: defaultdict[str, PeriodSums] = defaultdict(PeriodSums)
+    if not dealer_ids:
+        return sums
     for row in session.connection().execute(
         select(
             _ENTRIES.c.dealer_id,
@@ -97,13 +85,29 @@ def _period_figures(
             func.sum(_ENTRIES.c.retail_fen).label("retail"),
             func.count().label("lines"),
         )
-        .where(in_period)
+        .where(_ENTRIES.c.dealer_id.in_(dealer_ids))
+        .where(_ENTRIES.c.booked_on >= period.start)
+        .where(_ENTRIES.c.booked_on <= period.end)
         .group_by(_ENTRIES.c.dealer_id, _ENTRIES.c.kind)
     ):
-        by_kind[row.dealer_id][row.kind] = int(row.total)
-        retail, lines = extra.get(row.dealer_id, (0, 0))
-        extra[row.dealer_id] = (retail + int(row.retail), lines + int(row.lines))
-    return opening, by_kind, extra
+        sums[row.dealer_id].fen[row.kind] += int(row.total)
+        sums[row.dealer_id].retail += int(row.retail)
+        sums[row.dealer_id].lines += int(row.lines)
+    return sums
+
+
+def _stored_sums(statement: SettlementStatement) -> PeriodSums:
+    """What a statement says its period's entries add up to."""
+    totals = StatementTotals(
+        **{f.name: getattr(statement, f.name) for f in fields(StatementTotals)}
+    )
+    return PeriodSums(
+        fen=Counter(
+            {e.kind.value: e.amount_fen for e in entries_of(totals, statement.period_start)}
+        ),
+        retail=statement.retail_collected_fen,
+        lines=statement.line_count,
+    )
 
 
 def _openings(session: Session, dealer_ids: Sequence[str], start: date) -> dict[str, int]:
@@ -154,11 +158,9 @@ def _openings(session: Session, dealer_ids: Sequence[str], start: date) -> dict[
     return opening
 
 
-def _totals(
-    opening: dict[str, int], by_kind: dict[str, dict[str, int]], dealer_id: str, period: Period
-) -> StatementTotals:
-    entries = [Entry(LedgerKind(k), v, period.start) for k, v in by_kind[dealer_id].items()]
-    return statement_totals(opening.get(dealer_id, 0), entries)
+def _totals(opening_fen: int, sums: PeriodSums, period: Period) -> StatementTotals:
+    entries = [Entry(LedgerKind(kind), fen, period.start) for kind, fen in sums.fen.items()]
+    return statement_totals(opening_fen, entries)
 
 
 def _basis(version: int, plans: Sequence[CommissionPlan], closed: date | None) -> str:
@@ -183,6 +185,9 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
     if session.get_bind().dialect.name == "postgresql":
         # One run at a time, so two runs cannot both book the same unbooked sale.
         session.connection().execute(text("SELECT pg_advisory_xact_lock(6006)"))
+        # A month's bookings are a few hundred thousand rows that the run's statements hash,
+        # sort and number in memory rather than in temporary files (this transaction only).
+        session.connection().execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
     if request.dealer:
         dealer = find_dealer(session, request.dealer)
         cadence = cadence_of(session, dealer.id)
@@ -245,31 +250,34 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
         version = versions(session, ids)
         closed = closed_until(session, ids)
         plans = plans_by_dealer(session, dealers)
+        basis = {d.id: _basis(version.get(d.id, 0), plans[d.id], closed.get(d.id)) for d in dealers}
+        # A draft computed at its dealer's current basis (no entry booked or posted since, no
+        # activation reported, the same plans and closed periods) holds the ledger's figures.
+        current = {
+            d.id for d in dealers if d.id in existing and existing[d.id].basis == basis[d.id]
+        }
+        # What each period holds before this run books into it; the run adds what it books
+        # rather than read the period's entries back.
+        held = _period_sums(session, [i for i in ids if i not in current], period)
+        held.update((i, _stored_sums(existing[i])) for i in current)
         moved: Counter[str] = Counter()
+        added = Booked()
 
-        def book(result: tuple[int, set[str]]) -> int:
-            count, touched = result
-            touch(session, touched)
-            moved.update(touched)
-            return count
+        def book(result: Booked) -> int:
+            touch(session, result.dealers)
+            moved.update(result.dealers)
+            added.add(result)
+            return result.entries
 
         booked = book(_book_sales_and_returns(session, ids, period, actor))
-        # A draft whose dealer nothing has touched since it was computed (no entry booked or
-        # posted, no activation reported, the same plans and closed periods) still holds:
-        # its commission is booked and its figures are the ledger's.
-        basis = {d.id: _basis(version.get(d.id, 0), plans[d.id], closed.get(d.id)) for d in dealers}
-        unchanged = {
-            d.id
-            for d in dealers
-            if d.id not in moved and d.id in existing and existing[d.id].basis == basis[d.id]
-        }
+        # A current draft whose dealer this run booked nothing for still holds: its
+        # commission is booked and its figures are the ledger's.
+        unchanged = current.difference(moved)
         changed = [d for d in dealers if d.id not in unchanged]
-        booked += book(_book_commissions(session, changed, plans, period, actor))
+        booked += book(_book_commissions(session, changed, plans, period, actor, existing.keys()))
         booked += book(_book_revenue_share(session, dealers, plans, period, actor))
         unchanged.difference_update(moved)
-        opening, by_kind, extra = _period_figures(
-            session, [i for i in ids if i not in unchanged], period
-        )
+        opening = _openings(session, [i for i in ids if i not in unchanged], period.start)
         now = utcnow()
         audit_rows: list[tuple[object, ...]] = []
         for dealer in dealers:
@@ -281,8 +289,10 @@ def run_settlement(session: Session, request: SettlementRunIn, actor: str) -> Se
                 )
                 retail, lines = statement.retail_collected_fen, statement.line_count
             else:
-                totals = _totals(opening, by_kind, dealer.id, period)
-                retail, lines = extra.get(dealer.id, (0, 0))
+                sums = held[dealer.id]
+                sums.add(added.period.get(dealer.id, PeriodSums()))
+                totals = _totals(opening.get(dealer.id, 0), sums, period)
+                retail, lines = sums.retail, sums.lines
             before = statement.status if statement else None
             if statement is None:
                 statement = SettlementStatement(
@@ -398,11 +408,11 @@ def _check_current(session: Session, statement: SettlementStatement) -> None:
     posted into its period, or an earlier period settled after it): confirming would close a
     period on figures its own lines no longer add up to."""
     period = Period(statement.period_start, statement.period_end)
-    opening, by_kind, extra = _period_figures(session, [statement.dealer_id], period)
-    totals = _totals(opening, by_kind, statement.dealer_id, period)
-    lines = extra.get(statement.dealer_id, (0, 0))[1]
+    opening = _openings(session, [statement.dealer_id], period.start)
+    sums = _period_sums(session, [statement.dealer_id], period)[statement.dealer_id]
+    totals = _totals(opening.get(statement.dealer_id, 0), sums, period)
     stored = {name: getattr(statement, name) for name in asdict(totals)}
-    if stored != asdict(totals) or statement.line_count != lines:
+    if stored != asdict(totals) or statement.line_count != sums.lines:
         raise Conflict(
             f"statement {statement.number} no longer matches dealer's account for "
             f"{period.start}..{period.end}; run the period again before confirming it",
