@@ -87,7 +87,7 @@ def test_rejected_rows_of_a_file_named_in_chinese_download_under_its_name(
     download = client.get(reply.json()["report"]["rejected_rows_url"], headers=billing)
     assert download.status_code == 200
     assert download.headers["content-disposition"] == (
-        "attachment; filename=\"___-rejected.csv\"; "
+        'attachment; filename="___-rejected.csv"; '
         "filename*=UTF-8''%E6%96%B0%E5%8F%B7%E7%A0%81-rejected.csv"
     )
 
