@@ -78,6 +78,16 @@ class Templates:
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._pg}"')
         return _with_database(server, name)
 
+    def empty(self, backend: str, folder: Path) -> str:
+        """A new database with nothing in it, for a test that migrates it to an old revision
+        itself (drop() it afterwards)."""
+        if backend == "sqlite":
+            return f"sqlite:///{folder / 'old.db'}"
+        name = f"haoka_e_{self.token}_{uuid.uuid4().hex[:8]}"
+        with self._admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return _with_database(self.pg_server(), name)
+
     def drop(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         with self._admin() as admin:

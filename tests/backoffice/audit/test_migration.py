@@ -1,12 +1,10 @@
 """Migration 0008 on an audit log the schema before it wrote: every row sealed into the
 chain in id order, times kept, the new triggers in place; and back."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
@@ -26,16 +24,7 @@ def old_engine(
     request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
 ) -> Iterator[Engine]:
     """A database at revision 0007 with an audit log written before the chain."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        server = templates.pg_server()
-        name = f"haoka_a_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(
-            server.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-        ) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = server.rsplit("/", 1)[0] + "/" + name
+    url = templates.empty(request.param, tmp_path)
     migrate.upgrade(url, "0007")
     engine = make_engine(url)
     with engine.begin() as connection:

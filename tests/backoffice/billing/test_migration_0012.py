@@ -2,12 +2,10 @@
 and the cards' (batch, status) index appear, and the downgrade takes them away again, keeping
 the numbers."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
@@ -25,16 +23,7 @@ def old_engine(
     request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
 ) -> Iterator[Engine]:
     """A database at revision 0011 with three numbers, one of them active."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        server = templates.pg_server()
-        name = f"haoka_m_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(
-            server.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-        ) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = server.rsplit("/", 1)[0] + "/" + name
+    url = templates.empty(request.param, tmp_path)
     migrate.upgrade(url, "0011")
     engine = make_engine(url)
     with engine.begin() as connection:

@@ -4,12 +4,10 @@ numbers it names, in order and page by page; the plans read an index for a numbe
 0009 on a database with numbers."""
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import Engine, event, inspect, text
@@ -225,16 +223,7 @@ def old_engine(
     request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
 ) -> Iterator[Engine]:
     """A database at revision 0008 holding 2,000 numbers, one with a wrong msisdn_rev."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        server = templates.pg_server()
-        name = f"haoka_n_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(
-            server.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-        ) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = server.rsplit("/", 1)[0] + "/" + name
+    url = templates.empty(request.param, tmp_path)
     migrate.upgrade(url, "0008")
     engine = make_engine(url)
     with Session(engine) as session:

@@ -24,7 +24,6 @@ from backoffice.api.pages.frame import (
     error_text,
     gettext_of,
     page_user,
-    refused,
     render,
 )
 from backoffice.core.i18n import N_
@@ -553,8 +552,19 @@ def _number_context(
     }
 
 
-def _missing(request: Request, user: User, error: ServiceError) -> Response:
-    return refused(request, user, status.HTTP_404_NOT_FOUND, error)
+def _key(parse: Callable[[str], str], text: str, not_found: Callable[[str], NotFound]) -> str:
+    """The item key a URL names; a key that is not one is an item not found (the frame's
+    404 page, as for a well-formed key of no item)."""
+    try:
+        return parse(text)
+    except CodeError:
+        raise not_found(text) from None
+
+
+def _spec(moves: dict[str, MoveSpec], move: str) -> MoveSpec:
+    if move not in moves:
+        raise NotFound(N_("No such page."))
+    return moves[move]
 
 
 @router.get("/billing/numbers/{msisdn}", response_class=HTMLResponse)
@@ -567,13 +577,8 @@ def number_page(
     after: str | None = None,
     done: str | None = None,
 ) -> Response:
-    try:
-        key = parse_msisdn(msisdn)
-        context = _number_context(request, session, key, _order(order), _after_id(after))
-    except CodeError:
-        return _missing(request, user, _not_a_number(msisdn))
-    except NotFound as error:
-        return _missing(request, user, error)
+    key = _key(parse_msisdn, msisdn, _not_a_number)
+    context = _number_context(request, session, key, _order(order), _after_id(after))
     context["notice"] = _notice(request, NUMBER_MOVES, done, key)
     return render(request, "billing/number.html", context)
 
@@ -682,16 +687,9 @@ def number_move(
     reason: Reason = "",
     confirmed: Confirmed = "",
 ) -> Response:
-    spec = NUMBER_MOVES.get(move)
-    try:
-        key = parse_msisdn(msisdn)
-        sheet = numbers.number_sheet(session, key)
-    except CodeError:
-        return _missing(request, user, _not_a_number(msisdn))
-    except NotFound as error:
-        return _missing(request, user, error)
-    if spec is None:
-        return _missing(request, user, NotFound(N_("No such page.")))
+    spec = _spec(NUMBER_MOVES, move)
+    key = _key(parse_msisdn, msisdn, _not_a_number)
+    sheet = numbers.number_sheet(session, key)
     days = settings.number_cooling_days
     do: dict[str, holds.Move] = {
         "freeze": holds.freeze_number,
@@ -825,13 +823,8 @@ def voucher_page(
     after: str | None = None,
     done: str | None = None,
 ) -> Response:
-    try:
-        key = parse_voucher_serial(serial)
-        context = _voucher_context(request, session, key, _order(order), _after_id(after))
-    except CodeError:
-        return _missing(request, user, _not_a_card(serial))
-    except NotFound as error:
-        return _missing(request, user, error)
+    key = _key(parse_voucher_serial, serial, _not_a_card)
+    context = _voucher_context(request, session, key, _order(order), _after_id(after))
     context["notice"] = _notice(request, VOUCHER_MOVES, done, key)
     return render(request, "billing/vouchers_card.html", context)
 
@@ -857,16 +850,9 @@ def voucher_move(
     reason: Reason = "",
     confirmed: Confirmed = "",
 ) -> Response:
-    spec = VOUCHER_MOVES.get(move)
-    try:
-        key = parse_voucher_serial(serial)
-        card, _batch = vouchers.voucher_row(session, key)
-    except CodeError:
-        return _missing(request, user, _not_a_card(serial))
-    except NotFound as error:
-        return _missing(request, user, error)
-    if spec is None:
-        return _missing(request, user, NotFound(N_("No such page.")))
+    spec = _spec(VOUCHER_MOVES, move)
+    key = _key(parse_voucher_serial, serial, _not_a_card)
+    card, _batch = vouchers.voucher_row(session, key)
     item = Item(
         key=key,
         path=f"/billing/vouchers/{key}",
@@ -946,13 +932,8 @@ def sim_page(
     after: str | None = None,
     done: str | None = None,
 ) -> Response:
-    try:
-        key = parse_iccid(iccid)
-        context = _sim_context(request, session, key, _order(order), _after_id(after))
-    except CodeError:
-        return _missing(request, user, _not_a_sim(iccid))
-    except NotFound as error:
-        return _missing(request, user, error)
+    key = _key(parse_iccid, iccid, _not_a_sim)
+    context = _sim_context(request, session, key, _order(order), _after_id(after))
     context["notice"] = _notice(request, SIM_MOVES, done, key)
     return render(request, "billing/sims_card.html", context)
 
@@ -977,16 +958,9 @@ def sim_move(
     reason: Reason = "",
     confirmed: Confirmed = "",
 ) -> Response:
-    spec = SIM_MOVES.get(move)
-    try:
-        key = parse_iccid(iccid)
-        sheet = sims.sim_sheet(session, key)
-    except CodeError:
-        return _missing(request, user, _not_a_sim(iccid))
-    except NotFound as error:
-        return _missing(request, user, error)
-    if spec is None:
-        return _missing(request, user, NotFound(N_("No such page.")))
+    spec = _spec(SIM_MOVES, move)
+    key = _key(parse_iccid, iccid, _not_a_sim)
+    sheet = sims.sim_sheet(session, key)
     item = Item(
         key=key,
         path=f"/billing/sims/{key}",
