@@ -4,7 +4,7 @@ under api/templates, style sheet and scripts under api/static), mounted together
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backoffice.api.pages import admin, auth, billing, jobs, statistics
+from backoffice.api.pages import admin, auth, billing, channel, jobs, settlement, statistics
 from backoffice.api.pages.frame import (
     STATIC_DIR,
     CsrfRejected,
@@ -17,7 +17,7 @@ from backoffice.api.pages.frame import (
 )
 
 router = APIRouter(include_in_schema=False)
-for area in (auth, statistics, jobs, billing, admin):
+for area in (auth, statistics, jobs, billing, channel, settlement, admin):
     router.include_router(area.router)
 
 

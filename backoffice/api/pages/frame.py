@@ -130,11 +130,46 @@ class MenuSection:
 BILLING_PAGES = frozenset({Role.billing})
 ADMIN_PAGES: frozenset[Role] = frozenset()
 DASHBOARD_PAGES = frozenset({Role.manager, Role.sales_centre, Role.dealer_manager})
+# The sales centre's pages; some also open for a dealer manager, scoped to their own dealer.
+CHANNEL_PAGES = frozenset({Role.sales_centre})
+CHANNEL_AND_DEALER_PAGES = frozenset({Role.sales_centre, Role.dealer_manager})
+DEALER_PAGES = frozenset({Role.dealer_manager})
 EVERYONE = frozenset(Role)
 
 MENU: tuple[MenuSection, ...] = (
+    MenuSection(N_("My dealer"), (MenuItem(N_("My dealer"), "/my", DEALER_PAGES),)),
     MenuSection(
-        N_("Statistics"), (MenuItem(N_("Sales dashboard"), "/dashboard", DASHBOARD_PAGES),)
+        N_("Statistics"),
+        (
+            MenuItem(N_("Sales dashboard"), "/dashboard", DASHBOARD_PAGES),
+            MenuItem(N_("Sales"), "/statistics/sales", DASHBOARD_PAGES),
+            MenuItem(N_("Rankings"), "/statistics/rankings", DASHBOARD_PAGES),
+            MenuItem(N_("Stock and ageing"), "/statistics/stock", DASHBOARD_PAGES),
+            MenuItem(N_("Sell-through"), "/statistics/sell-through", DASHBOARD_PAGES),
+            MenuItem(N_("Top-up cards"), "/statistics/vouchers", DASHBOARD_PAGES),
+            MenuItem(N_("Shifts and cash"), "/statistics/shifts", DASHBOARD_PAGES),
+        ),
+    ),
+    MenuSection(
+        N_("Sales centre"),
+        (
+            MenuItem(N_("Dealers"), "/channel/dealers", CHANNEL_PAGES),
+            MenuItem(N_("Outlets"), "/channel/outlets", CHANNEL_PAGES),
+            MenuItem(N_("Allocation"), "/channel/allocations", CHANNEL_PAGES),
+            MenuItem(N_("Stock documents"), "/channel/documents", CHANNEL_PAGES),
+            MenuItem(N_("Discrepancies"), "/channel/discrepancies", CHANNEL_PAGES),
+            MenuItem(
+                N_("Reconciliation queue"), "/channel/reconciliation", CHANNEL_AND_DEALER_PAGES
+            ),
+        ),
+    ),
+    MenuSection(
+        N_("Settlement"),
+        (
+            MenuItem(N_("Settlement runs"), "/settlement/runs", CHANNEL_PAGES),
+            MenuItem(N_("Statements"), "/settlement/statements", CHANNEL_AND_DEALER_PAGES),
+            MenuItem(N_("Revenue feed"), "/settlement/revenue", CHANNEL_PAGES),
+        ),
     ),
     MenuSection(
         N_("Billing centre"),
