@@ -19,16 +19,40 @@ Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,32}$")]
 ENTRY_LIMIT_FEN = 10**12  # ¥10,000,000,000 in one entry
 
 
+RangeProduct = Literal["numbers", "sim_packs", "vouchers"]
+RANGE_PRODUCTS: tuple[RangeProduct, ...] = ("numbers", "sim_packs", "vouchers")
+
+
+class ProductRange(CheckedModel):
+    """What a dealer may sell; allocation refuses a rule outside it."""
+
+    products: list[RangeProduct] = Field(
+        default_factory=lambda: list(RANGE_PRODUCTS),
+        max_length=3,
+        description="numbers, sim_packs (SIM starter packs), vouchers (top-up cards)",
+    )
+    grades: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,16}$")]] | None = Field(
+        default=None,
+        max_length=100,
+        description="the number grades it may sell; null: every grade (later ones included)",
+    )
+
+
 class DealerCreate(CheckedModel):
     code: Code
     name: str = Field(min_length=1, max_length=128)
     kind: DealerKind
     credit_limit_fen: int = Field(ge=0, le=ENTRY_LIMIT_FEN)
+    product_range: ProductRange = Field(
+        default_factory=ProductRange, description="default: everything"
+    )
 
 
 class DealerUpdate(CheckedModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
+    kind: DealerKind | None = None
     credit_limit_fen: int | None = Field(default=None, ge=0, le=ENTRY_LIMIT_FEN)
+    product_range: ProductRange | None = None
 
 
 class DealerStatusChange(CheckedModel):
@@ -45,6 +69,7 @@ class DealerPublic(Public):
     credit_limit_fen: int
     owed_fen: int
     created_at: datetime
+    product_range: ProductRange = Field(default_factory=ProductRange)
 
 
 class PaymentIn(CheckedModel):

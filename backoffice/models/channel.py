@@ -3,7 +3,7 @@ price lists and dealer prices, discrepancies, reservations."""
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backoffice.models.types import utc_column, utcnow
@@ -173,3 +173,20 @@ class ReservationQuota(SQLModel, table=True):
     outlet_id: str = Field(primary_key=True, max_length=36)
     day: date = Field(primary_key=True)
     used: int = 0
+
+
+class DealerProductRange(SQLModel, table=True):
+    """What a dealer may sell: which products (numbers, SIM starter packs, top-up cards) and
+    which number grades. A dealer without a row may sell everything; allocation refuses a
+    rule outside the range (services/channel/product_range.py)."""
+
+    __tablename__ = "dealer_product_range"
+
+    dealer_id: str = Field(primary_key=True, foreign_key="dealer.id", max_length=36)
+    numbers: bool = True
+    sim_packs: bool = True
+    vouchers: bool = True
+    # Grade codes separated by commas; NULL: every grade, those added later included.
+    grades: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_by: str = Field(max_length=96)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

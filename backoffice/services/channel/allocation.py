@@ -27,6 +27,7 @@ from backoffice.services.channel.items import (
     send_off,
 )
 from backoffice.services.channel.prices import prices_for_dealer
+from backoffice.services.channel.product_range import check_rule
 from backoffice.services.errors import Conflict, InvalidInput
 from shared.codes import DocumentKind
 from shared.lifecycle import (
@@ -101,6 +102,7 @@ def allocate(session: Session, request: AllocationRequest, actor: str) -> Channe
     planned: list[tuple[Items, str, object, int, Price]] = []
     for index, rule in enumerate(request.rules):
         items, product, value = _rule_product(session, index, rule)
+        check_rule(session, dealer, rule.item_kind, rule.grade)
         price = prices.get(product)
         if price is None:
             raise InvalidInput(f"rules[{index}]: {product} has no price", code="no_price")

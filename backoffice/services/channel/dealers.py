@@ -32,6 +32,7 @@ from backoffice.domain.users import Role
 from backoffice.models import Dealer, DealerLedgerEntry, Outlet, SyncEvent, Terminal, User
 from backoffice.models.types import utcnow
 from backoffice.services import audit, users
+from backoffice.services.channel import product_range
 from backoffice.services.errors import (
     Conflict,
     Forbidden,
@@ -71,6 +72,7 @@ def _commit(session: Session, what: str) -> None:
 
 
 def create_dealer(session: Session, request: DealerCreate, actor: str) -> Dealer:
+    """A new active dealer with its product range."""
     dealer = Dealer(
         id=new_id(),
         code=request.code,
@@ -86,6 +88,9 @@ def create_dealer(session: Session, request: DealerCreate, actor: str) -> Dealer
         actor,
         f"{request.code} {request.name}; credit limit {request.credit_limit_fen} fen",
     )
+    if request.product_range != product_range.EVERYTHING:
+        session.flush()
+        product_range.set_range(session, dealer, request.product_range, actor)
     _commit(session, f"dealer {request.code!r}")
     return dealer
 
@@ -103,21 +108,25 @@ def list_dealers(session: Session) -> list[Dealer]:
 
 def update_dealer(session: Session, key: str, request: DealerUpdate, actor: str) -> Dealer:
     dealer = find_dealer(session, key)
-    changes = request.model_dump(exclude_unset=True, exclude_none=True)
-    if not changes:
-        raise InvalidInput("nothing to change: give name or credit_limit_fen")
+    changes = request.model_dump(exclude_unset=True, exclude_none=True, exclude={"product_range"})
+    if not changes and request.product_range is None:
+        raise InvalidInput("nothing to change: give name, kind, credit_limit_fen or product_range")
     before = {k: getattr(dealer, k) for k in changes}
-    dealer.sqlmodel_update(changes)
-    dealer.updated_at = utcnow()
-    session.add(dealer)
-    audit.record(
-        session,
-        actor=actor,
-        entity_type="dealer",
-        entity_id=dealer.id,
-        action="update",
-        reason="; ".join(f"{k}: {before[k]} → {v}" for k, v in changes.items()),
-    )
+    changes = {k: v for k, v in changes.items() if before[k] != v}
+    if changes:
+        dealer.sqlmodel_update(changes)
+        dealer.updated_at = utcnow()
+        session.add(dealer)
+        audit.record(
+            session,
+            actor=actor,
+            entity_type="dealer",
+            entity_id=dealer.id,
+            action="update",
+            reason="; ".join(f"{k}: {before[k]} → {v}" for k, v in changes.items()),
+        )
+    if request.product_range is not None:
+        product_range.set_range(session, dealer, request.product_range, actor)
     session.commit()
     return dealer
 
@@ -543,3 +552,67 @@ def require_active_dealer(context: TerminalContext) -> None:
             f"dealer {context.dealer.code} is {context.dealer.status}; its terminals are refused",
             code="dealer_suspended",
         )
+
+
+# --- the sales centre's pages ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DealerRow:
+    """A dealer as the sales centre's list shows it."""
+
+    dealer: Dealer
+    outlets: int
+    owed_fen: int
+
+
+def page_of_dealers(
+    session: Session,
+    *,
+    search: str = "",
+    kind: str | None = None,
+    status: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[DealerRow], str | None]:
+    """One page of dealers by code after `after` (keyset), found by a part of the code or
+    name, filtered by kind and status; and the next page's key (None at the end)."""
+    query = select(Dealer).order_by(col(Dealer.code)).limit(limit + 1)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            col(Dealer.code).ilike(pattern, escape="\\")
+            | col(Dealer.name).ilike(pattern, escape="\\")
+        )
+    if kind is not None:
+        query = query.where(Dealer.kind == kind)
+    if status is not None:
+        query = query.where(Dealer.status == status)
+    if after is not None:
+        query = query.where(col(Dealer.code) > after)
+    found = list(session.exec(query))
+    more = len(found) > limit
+    found = found[:limit]
+    ids = [d.id for d in found]
+    outlets: dict[str, int] = {}
+    if ids:
+        outlets = dict(
+            session.exec(
+                select(Outlet.dealer_id, func.count())
+                .where(col(Outlet.dealer_id).in_(ids))
+                .group_by(Outlet.dealer_id)
+            ).all()
+        )
+    owed_now = owed_by_dealer(session, ids) if ids else {}
+    rows = [DealerRow(d, outlets.get(d.id, 0), owed_now.get(d.id, 0)) for d in found]
+    return rows, (found[-1].code if more else None)
+
+
+def dealer_counts(session: Session) -> dict[str, int]:
+    """How many dealers there are in each status."""
+    return {
+        status: int(count)
+        for status, count in session.exec(
+            select(Dealer.status, func.count()).group_by(Dealer.status)
+        ).all()
+    }

@@ -19,6 +19,7 @@ from backoffice.contracts.channel import (
     PriceIn,
     PriceListCreate,
     PriceListPublic,
+    ProductRange,
     StaffCreate,
     StaffPublic,
     TerminalCreate,
@@ -28,17 +29,23 @@ from backoffice.contracts.channel import (
 )
 from backoffice.contracts.common import Int32
 from backoffice.models import Dealer
-from backoffice.services.channel import dealers, prices
+from backoffice.services.channel import dealers, prices, product_range
 from backoffice.services.errors import NotFound
 from backoffice.services.settlement import accounts
 
 router = APIRouter(tags=["dealers"])
 
 
-def _dealer(session: Session, dealer: Dealer, owed: int | None = None) -> DealerPublic:
+def _dealer(
+    session: Session, dealer: Dealer, owed: int | None = None, products: ProductRange | None = None
+) -> DealerPublic:
     if owed is None:
         owed = dealers.owed(session, dealer.id)
-    return DealerPublic.model_validate({**dealer.model_dump(), "owed_fen": owed})
+    if products is None:
+        products = product_range.range_of(session, dealer.id)
+    return DealerPublic.model_validate(
+        {**dealer.model_dump(), "owed_fen": owed, "product_range": products}
+    )
 
 
 @router.post("/dealers", status_code=status.HTTP_201_CREATED)
@@ -50,11 +57,9 @@ def create_dealer(request: DealerCreate, session: SessionDep, clerk: SalesCentre
 def list_dealers(session: SessionDep, user: ChannelReader) -> list[DealerPublic]:
     scope = dealer_scope(user)
     owed = dealers.owed_by_dealer(session)
-    return [
-        _dealer(session, d, owed.get(d.id, 0))
-        for d in dealers.list_dealers(session)
-        if scope in (None, d.id)
-    ]
+    shown = [d for d in dealers.list_dealers(session) if scope in (None, d.id)]
+    ranges = product_range.ranges_by_dealer(session, [d.id for d in shown])
+    return [_dealer(session, d, owed.get(d.id, 0), ranges[d.id]) for d in shown]
 
 
 @router.get("/dealers/{key}")
