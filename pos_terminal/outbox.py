@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pos_terminal.store import Store, from_text, next_counter, to_text
 from shared.codes import mask_resident_id
 from shared.ids import new_id
-from shared.sync import Event, EventResult, EventStatus, EventType
+from shared.sync import Event, EventResolution, EventResult, EventStatus, EventType
 
 EVENT_SEQ = "event_seq"
 PENDING = "pending"
@@ -37,6 +37,9 @@ class OutboxEvent:
     failures: int = 0
     retry_at: datetime | None = None
     failure: str | None = None
+    # The sales centre's decision on a rejected event (shared.sync.ResolutionKind), and its note.
+    resolution: str | None = None
+    resolution_note: str | None = None
 
     def to_wire(self) -> Event:
         try:
@@ -94,6 +97,8 @@ def _row(row: sqlite3.Row) -> OutboxEvent:
         failures=row["failures"],
         retry_at=None if row["retry_at"] is None else from_text(row["retry_at"]),
         failure=row["failure"],
+        resolution=row["resolution"],
+        resolution_note=row["resolution_note"],
     )
 
 
@@ -147,6 +152,27 @@ def acknowledge_rejection(store: Store, seq: int, manager: str) -> None:
         ).rowcount
     if changed != 1:
         raise ValueError(f"event {seq} is not an unacknowledged rejection")
+
+
+def store_resolutions(conn: sqlite3.Connection, resolutions: list[EventResolution]) -> int:
+    """Keeps the sales centre's decisions on this terminal's rejected events (inside the
+    pull's transaction); returns how many it had not kept yet (pulls overlap a little, so a
+    decision may come twice)."""
+    settled = 0
+    for decision in resolutions:
+        settled += conn.execute(
+            "UPDATE events SET resolution = ?, resolution_note = ?, resolved_at = ? "
+            "WHERE id = ? AND seq = ? AND status = 'rejected' AND resolved_at IS NOT ?",
+            (
+                decision.kind.value,
+                decision.note,
+                to_text(decision.resolved_at),
+                decision.id,
+                decision.seq,
+                to_text(decision.resolved_at),
+            ),
+        ).rowcount
+    return settled
 
 
 def backlog(store: Store) -> int:

@@ -229,6 +229,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX ix_stock_tail ON stock (substr(item, 9, 3), item);
     DROP INDEX ix_stock_rev;
     """,
+    # 6: the sales centre's decision on a rejected event (manual_sale, refund, write_off,
+    # note), as a pull brings it, with its note and time.
+    """
+    ALTER TABLE events ADD COLUMN resolution TEXT;
+    ALTER TABLE events ADD COLUMN resolution_note TEXT;
+    ALTER TABLE events ADD COLUMN resolved_at TEXT;
+    """,
 )
 
 # Migrations that erase secrets: after upgrading an existing database past one, the file is

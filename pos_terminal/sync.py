@@ -92,6 +92,7 @@ class PullSummary:
     price_list_version: int
     clerks: int
     dealer_status: str
+    resolutions: int = 0  # rejected events the sales centre decided on
 
 
 class SyncClient:
@@ -331,12 +332,22 @@ def apply_pull(store: Store, response: PullResponse) -> PullSummary:
         )
         _apply_clerks(conn, response)
         changes = _apply_stock(conn, response, now)
+        settled = outbox.store_resolutions(conn, response.resolutions)
+    for decision in response.resolutions:
+        # The kind only: the sales centre's note stays in the terminal's database.
+        log.info(
+            "event %s (seq %s) resolved by the back office: %s",
+            decision.id,
+            decision.seq,
+            decision.kind.value,
+        )
     return PullSummary(
         full=response.full,
         stock_changes=changes,
         price_list_version=response.price_list.version,
         clerks=len(response.clerks),
         dealer_status=response.dealer.status,
+        resolutions=settled,
     )
 
 

@@ -349,6 +349,36 @@ class PushResponse(Answer):
 # --- pull -----------------------------------------------------------------------------------
 
 
+class ResolutionKind(StrEnum):
+    """What the sales centre decided for an event it had rejected."""
+
+    # Booked as if accepted: the sale stands, nothing is to be done at the counter.
+    manual_sale = "manual_sale"
+    # Not booked: the counter refunds the buyer (and takes the items back, if it has them).
+    refund = "refund"
+    # Not booked: written off as a loss; nothing is to be done at the counter.
+    write_off = "write_off"
+    # Sorted out otherwise; the note says how.
+    note = "note"
+
+
+def _resolution_kind(value: object) -> object:
+    # A decision a newer back office can take reads as a note: the note says what to do.
+    if value is None or (isinstance(value, str) and value not in ResolutionKind.__members__):
+        return ResolutionKind.note
+    return value
+
+
+class EventResolution(Answer):
+    """The sales centre's decision on one of this terminal's rejected events."""
+
+    id: str = Field(description="the event's id")
+    seq: int
+    kind: Annotated[ResolutionKind, BeforeValidator(_resolution_kind)]
+    note: str = ""
+    resolved_at: AwareDatetime
+
+
 class StockItem(Answer):
     item_kind: Literal["number", "voucher"]
     item: str
@@ -418,6 +448,10 @@ class PullResponse(Answer):
     clerks: list[ClerkState]
     override_caps: OverrideCaps | None = Field(
         default=None, description="the dealer's caps on price overrides"
+    )
+    resolutions: list[EventResolution] = Field(
+        default_factory=list,
+        description="decisions on this terminal's rejected events made since the cursor",
     )
 
 

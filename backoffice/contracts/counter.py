@@ -4,9 +4,10 @@ redemption checks and the activation outbox."""
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from backoffice.contracts.common import CheckedModel, Public
+from shared.sync import ResolutionKind
 
 
 class ReconciliationItem(BaseModel):
@@ -26,16 +27,34 @@ class ReconciliationItem(BaseModel):
     resolution: str | None
     resolved_by: str | None
     resolution_note: str | None
+    resolution_kind: ResolutionKind | None = None
+    resolved_at: datetime | None = None
     payload: dict[str, object]
 
 
+# The decisions that need a note saying why (the others say it by themselves).
+NOTE_REQUIRED = frozenset({ResolutionKind.note, ResolutionKind.write_off})
+
+
 class ReconciliationResolve(CheckedModel):
-    note: str = Field(min_length=1, max_length=255)
+    kind: ResolutionKind = Field(
+        default=ResolutionKind.note,
+        description="manual_sale: book the sale as if accepted; refund: the counter refunds "
+        "the buyer, nothing is booked; write_off: a loss, nothing is booked; note: sorted out "
+        "otherwise. The terminal learns the decision at its next pull.",
+    )
+    note: str = Field(default="", max_length=255, description="required for note and write_off")
     terminal_id: str | None = Field(
         default=None,
         max_length=36,
         description="needed only when two terminals have sent an event of the same id",
     )
+
+    @model_validator(mode="after")
+    def _note_given(self) -> "ReconciliationResolve":
+        if self.kind in NOTE_REQUIRED and not self.note.strip():
+            raise ValueError(f"a {self.kind.value} decision needs a note")
+        return self
 
 
 class SalePublic(BaseModel):

@@ -20,6 +20,8 @@ class SyncEvent(SQLModel, table=True):
         Index("ix_sync_event_terminal_seq", "terminal_id", "seq"),
         Index("ix_sync_event_queue", "result", "resolution"),
         Index("ix_sync_event_id", "id"),
+        # The resolutions a terminal's pull brings it: its own, resolved since its cursor.
+        Index("ix_sync_event_resolved", "terminal_id", "resolved_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -40,6 +42,9 @@ class SyncEvent(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=96)
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     resolution_note: str | None = Field(default=None, max_length=255)
+    # What the sales centre decided (services/counter/reconciliation.py): manual_sale (booked
+    # as if accepted), refund (the counter refunds the buyer), write_off (a loss), or note.
+    resolution_kind: str | None = Field(default=None, max_length=16)
 
 
 class Sale(SQLModel, table=True):

@@ -15,6 +15,21 @@ from pos_terminal.services.errors import PosError
 from pos_terminal.services.receipts import local_time
 from shared.money import format_fen
 
+# The sales centre's decisions (shared.sync.ResolutionKind), as the clerk reads them.
+DECISIONS = {
+    "manual_sale": "已补录销售 booked as a sale",
+    "refund": "请退款给顾客 refund the customer",
+    "write_off": "已核销 written off",
+    "note": "已处理 resolved",
+}
+
+
+def _decision(event: outbox.OutboxEvent) -> str:
+    if event.resolution is None:
+        return "待处理 open"
+    told = DECISIONS.get(event.resolution, event.resolution)
+    return f"{told}: {event.resolution_note}" if event.resolution_note else told
+
 
 class FiguresScreen(CounterScreen):
     DEFAULT_CSS = """
@@ -42,7 +57,13 @@ class FiguresScreen(CounterScreen):
             "商品 Product", "件数 Count", "金额 Amount"
         )
         self.query_one("#rejected", DataTable).add_columns(
-            "#", "类型 Event", "时间 When", "原因 Reason", "说明 Message", "确认 Seen by"
+            "#",
+            "类型 Event",
+            "时间 When",
+            "原因 Reason",
+            "说明 Message",
+            "后台处理 Decision",
+            "确认 Seen by",
         )
         self.action_refresh()
 
@@ -73,6 +94,7 @@ class FiguresScreen(CounterScreen):
                 local_time(event.occurred_at, zone),
                 event.reason or "",
                 event.message or "",
+                _decision(event),
                 event.acknowledged_by or "",
                 key=str(event.seq),
             )

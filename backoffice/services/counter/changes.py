@@ -14,6 +14,7 @@ from backoffice.models.types import utcnow
 from backoffice.services.channel import dealers, prices, reservations
 from backoffice.services.channel.dealers import TerminalContext
 from backoffice.services.channel.items import ALL_ITEMS
+from backoffice.services.counter import reconciliation
 from backoffice.services.errors import Conflict
 from shared import pins
 from shared.sync import (
@@ -109,4 +110,5 @@ def pull(
             for u in staff
         ],
         override_caps=prices.override_caps(session, context.dealer.id, price_list),
+        resolutions=reconciliation.resolutions_for(session, context.terminal.id, changed_after),
     )

@@ -238,6 +238,15 @@ class PriceBook:
                 f"clerk {clerk} is not active staff of dealer {dealer_code}",
             )
 
+    def refuse_price(self, index: int, line: SaleLine, list_fen: int) -> None:
+        """A line priced off the list with no override (Rejection; a decision of the sales
+        centre may accept it: services/counter/reconciliation.py)."""
+        raise Rejection(
+            RejectReason.price_mismatch,
+            f"lines[{index}]: {line.item} costs {list_fen} fen, "
+            f"not {line.price_fen} fen, and no override was approved",
+        )
+
     def check_override(
         self,
         context: TerminalContext,

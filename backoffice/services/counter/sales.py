@@ -174,11 +174,7 @@ def _sale_rows(
         price = book.price(line.price_list_version, product, occurred_at)
         if line.price_fen != price.retail_fen:
             if line.override is None:
-                raise Rejection(
-                    RejectReason.price_mismatch,
-                    f"lines[{index}]: {line.item} costs {price.retail_fen} fen, "
-                    f"not {line.price_fen} fen, and no override was approved",
-                )
+                book.refuse_price(index, line, price.retail_fen)
             review = book.check_override(context, sale, index, line, price.retail_fen, occurred_at)
             if review is not None:
                 reviews.append(review)

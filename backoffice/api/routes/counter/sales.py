@@ -9,6 +9,7 @@ from backoffice.api.deps import (
     Admin,
     ChannelReader,
     ChargingSystem,
+    KeysDep,
     PinCipherDep,
     SalesCentre,
     SessionDep,
@@ -57,9 +58,19 @@ def reconciliation_queue(
 
 @router.post("/reconciliation/{event_id}/resolve")
 def resolve(
-    event_id: str, request: ReconciliationResolve, session: SessionDep, clerk: SalesCentre
+    event_id: str,
+    request: ReconciliationResolve,
+    session: SessionDep,
+    clerk: SalesCentre,
+    settings: SettingsDep,
+    keys: KeysDep,
 ) -> ReconciliationItem:
-    return reconciliation.resolve(session, event_id, request, clerk.username)
+    """The sales centre's decision on a queued event (`kind`, default note): a manual sale is
+    booked as if accepted (409 cannot_book when its items can no longer be sold); a refund or
+    a write-off books nothing. The terminal learns the decision at its next pull."""
+    return reconciliation.resolve(
+        session, event_id, request, clerk.username, settings=settings, keys=keys
+    )
 
 
 @router.post("/reservations/expire")
