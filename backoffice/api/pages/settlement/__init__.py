@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from backoffice.api.pages.settlement import statements
+from backoffice.api.pages.settlement import revenue, runs, statements
 
 router = APIRouter(include_in_schema=False)
-router.include_router(statements.router)
+for part in (runs, statements, revenue):
+    router.include_router(part.router)
