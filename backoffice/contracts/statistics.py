@@ -70,12 +70,18 @@ class DashboardQuery(CheckedModel):
 class Figures(BaseModel):
     sold_count: int
     sold_fen: int
-    dealer_fen: int = Field(description="at settlement prices")
+    dealer_fen: int = Field(
+        description="what the lines sold are owed at dealer prices, before returns"
+    )
     returned_count: int
     returned_fen: int
     net_count: int = Field(description="sold minus returned")
     net_fen: int
     return_rate: float | None = Field(description="returned / sold; null when nothing sold")
+    returned_dealer_fen: int = Field(description="the dealer prices of the lines returned")
+    net_dealer_fen: int = Field(
+        description="what the dealers owe after returns: dealer_fen minus returned_dealer_fen"
+    )
 
 
 class SalesRow(Figures):

@@ -116,6 +116,8 @@ _FIGURES = (
     ("净销量", "net_count"),
     ("净销售额(分)", "net_fen"),
     ("退货率", "return_rate"),
+    ("退货结算额(分)", "returned_dealer_fen"),
+    ("净结算额(分)", "net_dealer_fen"),
 )
 
 _report(

@@ -57,10 +57,19 @@ def _figures(values: dict[str, int]) -> dict[str, object]:
         "net_count": sold_count - returned_count,
         "net_fen": values["sold_fen"] - values["returned_fen"],
         "return_rate": rate(returned_count, sold_count),
+        "returned_dealer_fen": values["returned_dealer_fen"],
+        "net_dealer_fen": values["dealer_fen"] - values["returned_dealer_fen"],
     }
 
 
-_FIGURE_SUMS = ("sold_count", "sold_fen", "dealer_fen", "returned_count", "returned_fen")
+_FIGURE_SUMS = (
+    "sold_count",
+    "sold_fen",
+    "dealer_fen",
+    "returned_count",
+    "returned_fen",
+    "returned_dealer_fen",
+)
 
 
 def _sums(table: FromClause, names: Sequence[str] = _FIGURE_SUMS) -> list:  # type: ignore[type-arg]

@@ -262,7 +262,14 @@ def utc_at(day: date, hour: int, minute: int = 0) -> datetime:
 
 # --- the oracle ------------------------------------------------------------------------------
 
-FIGURES = ("sold_count", "sold_fen", "dealer_fen", "returned_count", "returned_fen")
+FIGURES = (
+    "sold_count",
+    "sold_fen",
+    "dealer_fen",
+    "returned_count",
+    "returned_fen",
+    "returned_dealer_fen",
+)
 COUNTERS = (
     "sold_count",
     "sold_fen",
@@ -402,6 +409,7 @@ def figures(facts: Iterable[Fact]) -> dict[str, Any]:
         "net_count": total["sold_count"] - total["returned_count"],
         "net_fen": total["sold_fen"] - total["returned_fen"],
         "return_rate": rate(total["returned_count"], total["sold_count"]),
+        "net_dealer_fen": total["dealer_fen"] - total["returned_dealer_fen"],
     }
 
 

@@ -395,6 +395,8 @@ HEADERS = {
         "净销量",
         "净销售额(分)",
         "退货率",
+        "退货结算额(分)",
+        "净结算额(分)",
     ],
     "dealer-ranking": [
         "名次",
@@ -409,6 +411,8 @@ HEADERS = {
         "净销量",
         "净销售额(分)",
         "退货率",
+        "退货结算额(分)",
+        "净结算额(分)",
     ],
     "top-outlets": [
         "名次",
@@ -423,6 +427,8 @@ HEADERS = {
         "净销量",
         "净销售额(分)",
         "退货率",
+        "退货结算额(分)",
+        "净结算额(分)",
     ],
     "vouchers": [
         "期间",
@@ -474,6 +480,8 @@ _FIGURES = [
     "net_count",
     "net_fen",
     "return_rate",
+    "returned_dealer_fen",
+    "net_dealer_fen",
 ]
 FIELDS = {name: [*fields, *_FIGURES] for name, fields in FIELDS.items()} | {
     "vouchers": [
@@ -588,7 +596,7 @@ def test_every_report_exports_csv_and_xlsx_equal_to_its_json(
         f"{API}/sales/csv", params={**window, "by": "grade", "grain": "month"}, headers=manager
     )
     lines = by_grade.content.decode("utf-8-sig").splitlines()
-    assert "2026-06-01,G3,三级靓号,1,60000,60000,0,0,1,60000,0.0" in lines
+    assert "2026-06-01,G3,三级靓号,1,60000,60000,0,0,1,60000,0.0,0,60000" in lines
 
 
 def _age_documents(session: Session, number: str, days: int) -> None:
