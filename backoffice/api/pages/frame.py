@@ -137,7 +137,6 @@ DEALER_PAGES = frozenset({Role.dealer_manager})
 EVERYONE = frozenset(Role)
 
 MENU: tuple[MenuSection, ...] = (
-    MenuSection(N_("My dealer"), (MenuItem(N_("My dealer"), "/my", DEALER_PAGES),)),
     MenuSection(
         N_("Statistics"),
         (
@@ -150,6 +149,7 @@ MENU: tuple[MenuSection, ...] = (
             MenuItem(N_("Shifts and cash"), "/statistics/shifts", DASHBOARD_PAGES),
         ),
     ),
+    MenuSection(N_("My dealer"), (MenuItem(N_("My dealer"), "/my", DEALER_PAGES),)),
     MenuSection(
         N_("Sales centre"),
         (
