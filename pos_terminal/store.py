@@ -236,6 +236,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ADD COLUMN resolution_note TEXT;
     ALTER TABLE events ADD COLUMN resolved_at TEXT;
     """,
+    # 7: each drawer opening without a sale is counted on its shift, for the Z report and the
+    # shift-close event.
+    """
+    ALTER TABLE shifts ADD COLUMN no_sale_openings INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 # Migrations that erase secrets: after upgrading an existing database past one, the file is

@@ -223,6 +223,9 @@ class ShiftClosePayload(Contract):
     shift_id: Uuid7
     counted_cash_fen: Fen
     z_number: Count
+    # Times the drawer was opened without a sale (a manager's approval each) in the shift; a
+    # terminal that leaves it out counted none.
+    no_sale_openings: int = Field(default=0, ge=0, le=INT32_MAX)
 
 
 class CashMovePayload(Contract):

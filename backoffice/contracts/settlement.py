@@ -238,3 +238,6 @@ class ShiftReconciliationRow(BaseModel):
     expected_cash_fen: int
     counted_cash_fen: int
     difference_fen: int = Field(description="counted minus expected; negative is a shortage")
+    no_sale_openings: int = Field(
+        description="times the drawer was opened without a sale, each approved by a manager"
+    )

@@ -145,6 +145,9 @@ class ShiftCashRow(BaseModel):
     counted_cash_fen: int
     difference_fen: int = Field(description="counted minus expected; negative is a shortage")
     largest_shortage_fen: int = Field(description="the most negative difference, or 0")
+    no_sale_openings: int = Field(
+        description="drawer openings without a sale in the shifts, each approved by a manager"
+    )
 
 
 class Dashboard(BaseModel):

@@ -117,6 +117,8 @@ class Shift(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     counted_cash_fen: int | None = None
     z_number: int | None = None
+    # Drawer openings without a sale in the shift, as its close event reports them.
+    no_sale_openings: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class CashMovement(SQLModel, table=True):

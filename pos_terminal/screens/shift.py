@@ -32,6 +32,7 @@ def report_text(report: ShiftReport) -> str:
         f"销售 {report.sales_count} 笔 {format_fen(report.sales_total_fen)}   "
         f"退货 {report.returns_count} 笔 {format_fen(report.refunds_total_fen)}",
         *(f"  {t.label}: {format_fen(t.amount_fen)}" for t in report.takings),
+        f"无销售开钱箱 no-sale drawer openings {report.no_sale_openings}",
         f"应有现金 expected {format_fen(report.expected_cash_fen)}",
     ]
     if report.counted_cash_fen is not None and report.difference_fen is not None:

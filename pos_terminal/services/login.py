@@ -3,6 +3,7 @@ this terminal's credential: shared/pins.py), lock screen and a manager's approva
 counter, with a lock-out after repeated wrong PINs."""
 
 import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -155,12 +156,23 @@ class LoginService:
     def logout(self) -> None:
         self.current, self.locked = None, False
 
-    def approve(self, manager: str, pin: str, action: str, detail: dict[str, object]) -> Clerk:
-        """A dealer manager's PIN approval for an override or a drawer opening; audited."""
+    def approve(
+        self,
+        manager: str,
+        pin: str,
+        action: str,
+        detail: dict[str, object],
+        *,
+        with_audit: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> Clerk:
+        """A dealer manager's PIN approval for an override or a drawer opening; audited.
+        with_audit is the approved act's own local effect, committed with the audit row."""
         clerk = self._check_pin(manager.strip(), pin)
         if not clerk.is_manager:
             raise PosError("not_a_manager", f"{clerk.username} is not a dealer manager")
         with self.store.write() as conn:
+            if with_audit is not None:
+                with_audit(conn)
             audit(
                 conn,
                 self.store.now(),

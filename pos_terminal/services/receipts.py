@@ -87,6 +87,7 @@ def report_receipt(report: ShiftReport, outlet: str, timezone: str) -> Receipt:
         f"开班 Opened {local_time(report.opened_at, timezone)}",
         f"打印 Printed {local_time(report.made_at, timezone)}",
         f"销售 Sales {report.sales_count}  退货 Returns {report.returns_count}",
+        f"无销售开钱箱 No-sale drawer {report.no_sale_openings}",
     ]
     items = [ItemLine(line.label, line.count or 0, line.amount_fen) for line in report.products]
     items += [

@@ -52,6 +52,7 @@ class ShiftReport:
     products: tuple[ReportLine, ...]  # per product sold
     counted: tuple[ReportLine, ...] = ()  # Z: the blind count per denomination
     counted_cash_fen: int | None = None
+    no_sale_openings: int = 0  # drawer openings without a sale, each approved by a manager
     print_job_id: str | None = None  # the queued printout, when one was made
 
     @property

@@ -16,7 +16,7 @@ from pos_terminal.services.errors import BackOfficeRefused, Offline, PosError, b
 from pos_terminal.services.login import LoginService
 from pos_terminal.services.printing import enqueue
 from pos_terminal.services.receipts import sale_receipt
-from pos_terminal.services.shift import require_open_shift
+from pos_terminal.services.shift import count_no_sale_opening, require_open_shift
 from pos_terminal.services.stock import (
     IN_STOCK,
     NUMBER,
@@ -306,11 +306,17 @@ class SaleService:
         return overrides.price_range(self.store, line.list_price_fen)
 
     def approve_no_sale(self, clerk: str, *, manager: str, pin: str, reason: str) -> None:
-        """Opening the drawer without a sale needs a manager's PIN and a reason (audited)."""
+        """Opening the drawer without a sale needs an open shift, a manager's PIN and a reason
+        (audited); the opening is counted on the shift, for its Z report and close event."""
         if not reason.strip():
             raise PosError("reason_required", "opening the drawer needs a reason")
+        shift = require_open_shift(self.store.conn)
         self.login.approve(
-            manager, pin, "no_sale_drawer", {"clerk": clerk, "reason": reason.strip()}
+            manager,
+            pin,
+            "no_sale_drawer",
+            {"clerk": clerk, "reason": reason.strip(), "shift_id": shift.id},
+            with_audit=lambda conn: count_no_sale_opening(conn, shift.id),
         )
 
     def complete(self, draft: SaleDraft, tenders: Sequence[Tender]) -> CompletedSale:

@@ -31,6 +31,7 @@ class Shift:
     opening_float_fen: int
     closed_at: datetime | None
     z_number: int | None
+    no_sale_openings: int = 0
 
 
 def _shift(row: sqlite3.Row) -> Shift:
@@ -41,6 +42,7 @@ def _shift(row: sqlite3.Row) -> Shift:
         opening_float_fen=row["opening_float_fen"],
         closed_at=None if row["closed_at"] is None else from_text(row["closed_at"]),
         z_number=row["z_number"],
+        no_sale_openings=row["no_sale_openings"],
     )
 
 
@@ -54,6 +56,17 @@ def require_open_shift(conn: sqlite3.Connection) -> Shift:
     if shift is None:
         raise PosError("no_open_shift", "open a shift first (count the float)")
     return shift
+
+
+def count_no_sale_opening(conn: sqlite3.Connection, shift_id: str) -> None:
+    """One more drawer opening without a sale in the shift, which must still be open."""
+    counted = conn.execute(
+        "UPDATE shifts SET no_sale_openings = no_sale_openings + 1 "
+        "WHERE id = ? AND closed_at IS NULL",
+        (shift_id,),
+    ).rowcount
+    if counted != 1:
+        raise PosError("no_open_shift", "open a shift first (count the float)")
 
 
 def cash_summary(conn: sqlite3.Connection, shift_id: str) -> CashSummary:
@@ -141,6 +154,7 @@ def _report(
         products=products,
         counted=counted_lines,
         counted_cash_fen=counted_total,
+        no_sale_openings=shift.no_sale_openings,
     )
 
 
@@ -279,6 +293,7 @@ class ShiftService:
                     shift_id=shift.id,
                     counted_cash_fen=counted_fen,
                     z_number=z_number,
+                    no_sale_openings=shift.no_sale_openings,
                 ),
                 now,
             )

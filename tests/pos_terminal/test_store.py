@@ -185,7 +185,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.schema_version == SCHEMA_VERSION == 6
+    assert store.schema_version == SCHEMA_VERSION == 7
     [rejected] = outbox.unacknowledged_rejections(store)
     assert rejected.reason == "shift_closed"
     outbox.acknowledge_rejection(store, 1, "boss1")

@@ -226,9 +226,10 @@ _report(
         ("实点现金(分)", "counted_cash_fen"),
         ("差额(分)", "difference_fen"),
         ("最大短款(分)", "largest_shortage_fen"),
+        ("无销售开钱箱", "no_sale_openings"),
     ),
     lambda session, query, scope: queries.shift_cash(
         session, query.start, query.end, scope, query.clerk
     ),
-    "Shift cash differences per outlet and clerk",
+    "Shift cash differences and no-sale drawer openings per outlet and clerk",
 )

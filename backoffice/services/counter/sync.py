@@ -456,6 +456,7 @@ def _apply(
                     closed_at=event.occurred_at,
                     counted_cash_fen=event.payload.counted_cash_fen,
                     z_number=event.payload.z_number,
+                    no_sale_openings=event.payload.no_sale_openings,
                 )
             )
         case CashInEvent() | CashOutEvent():

@@ -1,5 +1,6 @@
 """Shift cash reconciliation: every Z report (a shift closed through sync) with the cash it
-should have held, what the clerk counted and the difference, per outlet and clerk."""
+should have held, what the clerk counted and the difference, and how often the drawer was
+opened without a sale, per outlet and clerk."""
 
 import json
 from collections import defaultdict
@@ -36,6 +37,7 @@ COLUMNS = (
     ("应有现金", "expected_cash_fen"),
     ("实点现金", "counted_cash_fen"),
     ("差额", "difference_fen"),
+    ("无销售开钱箱", "no_sale_openings"),
 )
 
 
@@ -124,6 +126,7 @@ def z_reports(
                 expected_cash_fen=expected,
                 counted_cash_fen=counted,
                 difference_fen=counted - expected,
+                no_sale_openings=s.no_sale_openings,
             )
         )
     return rows

@@ -442,7 +442,8 @@ def shift_cash(
     scope: Scope,
     clerk: str | None = None,
 ) -> list[ShiftCashRow]:
-    """Z-report cash differences added up per outlet and clerk."""
+    """Z-report cash differences and drawer openings without a sale, added up per outlet
+    and clerk."""
     reports = shift_reconciliation.z_reports(
         session,
         outlet=scope.outlet_id,
@@ -468,6 +469,7 @@ def shift_cash(
             counted_cash_fen=sum(s.counted_cash_fen for s in shifts),
             difference_fen=sum(s.difference_fen for s in shifts),
             largest_shortage_fen=min([0, *(s.difference_fen for s in shifts)]),
+            no_sale_openings=sum(s.no_sale_openings for s in shifts),
         )
         for (outlet, clerk_name), shifts in sorted(groups.items())
     ]

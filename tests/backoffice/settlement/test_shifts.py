@@ -144,8 +144,8 @@ def test_z_reports_show_the_difference_per_outlet_and_clerk(
         "/api/v1/shifts/z-reports/csv", params={"clerk": "clerk2"}, headers=manager
     ).text
     header, row = csv_text.lstrip("\ufeff").splitlines()
-    assert header.split(",")[-3:] == ["应有现金", "实点现金", "差额"]
-    assert row.split(",")[-3:] == ["21500", "25500", "4000"]
+    assert header.split(",")[-4:] == ["应有现金", "实点现金", "差额", "无销售开钱箱"]
+    assert row.split(",")[-4:] == ["21500", "25500", "4000", "0"]
     xlsx = client.get("/api/v1/shifts/z-reports/xlsx", headers=manager)
     sheet = load_workbook(io.BytesIO(xlsx.content))["交班对账"]
     assert sheet.max_row == 4

@@ -464,6 +464,7 @@ HEADERS = {
         "实点现金(分)",
         "差额(分)",
         "最大短款(分)",
+        "无销售开钱箱",
     ],
 }
 FIELDS = {
@@ -528,6 +529,7 @@ FIELDS = {name: [*fields, *_FIGURES] for name, fields in FIELDS.items()} | {
         "counted_cash_fen",
         "difference_fen",
         "largest_shortage_fen",
+        "no_sale_openings",
     ],
 }
 TITLES = {
@@ -664,8 +666,10 @@ def _shift(
     clerk: str,
     counted: int,
     hours_ago: float = 1,
+    no_sale: int = 0,
 ) -> None:
-    """A shift with a float of ¥200 and one ¥50 cash sale, closed with `counted` fen."""
+    """A shift with a float of ¥200 and one ¥50 cash sale, closed with `counted` fen and
+    `no_sale` drawer openings without a sale."""
     shift_id = new_id()
     at = datetime.now(UTC) - timedelta(hours=hours_ago)
     opened = ShiftOpenEvent(
@@ -686,7 +690,12 @@ def _shift(
         id=new_id(),
         seq=till.next(shop),
         occurred_at=at + timedelta(minutes=2),
-        payload=ShiftClosePayload(shift_id=shift_id, counted_cash_fen=counted, z_number=opened.seq),
+        payload=ShiftClosePayload(
+            shift_id=shift_id,
+            counted_cash_fen=counted,
+            z_number=opened.seq,
+            no_sale_openings=no_sale,
+        ),
     )
     results = push(session, shop, opened, sold, closed, settings=LONG_WINDOW)
     assert {r.status for r in results} == {EventStatus.accepted}, results
@@ -700,9 +709,9 @@ def test_shift_cash_differences_per_outlet_and_clerk(
     add_staff(session, shops.d1.dealer_id, "clerk1", "clerk2")
     add_staff(session, shops.d2.dealer_id, "clerk9")
     # Expected cash is always ¥250: 200 float + 50 sold.
-    _shift(session, till, shops, shops.d1, "clerk1", counted=24_700, hours_ago=0.5)
-    _shift(session, till, shops, shops.d1, "clerk1", counted=25_200, hours_ago=0.4)
-    _shift(session, till, shops, shops.d1, "clerk2", counted=25_000, hours_ago=0.3)
+    _shift(session, till, shops, shops.d1, "clerk1", counted=24_700, hours_ago=0.5, no_sale=2)
+    _shift(session, till, shops, shops.d1, "clerk1", counted=25_200, hours_ago=0.4, no_sale=3)
+    _shift(session, till, shops, shops.d1, "clerk2", counted=25_000, hours_ago=0.3, no_sale=1)
     _shift(session, till, shops, shops.d1b, "clerk1", counted=24_000, hours_ago=0.2)
     _shift(session, till, shops, shops.d2, "clerk9", counted=24_900, hours_ago=0.1)
     today = today_in_china()
@@ -726,6 +735,17 @@ def test_shift_cash_differences_per_outlet_and_clerk(
         ("D2-O1", "clerk9", 1, 1, 25_000, 24_900, -100, -100),
     ]
     assert rows[0]["outlet_name"] == "outlet of D1"
+    # Drawer openings without a sale, added up per outlet and clerk.
+    assert _brief(rows, "clerk", "no_sale_openings") == [
+        ("clerk1", 5),
+        ("clerk2", 1),
+        ("clerk1", 0),
+        ("clerk9", 0),
+    ]
+    csv_text = client.get(f"{API}/shift-cash/csv", params=window, headers=manager).text
+    header, *lines = csv_text.lstrip("\ufeff").splitlines()
+    assert header.split(",")[-1] == "无销售开钱箱"
+    assert [line.split(",")[-1] for line in lines] == ["5", "1", "0", "0"]
     clerk1 = _get(client, "shift-cash", manager, clerk="clerk1", **window)
     assert _brief(clerk1, "outlet_code", "difference_fen") == [("D1-O1", -100), ("D1-O2", -1_000)]
     assert _brief(_get(client, "shift-cash", manager, dealer="D2", **window), "clerk") == [

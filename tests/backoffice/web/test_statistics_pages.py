@@ -164,7 +164,9 @@ def _world(session: Session) -> World:
         id=new_id(),
         seq=world.next(d1),
         occurred_at=now + timedelta(minutes=3),
-        payload=ShiftClosePayload(shift_id=shift_id, counted_cash_fen=19_700, z_number=7),
+        payload=ShiftClosePayload(
+            shift_id=shift_id, counted_cash_fen=19_700, z_number=7, no_sale_openings=2
+        ),
     )
     results = [
         *push(session, d1, before, sold, back, opened, closed, settings=LONG_WINDOW),
@@ -316,10 +318,18 @@ def test_the_other_reports_show_the_services_figures(visit: Visit, session: Sess
     expect(page.locator("#z-reports tbody tr")).to_have_count(1)
     manager.screenshot("statistics-shifts")
     expect(page.locator("#z-reports tbody tr")).to_contain_text("-¥3.00")
+    # Drawer openings without a sale: the total, per clerk, the bar and each Z report.
+    expect(page.locator("#total-no-sale b")).to_have_text("2")
+    expect(page.locator("#cash tbody td.no-sale")).to_have_text(["2"])
+    expect(page.locator("#z-reports tbody td.no-sale")).to_have_text(["2"])
+    expect(page.locator("#no-sale svg rect title")).to_have_text(
+        re.compile(rf"{re.escape(clerk)}\D+2\D")
+    )
     content = _download(page, "#z-reports", "CSV").decode("utf-8-sig")
     assert clerk in content
     content = _download(page, "#cash", "CSV").decode("utf-8-sig")
-    assert next(csv.DictReader(io.StringIO(content)))["差额(分)"] == "-300"
+    cash_row = next(csv.DictReader(io.StringIO(content)))
+    assert (cash_row["差额(分)"], cash_row["无销售开钱箱"]) == ("-300", "2")
 
     manager.english()
     _english_only(page, "outlet of D1")

@@ -606,6 +606,35 @@ def shifts_page(
         Unit.fen,
         value_title=_("Cash counted minus cash expected (yuan): below zero is a shortage"),
     )
+    # The clerks who opened the drawer without a sale most often first.
+    no_sale_rows = sorted(
+        (r for r in rows if r.no_sale_openings),
+        key=lambda r: (-r.no_sale_openings, r.outlet_code, r.clerk),
+    )
+    no_sale_chart = charts.bars(
+        [
+            Row(
+                f"{r.outlet_code} {r.clerk}",
+                [
+                    Segment(
+                        r.no_sale_openings,
+                        "bar current",
+                        _("%(outlet)s, %(clerk)s: %(n)s no-sale openings in %(shifts)s shifts")
+                        % {
+                            "outlet": r.outlet_code,
+                            "clerk": r.clerk,
+                            "n": f"{r.no_sale_openings:,}",
+                            "shifts": r.shifts,
+                        },
+                    )
+                ],
+                f"{r.no_sale_openings:,}",
+            )
+            for r in no_sale_rows[:40]
+        ],
+        Unit.count,
+        value_title=_("Drawer openings without a sale"),
+    )
 
     def added(source: Sequence[Any], name: str) -> int:
         return sum(getattr(r, name) for r in source)
@@ -639,6 +668,17 @@ def shifts_page(
             ),
             money=True,
         ),
+        figures.counted(
+            _,
+            "no-sale",
+            N_("No-sale drawer openings"),
+            added(rows, "no_sale_openings"),
+            added(before, "no_sale_openings"),
+            N_(
+                "Times the cash drawer was opened without a sale (each approved by a dealer "
+                "manager's PIN at the terminal), as the shifts' Z reports count them."
+            ),
+        ),
     ]
     return _page(
         request,
@@ -650,6 +690,7 @@ def shifts_page(
             "reports": reports,
             "reports_shown": Z_REPORTS_SHOWN,
             "chart": chart,
+            "no_sale_chart": no_sale_chart if no_sale_rows else None,
             "totals": totals,
             "export": found.query("start", "end", "dealer", "outlet", "clerk"),
         },
