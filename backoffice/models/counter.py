@@ -54,6 +54,8 @@ class Sale(SQLModel, table=True):
         Index("ix_sale_customer_id_hash", "customer_id_hash"),
         # A dealer's sales by time: the windows a settlement run reads.
         Index("ix_sale_dealer_time", "dealer_id", "sold_at"),
+        # A shift's sales: the cash its Z report should have held (services/settlement/shifts.py).
+        Index("ix_sale_shift", "shift_id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
