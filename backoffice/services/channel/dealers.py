@@ -269,6 +269,20 @@ def list_outlets(session: Session, dealer_scope: str | None = None) -> list[Outl
     return list(session.exec(query))
 
 
+def page_of_outlets(
+    session: Session, dealer_scope: str | None = None, after: str = "", limit: int = 50
+) -> tuple[list[Outlet], str | None]:
+    """Outlets in code order from after `after`, `limit` of them, and the code to go on from
+    (None on the last page)."""
+    query = select(Outlet).order_by(col(Outlet.code)).limit(limit + 1)
+    if dealer_scope is not None:
+        query = query.where(Outlet.dealer_id == dealer_scope)
+    if after:
+        query = query.where(col(Outlet.code) > after)
+    rows = list(session.exec(query))
+    return rows[:limit], (rows[limit - 1].code if len(rows) > limit else None)
+
+
 def outlets_by_id(session: Session, ids: set[str]) -> dict[str, Outlet]:
     """The outlets of these ids (a page's worth), by id."""
     if not ids:

@@ -278,7 +278,9 @@ class _OutletInfo:
     dealer_code: str
 
 
-def _outlets(session: Session, scope: Scope) -> dict[str, _OutletInfo]:
+def _outlets(
+    session: Session, scope: Scope, outlet_ids: Sequence[str] | None = None
+) -> dict[str, _OutletInfo]:
     statement = select(_OUTLETS.c.id, _OUTLETS.c.code, _OUTLETS.c.name, _DEALERS.c.code).join(
         _DEALERS, _DEALERS.c.id == _OUTLETS.c.dealer_id
     )
@@ -286,6 +288,8 @@ def _outlets(session: Session, scope: Scope) -> dict[str, _OutletInfo]:
         statement = statement.where(_OUTLETS.c.dealer_id == scope.dealer_id)
     if scope.outlet_id is not None:
         statement = statement.where(_OUTLETS.c.id == scope.outlet_id)
+    if outlet_ids is not None:
+        statement = statement.where(_OUTLETS.c.id.in_(list(outlet_ids)))
     return {
         row[0]: _OutletInfo(row[1], row[2], row[3])
         for row in session.connection().execute(statement)
@@ -298,11 +302,19 @@ _STOCK = (
 )
 
 
-def stock(session: Session, scope: Scope, today: date | None = None) -> list[StockRow]:
+def stock(
+    session: Session,
+    scope: Scope,
+    today: date | None = None,
+    outlet_ids: Sequence[str] | None = None,
+) -> list[StockRow]:
     """Numbers and top-up cards on hand per outlet, with their age: days since the stock
-    document that brought them to the outlet (allocation or transfer)."""
+    document that brought them to the outlet (allocation or transfer); of the outlets in
+    `outlet_ids` only, when given (a page of a list)."""
     today = today or business_day(utcnow())
-    outlets = _outlets(session, scope)
+    outlets = _outlets(session, scope, outlet_ids)
+    if not outlets:
+        return []
     rows = []
     connection = session.connection()
     for kind, table, in_stock, held in _STOCK:

@@ -135,3 +135,17 @@ def test_bad_prices_are_refused_with_the_line_named(
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         prices.create_price_list(session, PriceListCreate(prices=[price]), "admin1")
+
+
+def test_outlets_come_a_page_at_a_time_in_code_order(session: Session) -> None:
+    """The outlets list pages by code: each page goes on after the last code shown, and the
+    last page says there is no next one; a dealer's outlets only, when asked."""
+    channel(session, "D1", outlet="D1-B")
+    channel(session, "D2", outlet="D2-A")
+    channel(session, "D3", outlet="D1-A")
+    first, after = dealers.page_of_outlets(session, limit=2)
+    assert ([o.code for o in first], after) == (["D1-A", "D1-B"], "D1-B")
+    rest, after = dealers.page_of_outlets(session, after="D1-B", limit=2)
+    assert ([o.code for o in rest], after) == (["D2-A"], None)
+    own, _ = dealers.page_of_outlets(session, dealer_scope=first[1].dealer_id)
+    assert [o.code for o in own] == ["D1-B"]

@@ -784,21 +784,27 @@ def outlets_page(
     session: SessionDep,
     user: ChannelUser,
     dealer: Annotated[str, Query()] = "",
+    after: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
-    """Outlets (of one dealer, if chosen) with their stock by status and its age."""
+    """Outlets (of one dealer, if chosen) a page at a time, with their stock by status and
+    its age: counted for the page's outlets only."""
     all_dealers = dealers.list_dealers(session)
     chosen = next((d for d in all_dealers if d.code == dealer), None)
-    outlets = dealers.list_outlets(session, dealer_scope=chosen.id if chosen else None)
+    outlets, next_after = dealers.page_of_outlets(
+        session, dealer_scope=chosen.id if chosen else None, after=after
+    )
     if dealer and chosen is None:
-        outlets = []
-    counts = overview.stock_by_status(session, [o.id for o in outlets])
-    ageing = stock(session, Scope(dealer_id=chosen.id if chosen else None))
+        outlets, next_after = [], None
+    ids = [o.id for o in outlets]
+    counts = overview.stock_by_status(session, ids)
+    ageing = stock(session, Scope(), outlet_ids=ids)
     by_id = {d.id: d for d in all_dealers}
     return render(
         request,
         "channel/outlets.html",
         {
             "rows": [(o, by_id[o.dealer_id]) for o in outlets],
+            "next_after": next_after,
             "totals": overview.totals_by_outlet(counts),
             "ageing": {(r.outlet_code, r.item_kind): r for r in ageing},
             "item_kinds": ITEM_KINDS,
