@@ -312,6 +312,15 @@ def not_held(
     return missing
 
 
+def outlets_of(session: Session, dealer_id: str) -> list[Outlet]:
+    """A dealer's outlets by code, for an outlet menu."""
+    return list(
+        session.exec(
+            sql_select(Outlet).where(Outlet.dealer_id == dealer_id).order_by(col(Outlet.code))
+        )
+    )
+
+
 def outlets_by_dealer(session: Session) -> list[tuple[Dealer, list[Outlet]]]:
     """Every outlet, grouped under its dealer (both by code), for the forms' outlet menus."""
     dealers = list(session.exec(sql_select(Dealer).order_by(col(Dealer.code))))

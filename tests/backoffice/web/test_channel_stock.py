@@ -125,6 +125,10 @@ def test_an_allocation_over_the_credit_limit_is_refused_at_the_preview(
     clerk = visit(Role.sales_centre)
     page = clerk.goto("/channel/allocations")
     clerk.english()
+    # The dealer first: the outlet menu then holds its outlets only.
+    expect(page.locator("#f-outlet option")).to_have_count(1)
+    page.locator("#f-dealer").select_option("D1")
+    expect(page.locator("#outlet-field[data-dealer='D1'] option[value='D1-O1']")).to_have_count(1)
     page.locator("#f-outlet").select_option("D1-O1")
     page.locator("#rules tbody tr select").first.select_option("number:STD")
     page.locator("#rules tbody tr input").first.fill("5")

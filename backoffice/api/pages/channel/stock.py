@@ -41,6 +41,7 @@ from backoffice.models import Dealer, NumberGrade, Outlet, User
 from backoffice.services.channel import (
     allocation,
     allocation_preview,
+    dealers,
     delivery_note,
     document_views,
     movements,
@@ -155,13 +156,23 @@ def _dealer_by_code(session: Session, code: str) -> Dealer | None:
     return session.exec(select(Dealer).where(Dealer.code == code)).first()
 
 
-def _groups(session: Session, dealer: Dealer | None = None) -> list[tuple[Dealer, list[Outlet]]]:
-    groups = document_views.outlets_by_dealer(session)
-    return [g for g in groups if dealer is None or g[0].id == dealer.id]
+def _groups(session: Session, dealer: Dealer | None) -> list[tuple[Dealer, list[Outlet]]]:
+    """The outlet menu of one dealer (chosen first: a province has thousands of outlets)."""
+    if dealer is None:
+        return []
+    return [(dealer, document_views.outlets_of(session, dealer.id))]
+
+
+def _dealer_of_outlet(session: Session, outlet: Outlet | None) -> Dealer | None:
+    return None if outlet is None else session.get(Dealer, outlet.dealer_id)
+
+
+def _all_groups(session: Session) -> list[tuple[Dealer, list[Outlet]]]:
+    return document_views.outlets_by_dealer(session)
 
 
 def _dealers(session: Session) -> list[tuple[str, str]]:
-    return [(d.code, f"{d.code} {d.name}") for d, _ in document_views.outlets_by_dealer(session)]
+    return [(d.code, f"{d.code} {d.name}") for d in dealers.list_dealers(session)]
 
 
 # --- Allocation -------------------------------------------------------------------------------
@@ -622,7 +633,8 @@ def documents_page(
             "kinds": [(k, _(v)) for k, v in KIND_NAMES.items()],
             "statuses": [(k, _(v)) for k, v in STATUS_LABELS.items()],
             "dealers": _dealers(session),
-            "groups": _groups(session),
+            # The outlet filter lists the chosen dealer's outlets (or the chosen outlet's).
+            "groups": _groups(session, chosen_dealer or _dealer_of_outlet(session, chosen_outlet)),
             "rows": rows,
             "next_after": next_after,
             "kind_names": KIND_NAMES,
@@ -703,7 +715,7 @@ def _move_page(
             "title": _(MOVE_TITLES[move]),
             "form": form or MoveForm(),
             "errors": errors or {},
-            "groups": _groups(session),
+            "groups": _all_groups(session),
         },
         status_code=status_code,
     )
