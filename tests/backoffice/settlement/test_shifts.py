@@ -5,11 +5,13 @@ import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
 from backoffice.domain.users import Role
+from backoffice.services.settlement import shifts as shift_reconciliation
 from shared.ids import new_id
 from shared.sync import (
     CashInEvent,
@@ -192,3 +194,22 @@ def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
     assert (rows["clerk2"]["cash_refunds_fen"], rows["clerk2"]["difference_fen"]) == (5_000, 0)
     # A cash refund that names its shift comes out of that shift's drawer.
     assert (rows["clerk3"]["cash_refunds_fen"], rows["clerk3"]["difference_fen"]) == (5_000, 0)
+
+
+def test_z_reports_of_many_shifts_read_their_sales_in_parts(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province's month holds more shifts than one statement may name: the shifts' sales
+    and cash moves are read a part at a time, with the same figures as in one read."""
+    pool(session)
+    shop = channel(session)
+    add_staff(session, shop.dealer_id, "clerk1", "clerk2")
+    for events in (
+        _shift(session, shop, "clerk1", 25_300, 1, hours_ago=3),
+        _shift(session, shop, "clerk2", 25_500, 8, hours_ago=1),
+    ):
+        assert {r.status for r in push(session, shop, *events)} == {EventStatus.accepted}
+    whole = shift_reconciliation.z_reports(session, limit=None)
+    monkeypatch.setattr(shift_reconciliation, "_IDS_PER_STATEMENT", 1)
+    assert shift_reconciliation.z_reports(session, limit=None) == whole
+    assert {r.clerk: r.cash_sales_fen for r in whole}["clerk1"] == 8_000
