@@ -106,6 +106,25 @@ def list_dealers(session: Session) -> list[Dealer]:
     return list(session.exec(select(Dealer).order_by(col(Dealer.code))))
 
 
+def dealer_by_code(session: Session, code: str) -> Dealer | None:
+    """The dealer of this code, or None."""
+    return session.exec(select(Dealer).where(Dealer.code == code)).first()
+
+
+def dealer_choices(session: Session) -> list[tuple[str, str]]:
+    """Every dealer as (code, "code name") by code, for a dealer menu: the two columns only
+    (a province has thousands of dealers; whole rows would cost more than the page)."""
+    rows = session.exec(select(Dealer.code, Dealer.name).order_by(col(Dealer.code)))
+    return [(code, f"{code} {name}") for code, name in rows]
+
+
+def dealers_by_id(session: Session, ids: set[str]) -> dict[str, Dealer]:
+    """The dealers of these ids (a page's worth), by id."""
+    if not ids:
+        return {}
+    return {d.id: d for d in session.exec(select(Dealer).where(col(Dealer.id).in_(ids)))}
+
+
 def update_dealer(session: Session, key: str, request: DealerUpdate, actor: str) -> Dealer:
     dealer = find_dealer(session, key)
     changes = request.model_dump(exclude_unset=True, exclude_none=True, exclude={"product_range"})

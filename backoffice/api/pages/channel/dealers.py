@@ -788,8 +788,7 @@ def outlets_page(
 ) -> Response:
     """Outlets (of one dealer, if chosen) a page at a time, with their stock by status and
     its age: counted for the page's outlets only."""
-    all_dealers = dealers.list_dealers(session)
-    chosen = next((d for d in all_dealers if d.code == dealer), None)
+    chosen = dealers.dealer_by_code(session, dealer) if dealer else None
     outlets, next_after = dealers.page_of_outlets(
         session, dealer_scope=chosen.id if chosen else None, after=after
     )
@@ -798,7 +797,7 @@ def outlets_page(
     ids = [o.id for o in outlets]
     counts = overview.stock_by_status(session, ids)
     ageing = stock(session, Scope(), outlet_ids=ids)
-    by_id = {d.id: d for d in all_dealers}
+    by_id = dealers.dealers_by_id(session, {o.dealer_id for o in outlets})
     return render(
         request,
         "channel/outlets.html",
@@ -808,7 +807,7 @@ def outlets_page(
             "totals": overview.totals_by_outlet(counts),
             "ageing": {(r.outlet_code, r.item_kind): r for r in ageing},
             "item_kinds": ITEM_KINDS,
-            "dealers": [(d.code, f"{d.code} {d.name}") for d in all_dealers],
+            "dealers": dealers.dealer_choices(session),
             "filters": {"dealer": dealer},
         },
     )

@@ -172,7 +172,7 @@ def _all_groups(session: Session) -> list[tuple[Dealer, list[Outlet]]]:
 
 
 def _dealers(session: Session) -> list[tuple[str, str]]:
-    return [(d.code, f"{d.code} {d.name}") for d in dealers.list_dealers(session)]
+    return dealers.dealer_choices(session)
 
 
 # --- Allocation -------------------------------------------------------------------------------
