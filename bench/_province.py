@@ -21,7 +21,7 @@ from backoffice.db import make_engine
 from backoffice.domain.settlement.accounts import Cadence
 from backoffice.domain.settlement.commission import add_months
 from backoffice.domain.users import Role
-from backoffice.services.settlement import runs
+from backoffice.services.settlement import runs, shifts
 from backoffice.services.statistics import summaries
 from shared.codes import DocumentKind, format_document_number
 
@@ -136,21 +136,28 @@ def _channel(conn: psycopg.Connection, per_dealer: int, password_hash: str) -> N
     )
 
 
-def _shifts_and_events(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
+def _shifts_and_events(conn: psycopg.Connection, url: str) -> None:  # type: ignore[type-arg]
     """A closed shift (Z report) per terminal and day with sales, one in twenty with cash
     short; a sync event for every sale and return as the terminals pushed them; and the
     reconciliation queue: one sale in 500 rejected (half still open), one in 700 accepted
     with an override approved offline."""
+    # The cash figures as services/settlement/shifts.py record_cash works them out at the
+    # close: the cash part of each sale's payments here, the refunds once the returns' events
+    # are in (below); no cash is put in or taken out.
     conn.execute(
         """
         INSERT INTO shift (id, terminal_id, clerk, opened_at, opening_float_fen, closed_at,
-                           counted_cash_fen, z_number)
+                           z_number, cash_sales_fen)
         SELECT s.shift_id, s.terminal_id, min(s.clerk), min(s.sold_at) - interval '30 minutes',
                20000, max(s.sold_at) + interval '30 minutes',
-               20000 + sum(s.total_fen)
-                   - CASE WHEN abs(hashtext(s.shift_id)) % 20 = 0 THEN 500 ELSE 0 END,
-               row_number() OVER (PARTITION BY s.terminal_id ORDER BY min(s.sold_at))
+               row_number() OVER (PARTITION BY s.terminal_id ORDER BY min(s.sold_at)),
+               sum(cash.fen)
           FROM sale s JOIN bench_map m ON m.terminal_id = s.terminal_id
+         CROSS JOIN LATERAL (
+               SELECT coalesce(sum((p ->> 'amount_fen')::bigint), 0) AS fen
+                 FROM json_array_elements(s.payments::json) AS p
+                WHERE p ->> 'method' = 'cash'
+               ) cash
          GROUP BY s.shift_id, s.terminal_id
         """
     )
@@ -195,6 +202,42 @@ def _shifts_and_events(conn: psycopg.Connection) -> None:  # type: ignore[type-a
           ) e
         """
     )
+    # A cash refund counts in the shift it names, or without one in the shift open on its
+    # terminal at the time; the clerk counts what was expected, one shift in twenty ¥5 short.
+    conn.execute(
+        """
+        UPDATE shift h
+           SET cash_refunds_fen = r.fen
+          FROM (SELECT h.id, sum((e.payload::json ->> 'refund_fen')::bigint) AS fen
+                  FROM shift h
+                  JOIN bench_map m ON m.terminal_id = h.terminal_id
+                  JOIN sync_event e ON e.terminal_id = h.terminal_id
+                   AND e.occurred_at BETWEEN h.opened_at AND h.closed_at
+                 WHERE e.type = 'return' AND e.result = 'accepted'
+                   AND coalesce(e.payload::json ->> 'refund_method', 'cash') = 'cash'
+                   AND coalesce(e.payload::json ->> 'shift_id', h.id) = h.id
+                 GROUP BY h.id) r
+         WHERE h.id = r.id
+        """
+    )
+    conn.execute(
+        """
+        UPDATE shift h
+           SET expected_cash_fen = h.opening_float_fen + h.cash_sales_fen - h.cash_refunds_fen
+                   + h.cash_in_fen - h.cash_out_fen,
+               counted_cash_fen = h.opening_float_fen + h.cash_sales_fen - h.cash_refunds_fen
+                   + h.cash_in_fen - h.cash_out_fen
+                   - CASE WHEN abs(hashtext(h.id)) % 20 = 0 THEN 500 ELSE 0 END
+          FROM bench_map m
+         WHERE m.terminal_id = h.terminal_id
+        """
+    )
+    # Their months' sums, as each close adds them up.
+    engine = make_engine(url)
+    with Session(engine) as session:
+        shifts.roll_up_months(session)
+        session.commit()
+    engine.dispose()
 
 
 def _items(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
@@ -418,7 +461,7 @@ def load(
         _step(province, "outlets, terminals, staff, profiles; sales to outlets",
               lambda: _channel(conn, outlets_per_dealer, digest))  # fmt: skip
         _step(province, "shifts, sync events, reconciliation queue",
-              lambda: _shifts_and_events(conn))  # fmt: skip
+              lambda: _shifts_and_events(conn, url))  # fmt: skip
         _step(province, "sold numbers and top-up cards", lambda: _items(conn))
         _step(
             province,

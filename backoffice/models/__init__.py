@@ -44,7 +44,12 @@ from backoffice.models.settlement import (
     SettlementProfile,
     SettlementStatement,
 )
-from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
+from backoffice.models.statistics import (
+    SalesStatDealer,
+    SalesStatOutlet,
+    SalesStatOutletMonth,
+    SalesStatProduct,
+)
 from backoffice.models.users import RateLimitCounter, RevokedToken, User
 
 __all__ = [
@@ -77,7 +82,9 @@ __all__ = [
     "RevokedToken",
     "Sale",
     "SaleLine",
+    "SalesStatDealer",
     "SalesStatOutlet",
+    "SalesStatOutletMonth",
     "SalesStatProduct",
     "SettlementProfile",
     "SettlementStatement",

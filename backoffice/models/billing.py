@@ -67,6 +67,8 @@ class MobileNumber(SQLModel, table=True):
         Index("ix_number_tail", text(NUMBER_TAIL), "msisdn"),
         Index("ix_number_outlet", "outlet_id", "status"),
         Index("ix_number_document", "document_id"),
+        # the outlets' stock by age: items on hand per status and the document they came on
+        Index("ix_number_stock_age", "status", "document_id"),
         # The numbers whose cooling ends first (the worker's step); only cooling numbers have
         # an end, so the index holds only them, not the millions in the pool and the channel.
         Index(

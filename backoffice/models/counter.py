@@ -1,9 +1,9 @@
-"""Tables of the counter: sync events, sales and their lines, shifts, cash movements,
-and the activation outbox."""
+"""Tables of the counter: sync events, sales and their lines, shifts and their cash by
+month, cash movements, and the activation outbox."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, PrimaryKeyConstraint, text
+from sqlalchemy import BigInteger, Column, Index, PrimaryKeyConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backoffice.models.types import text_column, utc_column, utcnow
@@ -108,11 +108,36 @@ class SaleLine(SQLModel, table=True):
     returned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
+# A closed shift short of cash (services/settlement/shifts.py SHORT).
+SHORT_OF_CASH = "coalesce(counted_cash_fen, 0) < expected_cash_fen"
+
+
+def _cash() -> Column:  # type: ignore[type-arg]
+    return Column(BigInteger, nullable=False, server_default="0")
+
+
 class Shift(SQLModel, table=True):
+    """A terminal's shift; closed, its Z report. The cash figures are worked out when the
+    shift closes and again whenever something changes its cash later
+    (services/settlement/shifts.py record_cash); 0 while it is open."""
+
     __tablename__ = "shift"
+    # The Z reports of a period, newest first, of everyone, a terminal's or a clerk's; and
+    # the shifts short of cash (the largest shortages of part of a month, shifts page).
+    __table_args__ = (
+        Index("ix_shift_closed", "closed_at"),
+        Index("ix_shift_terminal_closed", "terminal_id", "closed_at"),
+        Index("ix_shift_clerk_closed", "clerk", "closed_at"),
+        Index(
+            "ix_shift_short",
+            "closed_at",
+            postgresql_where=text(SHORT_OF_CASH),
+            sqlite_where=text(SHORT_OF_CASH),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
-    terminal_id: str = Field(max_length=36, index=True)
+    terminal_id: str = Field(max_length=36)
     clerk: str = Field(max_length=64)
     opened_at: datetime = Field(sa_column=utc_column())
     opening_float_fen: int
@@ -121,6 +146,32 @@ class Shift(SQLModel, table=True):
     z_number: int | None = None
     # Drawer openings without a sale in the shift, as its close event reports them.
     no_sale_openings: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    cash_sales_fen: int = Field(default=0, sa_column=_cash())
+    cash_refunds_fen: int = Field(default=0, sa_column=_cash())
+    cash_in_fen: int = Field(default=0, sa_column=_cash())
+    cash_out_fen: int = Field(default=0, sa_column=_cash())
+    # The float, plus cash sales and cash put in, minus cash refunds and cash taken out.
+    expected_cash_fen: int = Field(default=0, sa_column=_cash())
+
+
+class ShiftCashMonth(SQLModel, table=True):
+    """The closed shifts' cash added up per China month they closed in, terminal and clerk
+    (services/settlement/shifts.py roll_up_months, run with record_cash): the shifts page
+    reads a period's whole months here and only the days of its partial months per shift."""
+
+    __tablename__ = "shift_cash_month"
+
+    month: date = Field(primary_key=True)
+    terminal_id: str = Field(primary_key=True, max_length=36)
+    clerk: str = Field(primary_key=True, max_length=64)
+    shifts: int
+    shifts_with_difference: int
+    expected_cash_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    counted_cash_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Counted minus expected, added up; and the most negative of them, or 0.
+    difference_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    largest_shortage_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    no_sale_openings: int
 
 
 class CashMovement(SQLModel, table=True):

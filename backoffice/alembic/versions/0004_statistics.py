@@ -84,7 +84,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_revenue_month", ["month"])
         batch_op.create_index("ix_revenue_reported", ["reported_at"])
     # Sales recorded before the summaries existed are counted once, here.
-    summaries.rebuild(Session(bind=op.get_bind()))
+    summaries.rebuild(Session(bind=op.get_bind()), rollups=False)
 
 
 def downgrade() -> None:

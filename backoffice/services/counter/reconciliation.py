@@ -5,10 +5,10 @@ A decision is one of four kinds (shared.sync.ResolutionKind), kept with the even
 what, the note) and in the audit log, and sent to the terminal at its next pull:
 
 - manual_sale: a rejected sale is booked as if it had been accepted, through the very path
-  a pushed sale takes (services/counter/sales.py), so stock, statistics and settlement see
-  it. The sales centre vouches for the clerk and the price the buyer paid; the items must
-  still be sellable by the terminal (in stock at its outlet, or reserved by it), else the
-  decision is refused and nothing changes;
+  a pushed sale takes (services/counter/sales.py), so stock, statistics, settlement and its
+  shift's Z report see it. The sales centre vouches for the clerk and the price the buyer
+  paid; the items must still be sellable by the terminal (in stock at its outlet, or
+  reserved by it), else the decision is refused and nothing changes;
 - refund: nothing is booked; the counter refunds the buyer;
 - write_off: nothing is booked; the loss is recorded with its note;
 - note: sorted out otherwise (a refund, a stock correction, an offline override checked)."""
@@ -36,6 +36,7 @@ from backoffice.services.counter import outcomes, pricing, sales
 from backoffice.services.counter.outcomes import Rejection
 from backoffice.services.counter.real_name import StoredCustomer
 from backoffice.services.errors import Conflict, InvalidInput, NotFound
+from backoffice.services.settlement.shifts import record_cash
 from shared.codes import mask_name
 from shared.sync import (
     Customer,
@@ -420,6 +421,9 @@ def _book_manual_sale(
         session, context, row.id, row.occurred_at, sale, settings, customer, book, pending
     )
     pending.close(session)
+    if sale.shift_id is not None:
+        # Booked into a shift already closed, the sale changes the cash its Z report expects.
+        record_cash(session, [sale.shift_id])
 
 
 # The sale path asks a sale only whether it has a buyer; what it stores is the protected

@@ -3,7 +3,7 @@ rejections recorded for reconciliation."""
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sql_select
@@ -28,6 +28,7 @@ from backoffice.services.counter import (
 from backoffice.services.counter.outcomes import Rejection
 from backoffice.services.counter.real_name import StoredCustomer
 from backoffice.services.errors import ServiceError
+from backoffice.services.settlement.shifts import record_cash
 from shared.ids import new_id
 from shared.sync import (
     CashInEvent,
@@ -103,8 +104,50 @@ def push(
         results.append(apply_event(session, context, event, settings, keys, book, stored, pending))
     results += _apply_sales(session, context, run, settings, keys, book, pending)
     pending.close(session)
+    _recount_closed_shifts(session, context, events)
     session.commit()
     return PushResponse(results=results)
+
+
+def _recount_closed_shifts(session: Session, context: TerminalContext, events: list[Event]) -> None:
+    """Works out again the cash of the closed shifts a sale or return of the batch went
+    into after their close: the close came earlier in this batch or in an earlier one. A
+    terminal sends a shift's events before its close, so this is rare; a shift closed in
+    this batch after its sales and returns was worked out at its close."""
+    closed_at: dict[str, int] = {}  # the shifts closed in this batch: where
+    named: dict[str, int] = {}  # the last sale or return naming each shift: where
+    unnamed: list[tuple[int, datetime]] = []
+    for index, event in enumerate(events):
+        if isinstance(event, ShiftCloseEvent):
+            closed_at[event.payload.shift_id] = index
+        elif isinstance(event, SaleEvent | ReturnEvent):
+            if event.payload.shift_id is not None:
+                named[event.payload.shift_id] = index
+            elif isinstance(event, ReturnEvent):
+                unnamed.append((index, event.occurred_at))
+    late = {shift for shift, index in named.items() if closed_at.get(shift, -1) < index}
+    if unnamed:
+        # A return that names no shift counts in the one open on its terminal at the time.
+        windows = session.connection().execute(
+            select(_SHIFTS.c.id, _SHIFTS.c.opened_at, _SHIFTS.c.closed_at)
+            .where(_SHIFTS.c.terminal_id == context.terminal.id)
+            .where(
+                or_(
+                    *(
+                        and_(_SHIFTS.c.opened_at <= at, _SHIFTS.c.closed_at >= at)
+                        for _, at in unnamed
+                    )
+                )
+            )
+        )
+        late.update(
+            shift
+            for shift, opened, closed in windows
+            for index, at in unnamed
+            if opened <= at <= closed and closed_at.get(shift, -1) < index
+        )
+    if late:
+        record_cash(session, late)
 
 
 def _apply_sales(
@@ -232,6 +275,7 @@ def _first_result(event: Event, stored: SyncEvent) -> EventResult:
 
 
 _INSERT_EVENT = insert(SyncEvent.__table__)  # type: ignore[attr-defined]
+_SHIFTS = Shift.__table__  # type: ignore[attr-defined]
 
 
 def _event_values(
@@ -459,6 +503,8 @@ def _apply(
                     no_sale_openings=event.payload.no_sale_openings,
                 )
             )
+            # Its sales, returns and cash moves are all in by now: the events came in order.
+            record_cash(session, [event.payload.shift_id])
         case CashInEvent() | CashOutEvent():
             _open_shift(session, context, event.payload.shift_id)
             session.add(

@@ -51,10 +51,17 @@ from backoffice.models import (
     StockDocumentLine,
     Voucher,
 )
-from backoffice.models.statistics import SalesStatOutlet, SalesStatProduct
+from backoffice.models.statistics import (
+    SalesStatDealer,
+    SalesStatOutlet,
+    SalesStatOutletMonth,
+    SalesStatProduct,
+)
 
 _PRODUCT = SalesStatProduct.__table__  # type: ignore[attr-defined]
 _OUTLET = SalesStatOutlet.__table__  # type: ignore[attr-defined]
+_DEALER = SalesStatDealer.__table__  # type: ignore[attr-defined]
+_OUTLET_MONTH = SalesStatOutletMonth.__table__  # type: ignore[attr-defined]
 _SALES = Sale.__table__  # type: ignore[attr-defined]
 _LINES = SaleLine.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -107,12 +114,14 @@ def redemption_entry(session: Session, voucher: Voucher, at: datetime) -> Entry 
 Row = dict[str, object]
 
 
-def _rows(totals: dict[StatKey, Counters]) -> tuple[list[Row], list[Row]]:
-    """The product-grain and outlet-grain rows of folded entries, in key order: every writer
-    takes the rows' locks in that order, so two pushes of one outlet may wait for each other
-    but never deadlock."""
+def _rows(totals: dict[StatKey, Counters]) -> dict[Table, list[Row]]:
+    """The rows of folded entries for each grain, in key order: every writer takes the rows'
+    locks in that order (the tables too, in the order of `_GRAINS`), so two pushes of one
+    outlet or dealer may wait for each other but never deadlock."""
     per_product = []
     per_outlet: dict[tuple[date, str, str], Counters] = {}
+    per_dealer: dict[tuple[date, str], Counters] = {}
+    per_month: dict[tuple[date, str, str], Counters] = {}
     for key in sorted(totals):
         counters = totals[key]
         per_product.append(
@@ -127,20 +136,38 @@ def _rows(totals: dict[StatKey, Counters]) -> tuple[list[Row], list[Row]]:
                 **counters.values(),
             }
         )
-        outlet_key = (key.day, key.outlet_id, key.dealer_id)
-        per_outlet.setdefault(outlet_key, Counters()).add(counters)
-    outlet_rows = [
-        {
-            "day": day,
-            "outlet_id": outlet,
-            "dealer_id": dealer,
-            "week": week_of(day),
-            "month": month_of(day),
-            **counters.values(),
-        }
-        for (day, outlet, dealer), counters in sorted(per_outlet.items())
-    ]
-    return per_product, outlet_rows
+        per_outlet.setdefault((key.day, key.outlet_id, key.dealer_id), Counters()).add(counters)
+        per_dealer.setdefault((key.day, key.dealer_id), Counters()).add(counters)
+        month = month_of(key.day)
+        per_month.setdefault((month, key.outlet_id, key.dealer_id), Counters()).add(counters)
+    return {
+        _PRODUCT: per_product,
+        _OUTLET: [
+            {
+                "day": day,
+                "outlet_id": outlet,
+                "dealer_id": dealer,
+                "week": week_of(day),
+                "month": month_of(day),
+                **counters.values(),
+            }
+            for (day, outlet, dealer), counters in sorted(per_outlet.items())
+        ],
+        _DEALER: [
+            {
+                "day": day,
+                "dealer_id": dealer,
+                "week": week_of(day),
+                "month": month_of(day),
+                **counters.values(),
+            }
+            for (day, dealer), counters in sorted(per_dealer.items())
+        ],
+        _OUTLET_MONTH: [
+            {"month": month, "outlet_id": outlet, "dealer_id": dealer, **counters.values()}
+            for (month, outlet, dealer), counters in sorted(per_month.items())
+        ],
+    }
 
 
 @cache
@@ -161,11 +188,20 @@ def _upsert(session: Session, table: Table, keys: Sequence[str], rows: list[Row]
     connection.execute(_upsert_statement(connection.dialect.name, table, tuple(keys)), rows)
 
 
+# Each summary and its key, in the order every writer takes their rows' locks.
+_GRAINS: tuple[tuple[Table, tuple[str, ...]], ...] = (
+    (_PRODUCT, ("day", "outlet_id", "product")),
+    (_OUTLET, ("day", "outlet_id")),
+    (_DEALER, ("day", "dealer_id")),
+    (_OUTLET_MONTH, ("month", "outlet_id")),
+)
+
+
 def record(session: Session, entries: Iterable[Entry]) -> None:
     """Adds entries to the summaries inside the caller's transaction."""
-    product_rows, outlet_rows = _rows(fold(entries))
-    _upsert(session, _PRODUCT, ("day", "outlet_id", "product"), product_rows)
-    _upsert(session, _OUTLET, ("day", "outlet_id"), outlet_rows)
+    rows = _rows(fold(entries))
+    for table, keys in _GRAINS:
+        _upsert(session, table, keys, rows[table])
 
 
 # China has kept UTC+8 all year since 1991 (backoffice.domain.calendar.ZONE): in SQL, a
@@ -273,22 +309,24 @@ def _grade(product: ColumnElement[Any]) -> ColumnElement[Any]:
     )
 
 
-def rebuild(session: Session) -> int:
-    """Recomputes both summaries from the sales, returns and redemptions recorded; returns
-    the number of product-grain rows. Runs in the caller's transaction as two
+def rebuild(session: Session, *, rollups: bool = True) -> int:
+    """Recomputes the summaries from the sales, returns and redemptions recorded; returns
+    the number of product-grain rows. Runs in the caller's transaction as
     INSERT … SELECT … GROUP BY statements (the database adds everything up: nothing is read
     into Python, whatever the number of sales), and holds off the pushes that would count
     into the summaries meanwhile (they wait, then add their counts to the rebuilt rows), so
-    that no sale is counted twice or lost."""
+    that no sale is counted twice or lost. `rollups=False` leaves the dealer-day and
+    outlet-month grains alone: migration 0004 rebuilds before their tables exist (0021
+    makes them, with `rebuild_rollups`)."""
     connection = session.connection()
     sql = _Dialect(connection.dialect.name)
+    tables = [table for table, _ in _GRAINS[: 4 if rollups else 2]]
     if sql.postgresql:
-        connection.exec_driver_sql(
-            f"LOCK TABLE {_PRODUCT.name}, {_OUTLET.name} IN SHARE ROW EXCLUSIVE MODE"
-        )
+        names = ", ".join(table.name for table in tables)
+        connection.exec_driver_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
     # On SQLite the first write takes the database's write lock before the sales are read.
-    connection.execute(delete(_PRODUCT))
-    connection.execute(delete(_OUTLET))
+    for table in tables:
+        connection.execute(delete(table))
     moves = _moves(sql)
     keys = (moves.c.day, moves.c.outlet_id, moves.c.product, moves.c.dealer_id)
     per_product = (
@@ -309,18 +347,59 @@ def rebuild(session: Session) -> int:
         execution_options={"preserve_rowcount": True},
     ).rowcount
     # The outlet grain adds up the product grain just written, as `_rows` does.
-    outlet_keys = (
-        _PRODUCT.c.day,
-        sql.key(_PRODUCT.c.outlet_id),
-        sql.key(_PRODUCT.c.dealer_id),
-        _PRODUCT.c.week,
-        _PRODUCT.c.month,
+    _add_up(
+        session,
+        _PRODUCT,
+        _OUTLET,
+        (
+            _PRODUCT.c.day,
+            sql.key(_PRODUCT.c.outlet_id).label("outlet_id"),
+            sql.key(_PRODUCT.c.dealer_id).label("dealer_id"),
+            _PRODUCT.c.week,
+            _PRODUCT.c.month,
+        ),
     )
-    per_outlet = (
-        select(*outlet_keys, *(func.sum(_PRODUCT.c[name]) for name in COUNTER_NAMES))
-        .group_by(*outlet_keys)
-        .order_by(*outlet_keys[:2])
-    )
-    columns = ["day", "outlet_id", "dealer_id", "week", "month"]
-    connection.execute(insert(_OUTLET).from_select([*columns, *COUNTER_NAMES], per_outlet))
+    if rollups:
+        rebuild_rollups(session)
     return product_rows
+
+
+def rebuild_rollups(session: Session) -> None:
+    """The dealer-day and outlet-month grains added up from the outlet-day one (which the
+    caller has just rebuilt, or which is right), as `_rows` adds them up."""
+    sql = _Dialect(session.connection().dialect.name)
+    _add_up(
+        session,
+        _OUTLET,
+        _DEALER,
+        (
+            _OUTLET.c.day,
+            sql.key(_OUTLET.c.dealer_id).label("dealer_id"),
+            _OUTLET.c.week,
+            _OUTLET.c.month,
+        ),
+    )
+    _add_up(
+        session,
+        _OUTLET,
+        _OUTLET_MONTH,
+        (
+            _OUTLET.c.month,
+            sql.key(_OUTLET.c.outlet_id).label("outlet_id"),
+            sql.key(_OUTLET.c.dealer_id).label("dealer_id"),
+        ),
+    )
+
+
+def _add_up(
+    session: Session, source: Table, target: Table, keys: Sequence[ColumnElement[Any]]
+) -> None:
+    """INSERT … SELECT of the source's counters added up by `keys` (the target's columns of
+    the same names, its key first), in the target's key order."""
+    sums = (
+        select(*keys, *(func.sum(source.c[name]) for name in COUNTER_NAMES))
+        .group_by(*keys)
+        .order_by(*keys[:2])
+    )
+    columns = [key.name for key in keys]
+    session.connection().execute(insert(target).from_select([*columns, *COUNTER_NAMES], sums))

@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, select
 
+from backoffice.contracts.counter import ReconciliationResolve
+from backoffice.core.config import Settings
 from backoffice.domain.users import Role
+from backoffice.models import Shift
+from backoffice.services.counter import reconciliation
 from backoffice.services.settlement import shifts as shift_reconciliation
 from shared.ids import new_id
 from shared.sync import (
@@ -20,14 +25,18 @@ from shared.sync import (
     Event,
     EventStatus,
     Payment,
+    RejectReason,
+    ResolutionKind,
     ReturnEvent,
     ReturnPayload,
+    SaleEvent,
     ShiftCloseEvent,
     ShiftClosePayload,
     ShiftOpenEvent,
     ShiftOpenPayload,
 )
 from tests.backoffice.channel.helpers import (
+    KEYS,
     Channel,
     add_staff,
     channel,
@@ -196,11 +205,131 @@ def test_a_refund_counts_against_the_drawer_only_when_paid_in_cash(
     assert (rows["clerk3"]["cash_refunds_fen"], rows["clerk3"]["difference_fen"]) == (5_000, 0)
 
 
-def test_z_reports_of_many_shifts_read_their_sales_in_parts(
+def _stored(session: Session, shift_id: str) -> tuple[int, int, int, int, int]:
+    shift = session.exec(
+        select(Shift).where(Shift.id == shift_id).execution_options(populate_existing=True)
+    ).one()
+    return (
+        shift.cash_sales_fen,
+        shift.cash_refunds_fen,
+        shift.cash_in_fen,
+        shift.cash_out_fen,
+        shift.expected_cash_fen,
+    )
+
+
+def _in_shift(event: SaleEvent, shift_id: str | None) -> SaleEvent:
+    return event.model_copy(
+        update={"payload": event.payload.model_copy(update={"shift_id": shift_id})}
+    )
+
+
+def test_the_close_stores_the_shifts_cash_figures(session: Session) -> None:
+    """The close works out what the shift's sales, returns and cash moves make, whether they
+    came in its batch or in earlier ones; an open shift holds none yet."""
+    pool(session)
+    shop = channel(session)
+    add_staff(session, shop.dealer_id, "clerk1", "clerk2")
+    together = _shift(session, shop, "clerk1", 25_300, 1, hours_ago=3)
+    apart = _shift(session, shop, "clerk2", 21_500, 8, hours_ago=1)
+    assert {r.status for r in push(session, shop, *together)} == {EventStatus.accepted}
+    assert {r.status for r in push(session, shop, *apart[:-1])} == {EventStatus.accepted}
+    # 30 + 50 cash sold, 50 refunded, 10 in, 25 out: 200 + 80 - 50 + 10 - 25 = 215 yuan.
+    assert _stored(session, apart[0].payload.shift_id) == (0, 0, 0, 0, 0)
+    assert {r.status for r in push(session, shop, apart[-1])} == {EventStatus.accepted}
+    for events in (together, apart):
+        assert _stored(session, events[0].payload.shift_id) == (8_000, 5_000, 1_000, 2_500, 21_500)
+    rows = {r.clerk: r for r in shift_reconciliation.z_reports(session)}
+    assert (rows["clerk1"].difference_fen, rows["clerk2"].difference_fen) == (3_800, 0)
+
+
+def test_a_sale_or_return_after_the_close_counts_in_the_closed_shift(session: Session) -> None:
+    """A sale naming a shift closed earlier in its batch or in an earlier batch, and a return
+    naming none made while it was open, change its figures."""
+    pool(session)
+    shop = channel(session)
+    add_staff(session, shop.dealer_id, "clerk1")
+    events = _shift(session, shop, "clerk1", 21_500, 1, hours_ago=3)
+    shift_id = events[0].payload.shift_id
+    opened_at = events[0].occurred_at
+    late, later = stocked_numbers(session, shop.outlet_code, 2)
+    after_close = _in_shift(
+        sale_event(shop.terminal_no, 20, [("number", late, 5_000)], occurred_at=opened_at),
+        shift_id,
+    )
+    assert {r.status for r in push(session, shop, *events, after_close)} == {EventStatus.accepted}
+    assert _stored(session, shift_id) == (13_000, 5_000, 1_000, 2_500, 26_500)
+
+    next_batch = _in_shift(
+        sale_event(shop.terminal_no, 21, [("number", later, 5_000)], occurred_at=opened_at),
+        shift_id,
+    )
+    assert [r.status for r in push(session, shop, next_batch)] == [EventStatus.accepted]
+    assert _stored(session, shift_id) == (18_000, 5_000, 1_000, 2_500, 31_500)
+
+    # A return from an older terminal names no shift: made while the shift was open, it is
+    # cash out of that shift's drawer.
+    back = ReturnEvent(
+        id=new_id(),
+        seq=22,
+        occurred_at=opened_at + timedelta(minutes=2),
+        payload=ReturnPayload(
+            return_id=new_id(),
+            original_receipt_no=next_batch.payload.receipt_no,
+            clerk="clerk1",
+            items=[later],
+            refund_fen=5_000,
+        ),
+    )
+    assert [r.status for r in push(session, shop, back)] == [EventStatus.accepted]
+    assert _stored(session, shift_id) == (18_000, 10_000, 1_000, 2_500, 26_500)
+    (report,) = shift_reconciliation.z_reports(session)
+    assert (report.expected_cash_fen, report.difference_fen) == (26_500, -5_000)
+
+
+def test_a_manual_sale_booked_into_a_closed_shift_counts_in_its_z_report(
+    session: Session,
+) -> None:
+    pool(session)
+    shop = channel(session)
+    add_staff(session, shop.dealer_id, "clerk1")
+    events = _shift(session, shop, "clerk1", 21_500, 1, hours_ago=3)
+    shift_id = events[0].payload.shift_id
+    (msisdn,) = stocked_numbers(session, shop.outlet_code, 1)
+    rejected = _in_shift(
+        sale_event(
+            shop.terminal_no,
+            10,
+            [("number", msisdn, 4_000)],
+            occurred_at=events[0].occurred_at,
+            clerk="left-last-week",
+        ),
+        shift_id,
+    )
+    results = push(session, shop, *events[:-1], rejected, events[-1])
+    assert [r.reason for r in results if r.status is EventStatus.rejected] == [
+        RejectReason.unknown_clerk
+    ]
+    assert _stored(session, shift_id) == (8_000, 5_000, 1_000, 2_500, 21_500)
+
+    reconciliation.resolve(
+        session,
+        rejected.id,
+        ReconciliationResolve(kind=ResolutionKind.manual_sale, note="the sale stands"),
+        "sales1",
+        settings=Settings(database_url="sqlite://"),
+        keys=KEYS,
+    )
+    assert _stored(session, shift_id) == (12_000, 5_000, 1_000, 2_500, 25_500)
+    (report,) = shift_reconciliation.z_reports(session)
+    assert (report.cash_sales_fen, report.difference_fen) == (12_000, -4_000)
+
+
+def test_the_figures_of_many_shifts_are_worked_out_in_parts(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A province's month holds more shifts than one statement may name: the shifts' sales
-    and cash moves are read a part at a time, with the same figures as in one read."""
+    """A province's shifts are more than one statement may name: worked out a part at a
+    time, they come out as in one go, each shift's returns in its own figures only."""
     pool(session)
     shop = channel(session)
     add_staff(session, shop.dealer_id, "clerk1", "clerk2")
@@ -210,6 +339,16 @@ def test_z_reports_of_many_shifts_read_their_sales_in_parts(
     ):
         assert {r.status for r in push(session, shop, *events)} == {EventStatus.accepted}
     whole = shift_reconciliation.z_reports(session, limit=None)
+    ids = [r.shift_id for r in whole]
+    figures = ("cash_sales_fen", "cash_refunds_fen", "cash_in_fen", "cash_out_fen")
+    session.connection().execute(
+        update(Shift.__table__).values(  # type: ignore[arg-type]
+            **dict.fromkeys((*figures, "expected_cash_fen"), 0)
+        )
+    )
+    assert {r.expected_cash_fen for r in shift_reconciliation.z_reports(session)} == {0}
     monkeypatch.setattr(shift_reconciliation, "_IDS_PER_STATEMENT", 1)
+    # An open shift among them is left alone.
+    assert shift_reconciliation.record_cash(session, [*ids, new_id()]) == 2
     assert shift_reconciliation.z_reports(session, limit=None) == whole
-    assert {r.clerk: r.cash_sales_fen for r in whole}["clerk1"] == 8_000
+    assert [(r.cash_sales_fen, r.cash_refunds_fen) for r in whole] == [(8_000, 5_000)] * 2

@@ -6,21 +6,30 @@ rejected sale never."""
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import func, text, update
+from sqlmodel import Session, select
 
 from backoffice.contracts.channel import TransferIn
+from backoffice.contracts.statistics import ShiftCashRow
 from backoffice.core.config import Settings
 from backoffice.core.crypto import Cipher, pin_cipher
+from backoffice.domain.calendar import month_of
 from backoffice.domain.users import Role
+from backoffice.models import Shift
+from backoffice.models.counter import ShiftCashMonth
 from backoffice.services.channel import movements, receipts
+from backoffice.services.settlement import shifts as shift_reconciliation
+from backoffice.services.statistics import queries
+from backoffice.services.statistics.queries import Scope
 from shared.ids import new_id
 from shared.sync import (
     EventStatus,
@@ -759,6 +768,190 @@ def test_shift_cash_differences_per_outlet_and_clerk(
     assert _get(client, "shift-cash", manager, **later) == []
     boss = staff_login(client, session, "D2", "boss2")
     assert _brief(_get(client, "shift-cash", boss, **window), "outlet_code") == [("D2-O1",)]
+
+
+def test_shift_cash_adds_up_the_z_reports_in_sql(session: Session) -> None:
+    """Per outlet and clerk, in totals, a page at a time and for the charts, the shift cash
+    read in SQL is what the period's Z reports add up to."""
+    shops = Shops(session)
+    till = shops.till
+    add_staff(session, shops.d1.dealer_id, "clerk1", "clerk2")
+    add_staff(session, shops.d2.dealer_id, "clerk9")
+    _shift(session, till, shops, shops.d1, "clerk1", counted=24_700, hours_ago=0.5, no_sale=2)
+    _shift(session, till, shops, shops.d1, "clerk1", counted=25_200, hours_ago=0.4, no_sale=3)
+    _shift(session, till, shops, shops.d1, "clerk2", counted=25_000, hours_ago=0.3, no_sale=1)
+    _shift(session, till, shops, shops.d1b, "clerk1", counted=24_000, hours_ago=0.2)
+    _shift(session, till, shops, shops.d2, "clerk9", counted=24_900, hours_ago=0.1)
+    today = today_in_china()
+    start, end = today - timedelta(days=1), today
+    added = _z_reports_added(session, start, end)
+    everyone = Scope()
+    assert queries.shift_cash(session, start, end, everyone) == added
+    # The month to date: read from its sums (the rest of the month is yet to come).
+    assert queries.shift_cash(session, month_of(start), end, everyone) == _z_reports_added(
+        session, month_of(start), end
+    )
+    assert [(r.outlet_code, r.clerk, r.shifts) for r in added] == [
+        ("D1-O1", "clerk1", 2),
+        ("D1-O1", "clerk2", 1),
+        ("D1-O2", "clerk1", 1),
+        ("D2-O1", "clerk9", 1),
+    ]
+
+    # The totals of the period, alone or with its rows; none closed the days before.
+    total = queries.ShiftCashTotals(
+        shifts=5,
+        shifts_with_difference=4,
+        expected_cash_fen=125_000,
+        counted_cash_fen=123_800,
+        difference_fen=-1_200,
+        no_sale_openings=6,
+    )
+    assert queries.shift_cash_totals(session, start, end, everyone) == total
+    assert queries.shift_cash_view(session, start, end, everyone, limit=1).totals == total
+    before = (start - timedelta(days=2), start - timedelta(days=1))
+    assert queries.shift_cash_totals(session, *before, everyone) == queries.ShiftCashTotals()
+    d1 = Scope(dealer_id=shops.d1.dealer_id)
+    clerk1 = queries.shift_cash_totals(session, start, end, d1, "clerk1")
+    assert (clerk1.shifts, clerk1.difference_fen) == (3, -1_100)
+    assert queries.shift_cash_view(session, start, end, d1, "clerk1").totals == clerk1
+    outlet = queries.shift_cash_totals(session, start, end, Scope(outlet_id=shops.d2.outlet_id))
+    assert (outlet.shifts, outlet.counted_cash_fen) == (1, 24_900)
+
+    # Pages of two: all the rows once, in order, then no next page.
+    pages, cursor = [], None
+    while True:
+        view = queries.shift_cash_view(session, start, end, everyone, after=cursor, limit=2)
+        pages.append(view.rows)
+        cursor = view.next_after
+        if cursor is None:
+            break
+    assert pages == [added[:2], added[2:]]
+    # Anything but a cursor gives the first page.
+    first = queries.shift_cash_view(session, start, end, everyone, limit=2)
+    assert first.rows == added[:2] and first.next_after is not None
+    assert (
+        queries.shift_cash_view(session, start, end, everyone, after="nonsense", limit=2) == first
+    )
+    clerk1 = queries.shift_cash_view(session, start, end, d1, "clerk1", limit=2)
+    assert (clerk1.rows, clerk1.next_after) == ([added[0], added[2]], None)
+
+    # The charts' rows, the same whatever the page: the largest shortage in a shift first
+    # (only rows with one); no-sale openings, most first (only rows with some).
+    assert [(r.outlet_code, r.clerk, r.largest_shortage_fen) for r in first.shortages] == [
+        ("D1-O2", "clerk1", -1_000),
+        ("D1-O1", "clerk1", -300),
+        ("D2-O1", "clerk9", -100),
+    ]
+    assert [(r.clerk, r.no_sale_openings) for r in first.no_sale] == [
+        ("clerk1", 5),
+        ("clerk2", 1),
+    ]
+    assert (clerk1.shortages, clerk1.no_sale) == ([added[2], added[0]], [added[0]])
+    top = queries.shift_cash_view(session, start, end, everyone, chart=1)
+    assert (top.shortages, top.no_sale) == (first.shortages[:1], first.no_sale[:1])
+
+
+def _z_reports_added(session: Session, start: date, end: date) -> list[ShiftCashRow]:
+    """shift_cash as the Z reports of the period add it up, in Python."""
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for report in shift_reconciliation.z_reports(session, start=start, end=end, limit=None):
+        groups[report.outlet_code, report.clerk].append(report)
+    return [
+        ShiftCashRow(
+            outlet_code=outlet,
+            outlet_name=shifts[0].outlet_name,
+            clerk=clerk,
+            shifts=len(shifts),
+            shifts_with_difference=sum(1 for s in shifts if s.difference_fen),
+            expected_cash_fen=sum(s.expected_cash_fen for s in shifts),
+            counted_cash_fen=sum(s.counted_cash_fen for s in shifts),
+            difference_fen=sum(s.difference_fen for s in shifts),
+            largest_shortage_fen=min([0, *(s.difference_fen for s in shifts)]),
+            no_sale_openings=sum(s.no_sale_openings for s in shifts),
+        )
+        for (outlet, clerk), shifts in sorted(groups.items())
+    ]
+
+
+def test_shift_cash_of_whole_months_is_read_from_their_sums(session: Session) -> None:
+    """Shifts closed over three months of 2026 at two outlets: whatever the period, whole
+    months read from their sums and the days of partial months shift by shift give what the
+    Z reports add up to; a shift whose cash changes later changes its month's sums."""
+    shops = Shops(session)
+    shifts = []
+    # Closed at 23:30 China time on each day (15:30 UTC), but the one at 00:10 on 1 July.
+    for n, (shop, closed, counted) in enumerate(
+        [
+            (shops.d1, utc_at(date(2026, 5, 31), 15, 30), 19_000),
+            (shops.d1, utc_at(date(2026, 6, 1), 15, 30), 20_500),
+            (shops.d1, utc_at(date(2026, 6, 15), 15, 30), 18_000),
+            (shops.d1b, utc_at(date(2026, 6, 15), 15, 30), 20_000),
+            (shops.d1, utc_at(date(2026, 6, 30), 15, 30), 17_500),
+            (shops.d1b, utc_at(date(2026, 6, 30), 16, 10), 17_000),
+            (shops.d1, utc_at(date(2026, 7, 20), 15, 30), 20_000),
+        ]
+    ):
+        shifts.append(
+            Shift(
+                id=new_id(),
+                terminal_id=shop.terminal_id,
+                clerk="clerk1" if n % 3 else "clerk2",
+                opened_at=closed - timedelta(hours=8),
+                opening_float_fen=20_000,
+                closed_at=closed,
+                counted_cash_fen=counted,
+                z_number=n + 1,
+                no_sale_openings=n % 2,
+            )
+        )
+    session.add_all(shifts)
+    session.flush()
+    assert shift_reconciliation.record_cash(session, [s.id for s in shifts]) == 7
+    months = session.exec(
+        select(ShiftCashMonth.month, func.sum(ShiftCashMonth.shifts)).group_by(ShiftCashMonth.month)
+    ).all()
+    assert sorted((m, int(n)) for m, n in months) == [
+        (date(2026, 5, 1), 1),
+        (date(2026, 6, 1), 4),
+        (date(2026, 7, 1), 2),
+    ]
+    for start, end in (
+        (date(2026, 6, 1), date(2026, 6, 30)),  # a whole month
+        (date(2026, 5, 1), date(2026, 7, 31)),  # three
+        (date(2026, 6, 2), date(2026, 6, 30)),  # a month less a day
+        (date(2026, 6, 1), date(2026, 6, 29)),  # less the day of its largest shortage
+        (date(2026, 6, 10), date(2026, 6, 20)),  # the days of one
+        (date(2026, 5, 31), date(2026, 7, 1)),  # a day, a month, a day
+        (date(2026, 6, 15), date(2026, 6, 15)),
+    ):
+        added = _z_reports_added(session, start, end)
+        assert queries.shift_cash(session, start, end, Scope()) == added, (start, end)
+        # The totals take a month less its few days outside the period (2 to 30 June).
+        totals = queries.shift_cash_totals(session, start, end, Scope())
+        assert queries.shift_cash_view(session, start, end, Scope()).totals == totals
+        assert totals == queries.ShiftCashTotals(
+            **{
+                name: sum(getattr(row, name) for row in added)
+                for name in asdict(queries.ShiftCashTotals())
+            }
+        ), (start, end)
+    june = queries.shift_cash_totals(session, date(2026, 6, 1), date(2026, 6, 30), Scope())
+    assert (june.shifts, june.difference_fen) == (4, 500 - 2_000 + 0 - 2_500)
+    short = queries.shift_cash_view(session, date(2026, 6, 1), date(2026, 6, 29), Scope())
+    assert [(r.outlet_code, r.clerk, r.largest_shortage_fen) for r in short.shortages] == [
+        ("D1-O1", "clerk1", -2_000)
+    ]
+
+    # A shift whose cash changes after its close (a sale booked into it) changes its month.
+    session.connection().execute(
+        update(Shift.__table__)  # type: ignore[arg-type]
+        .where(Shift.__table__.c.id == shifts[2].id)  # type: ignore[attr-defined]
+        .values(counted_cash_fen=20_000)
+    )
+    shift_reconciliation.record_cash(session, [shifts[2].id])
+    june = queries.shift_cash_totals(session, date(2026, 6, 1), date(2026, 6, 30), Scope())
+    assert (june.shifts, june.difference_fen) == (4, 500 + 0 + 0 - 2_500)
 
 
 def test_top_up_cards_activated_then_redeemed_on_the_day_of_redemption(

@@ -398,6 +398,28 @@ def _check_sell_through(session: Session, raw: Raw, start: date, end: date) -> N
         assert row.sell_through == (round(sold / came, 4) if came else None)
     # No row for an outlet with nothing received, moved or on hand (only redemptions).
     assert set(got) == set(moved) | set(received) | set(on_hand)
+    # The page's figures for all outlets, read from the dealer-day summary.
+    totals = queries.sell_through_totals(session, start, end, Scope())
+    assert (totals.received, totals.sold, totals.returned) == (
+        sum(received.values()),
+        sum(counts[0] for counts in moved.values()),
+        sum(counts[1] for counts in moved.values()),
+    )
+    # A page of outlets gives the rows of its outlets, the pages together every row.
+    paged = []
+    after = ""
+    while True:
+        ids, after = queries.outlet_page(session, Scope(), after, limit=2)
+        paged.extend(queries.sell_through(session, start, end, Scope(), ids))
+        if after is None:
+            break
+    assert paged == rows
+    # The stock's figures for all outlets are what its rows add up to.
+    stock_rows = queries.stock(session, Scope())
+    stock_total = queries.stock_totals(session, Scope())
+    for name in ("on_hand", "reserved", "days_0_30", "days_31_60", "days_61_90", "days_over_90"):
+        assert getattr(stock_total, name) == sum(getattr(r, name) for r in stock_rows), name
+    assert stock_total.on_hand == sum(on_hand.values())
 
 
 def _ranges(data: st.DataObject) -> list[tuple[date, date]]:

@@ -153,26 +153,34 @@ def _trade(session: Session) -> Trade:
     return trade
 
 
-def _stored(session: Session) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Both summary tables row by row in key order, every column as the database gives it
-    back with plain SQL (on SQLite the dates' text itself)."""
+_COUNTERS = (
+    "sold_count, sold_fen, dealer_fen, returned_count, returned_fen, returned_dealer_fen,"
+    " redeemed_count, redeemed_fen"
+)
+
+
+def _stored(session: Session) -> list[list[tuple[Any, ...]]]:
+    """The four summary tables row by row in key order, every column as the database gives
+    it back with plain SQL (on SQLite the dates' text itself)."""
     connection = session.connection()
-    product = connection.execute(
-        text(
-            "SELECT day, outlet_id, product, dealer_id, grade_code, week, month, sold_count,"
-            " sold_fen, dealer_fen, returned_count, returned_fen, returned_dealer_fen,"
-            " redeemed_count, redeemed_fen FROM stat_sales_product"
-            " ORDER BY day, outlet_id, product"
+    return [
+        [tuple(row) for row in connection.execute(text(f"SELECT {columns}, {_COUNTERS} {rest}"))]
+        for columns, rest in (
+            (
+                "day, outlet_id, product, dealer_id, grade_code, week, month",
+                "FROM stat_sales_product ORDER BY day, outlet_id, product",
+            ),
+            (
+                "day, outlet_id, dealer_id, week, month",
+                "FROM stat_sales_outlet ORDER BY day, outlet_id",
+            ),
+            ("day, dealer_id, week, month", "FROM stat_sales_dealer ORDER BY day, dealer_id"),
+            (
+                "month, outlet_id, dealer_id",
+                "FROM stat_sales_outlet_month ORDER BY month, outlet_id",
+            ),
         )
-    )
-    outlet = connection.execute(
-        text(
-            "SELECT day, outlet_id, dealer_id, week, month, sold_count, sold_fen, dealer_fen,"
-            " returned_count, returned_fen, returned_dealer_fen, redeemed_count, redeemed_fen"
-            " FROM stat_sales_outlet ORDER BY day, outlet_id"
-        )
-    )
-    return [tuple(row) for row in product], [tuple(row) for row in outlet]
+    ]
 
 
 def test_a_rebuild_writes_exactly_the_rows_the_pushes_kept(session: Session) -> None:
@@ -229,6 +237,8 @@ def test_a_rebuild_replaces_what_the_tables_held(session: Session) -> None:
     kept = _stored(session)
     connection = session.connection()
     connection.execute(text("DELETE FROM stat_sales_outlet"))
+    connection.execute(text("DELETE FROM stat_sales_dealer WHERE day > '2026-06-30'"))
+    connection.execute(text("UPDATE stat_sales_outlet_month SET sold_count = sold_count + 3"))
     connection.execute(
         text(
             "UPDATE stat_sales_product SET sold_count = sold_count + 7, dealer_id = 'x'"
@@ -268,4 +278,4 @@ def test_pushes_after_a_rebuild_add_to_its_rows(session: Session) -> None:
 def test_a_rebuild_without_sales_leaves_the_tables_empty(session: Session) -> None:
     assert summaries.rebuild(session) == 0
     session.commit()
-    assert _stored(session) == ([], [])
+    assert _stored(session) == [[], [], [], []]

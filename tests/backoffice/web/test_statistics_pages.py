@@ -6,9 +6,11 @@ under Playwright), as a manager over sales pushed by two dealers' terminals: eac
 the figures the statistics services compute (the API's), its chart has ticks and tooltips,
 the filters change the URL and the figures, and the CSV and XLSX downloads of a table open
 from the page; the pages again in English. Over HTTP, a dealer manager sees only their own
-dealer: another dealer's key gives the 403 page, and the downloads refuse it too."""
+dealer: another dealer's key gives the 403 page, and the downloads refuse it too; the shifts
+page shows its table a page at a time, with the whole period's figures and charts."""
 
 import csv
+import html
 import io
 import re
 from collections.abc import Callable
@@ -16,18 +18,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
+from backoffice.api.pages.statistics import reports
 from backoffice.api.pages.statistics.charts import Unit, label, nice_step, ticks
 from backoffice.contracts.channel import StaffCreate
 from backoffice.contracts.statistics import SalesQuery
 from backoffice.domain.calendar import month_of
 from backoffice.domain.statistics import Dimension
 from backoffice.domain.users import Role
+from backoffice.models import Shift
 from backoffice.services.channel import dealers
+from backoffice.services.settlement import shifts as shift_reconciliation
 from backoffice.services.statistics import queries
 from backoffice.services.statistics.queries import Scope
 from shared.ids import new_id
@@ -419,3 +425,117 @@ def test_filters_out_of_range_are_said_beside_their_field(
         assert reply.status_code == 422 and 'aria-invalid="true"' in reply.text, name
     assert client.get("/statistics/shifts", params={"clerk": "x" * 65}).status_code == 422
     assert client.get("/dashboard", params={"day": "1900-01-15"}).status_code == 200
+
+
+def _section(html: str, name: str) -> str:
+    return html.split(f'<section id="{name}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_shifts_page_shows_a_page_of_rows_and_the_whole_periods_figures(
+    session: Session, client: TestClient
+) -> None:
+    """Sixty clerks at one outlet: the table shows fifty, then the next page the other ten,
+    the filters kept in the link; the figures and the charts are the whole period's."""
+    pool(session)
+    shop = channel(session, "D1")
+    closed = datetime.now(UTC) - timedelta(minutes=10)
+    shifts = [
+        Shift(
+            id=new_id(),
+            terminal_id=shop.terminal_id,
+            clerk=f"c{n:02d}",
+            opened_at=closed - timedelta(hours=8),
+            opening_float_fen=20_000,
+            closed_at=closed,
+            counted_cash_fen=20_000 - 100 * n,
+            z_number=n + 1,
+            no_sale_openings=n % 7,
+        )
+        for n in range(60)
+    ]
+    session.add_all(shifts)
+    session.flush()
+    assert shift_reconciliation.record_cash(session, [s.id for s in shifts]) == 60
+    session.commit()
+    make_user(session, "manager9", Role.manager)
+    assert web_log_in(client, "manager9", PASSWORD).status_code == 303
+    today = today_in_china()
+    period = {"start": str(today - timedelta(days=1)), "end": str(today), "outlet": "D1-O1"}
+
+    first = client.get("/statistics/shifts", params=period)
+    assert first.status_code == 200, first.text
+    cash = _section(first.text, "cash")
+    shown = re.findall(
+        r'<tr><td class="text">D1-O1</td><td class="text">[^<]*</td>'
+        r'<td class="text">(c\d\d)</td>',
+        cash,
+    )
+    assert shown == [f"c{n:02d}" for n in range(50)]
+    # The figures are the sixty shifts', each short by its number in yuan cents.
+    difference = -100 * sum(range(60))
+    assert re.search(r'id="total-shifts">\s*<span>[^<]*</span>\s*<b>60</b>', first.text)
+    assert f"<b>{format_fen(difference)}</b>" in first.text
+    no_sale_total = sum(n % 7 for n in range(60))
+    assert re.search(
+        rf'id="total-no-sale">\s*<span>[^<]*</span>\s*<b>{no_sale_total}</b>', first.text
+    )
+    # The charts: the forty largest shortages, the largest first; the most no-sale openings.
+    bars = re.findall(r"<title>D1-O1\W+(c\d\d)\b", cash)
+    assert bars == [f"c{n:02d}" for n in range(59, 19, -1)]
+    no_sale = re.findall(r"<title>D1-O1\W+(c\d\d)\b", _section(first.text, "no-sale"))
+    assert len(no_sale) == 40 and no_sale[:3] == ["c06", "c13", "c20"]
+
+    (link,) = re.findall(r'<a href="([^"]+)" rel="next">', cash)
+    link = html.unescape(link)
+    assert "outlet=D1-O1" in link and f"start={period['start']}" in link
+    second = client.get(link)
+    assert second.status_code == 200, second.text
+    rest = _section(second.text, "cash")
+    assert re.findall(r'<td class="text">(c\d\d)</td>', rest) == [
+        f"c{n:02d}" for n in range(50, 60)
+    ]
+    assert 'rel="next"' not in rest
+    assert f"<b>{format_fen(difference)}</b>" in second.text
+    # A link that is no cursor shows the first page.
+    again = client.get("/statistics/shifts", params={**period, "after": "x" * 300})
+    assert _section(again.text, "cash") == cash
+
+
+def test_stock_and_sell_through_show_a_page_of_outlets_and_all_outlets_figures(
+    session: Session, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a page of one outlet: D1's rows, then by the next link D2's, the filters kept;
+    the figures above the table are both outlets' on either page."""
+    _world(session)
+    monkeypatch.setattr(reports, "OUTLETS_SHOWN", 1)
+    make_user(session, "manager8", Role.manager)
+    session.commit()
+    assert web_log_in(client, "manager8", PASSWORD).status_code == 303
+    start, end = _month()
+    stock = queries.stock(session, Scope())
+    through = queries.sell_through(session, start, end, Scope())
+    for path, section, rows, figure, value in (
+        ("/statistics/stock", "stock", stock, "on-hand", sum(r.on_hand for r in stock)),
+        ("/statistics/sell-through", "sell-through", through, "sold", sum(r.sold for r in through)),
+    ):
+        params = {"start": str(start), "end": str(end)} if section != "stock" else {}
+        first = client.get(path, params=params)
+        assert first.status_code == 200, first.text
+        shown = _section(first.text, section)
+        codes = re.findall(r'<tr><td class="text">(D\d-O1)</td>', shown)
+        assert set(codes) == {"D1-O1"}
+        assert len(codes) == sum(r.outlet_code == "D1-O1" for r in rows)
+        assert re.search(
+            rf'id="total-{figure}">\s*<span>[^<]*</span>\s*<b>{value:,}</b>', first.text
+        )
+        (link,) = re.findall(r'<a href="([^"]+)" rel="next">', shown)
+        link = html.unescape(link)
+        assert "after=D1-O1" in link and all(f"{k}={v}" in link for k, v in params.items())
+        second = client.get(link)
+        assert second.status_code == 200, second.text
+        rest = _section(second.text, section)
+        assert set(re.findall(r'<tr><td class="text">(D\d-O1)</td>', rest)) == {"D2-O1"}
+        assert 'rel="next"' not in rest
+        assert re.search(
+            rf'id="total-{figure}">\s*<span>[^<]*</span>\s*<b>{value:,}</b>', second.text
+        )

@@ -39,6 +39,9 @@ Text = Annotated[str, Query()]
 # A page shows this many rows of a report; the downloads hold them all.
 SHOWN = 500
 Z_REPORTS_SHOWN = 100
+# The reports per outlet (stock, sell-through) show this many outlets a page.
+OUTLETS_SHOWN = 50
+After = Annotated[str, Query(max_length=32)]
 BANDS = (
     ("days_0_30", N_("0–30 days")),
     ("days_31_60", N_("31–60 days")),
@@ -277,13 +280,25 @@ def rankings_page(
 
 @router.get("/statistics/stock", response_class=HTMLResponse)
 def stock_page(
-    request: Request, session: SessionDep, user: Reader, dealer: Text = "", outlet: Text = ""
+    request: Request,
+    session: SessionDep,
+    user: Reader,
+    dealer: Text = "",
+    outlet: Text = "",
+    after: After = "",
 ) -> Response:
+    """The outlets' stock a page of outlets at a time, the figures above it for all of them."""
     _ = gettext_of(request)
     found = _read(request, session, user, {"dealer": dealer, "outlet": outlet}, dated=False)
     if isinstance(found, Response):
         return found
-    rows = [] if found.errors else queries.stock(session, found.scope)
+    rows: list[Any] = []
+    next_after = None
+    total = None
+    if not found.errors:
+        ids, next_after = queries.outlet_page(session, found.scope, after, OUTLETS_SHOWN)
+        rows = queries.stock(session, found.scope, outlet_ids=ids)
+        total = queries.stock_totals(session, found.scope)
     kinds = {k: _(n) for k, n in KIND_NAMES.items()}
     chart = charts.bars(
         [
@@ -316,7 +331,7 @@ def stock_page(
             _,
             "on-hand",
             N_("On hand"),
-            sum(r.on_hand for r in rows),
+            total.on_hand if total else 0,
             None,
             N_("Numbers and top-up cards in the outlets' stock now, reserved ones included."),
         ),
@@ -324,7 +339,7 @@ def stock_page(
             _,
             "aged",
             N_("Over 90 days"),
-            sum(r.days_over_90 for r in rows),
+            total.days_over_90 if total else 0,
             None,
             N_("Items that arrived at their outlet more than 90 days ago."),
         ),
@@ -339,6 +354,8 @@ def stock_page(
             "chart": chart,
             "totals": totals,
             "bands": BANDS,
+            "next_after": next_after,
+            "outlets_shown": OUTLETS_SHOWN,
             "export": found.query("dealer", "outlet"),
         },
     )
@@ -356,18 +373,23 @@ def sell_through_page(
     end: Text = "",
     dealer: Text = "",
     outlet: Text = "",
+    after: After = "",
 ) -> Response:
+    """Sell-through a page of outlets at a time, the figures above it for all of them."""
     _ = gettext_of(request)
     typed = {"start": start, "end": end, "dealer": dealer, "outlet": outlet}
     found = _read(request, session, user, typed)
     if isinstance(found, Response):
         return found
     rows: list[Any] = []
-    before: list[Any] = []
+    next_after = None
+    now = before = None
     if not found.errors:
-        rows = queries.sell_through(session, found.start, found.end, found.scope)
+        ids, next_after = queries.outlet_page(session, found.scope, after, OUTLETS_SHOWN)
+        rows = queries.sell_through(session, found.start, found.end, found.scope, ids)
+        now = queries.sell_through_totals(session, found.start, found.end, found.scope)
         if found.previous is not None:
-            before = queries.sell_through(session, *found.previous, found.scope)
+            before = queries.sell_through_totals(session, *found.previous, found.scope)
     kinds = {k: _(n) for k, n in KIND_NAMES.items()}
     chart = charts.bars(
         [
@@ -394,34 +416,31 @@ def sell_through_page(
         value_title=_("Sell-through: items sold ÷ items received in the period"),
     )
 
-    def overall(source: Sequence[Any]) -> float | None:
-        return rate(sum(r.sold for r in source), sum(r.received for r in source))
-
-    share, share_before = overall(rows), overall(before)
     totals = [
         figures.counted(
             _,
             "received",
             N_("Received"),
-            sum(r.received for r in rows),
-            sum(r.received for r in before),
+            now.received if now else 0,
+            before.received if before else None,
             N_("Items allocated or transferred to the outlets in the period."),
         ),
         figures.counted(
             _,
             "sold",
             N_("Sold"),
-            sum(r.sold for r in rows),
-            sum(r.sold for r in before),
+            now.sold if now else 0,
+            before.sold if before else None,
             N_("Items sold in the period, whenever they arrived."),
         ),
         figures.Figure(
             "sell-through",
             _("Sell-through"),
-            figures.percent(share),
+            figures.percent(now.sell_through if now else None),
             "",
             _("Items sold ÷ items received in the period."),
-            _("previous period: %(value)s") % {"value": figures.percent(share_before)},
+            _("previous period: %(value)s")
+            % {"value": figures.percent(before.sell_through if before else None)},
         ),
     ]
     return _page(
@@ -433,6 +452,8 @@ def sell_through_page(
             "rows": rows,
             "chart": chart,
             "totals": totals,
+            "next_after": next_after,
+            "outlets_shown": OUTLETS_SHOWN,
             "export": found.query("start", "end", "dealer", "outlet"),
         },
     )
@@ -548,6 +569,10 @@ def vouchers_page(
 
 # --- shifts and cash --------------------------------------------------------------------------
 
+# The shifts page's table shows this many outlets and clerks a page; each chart this many.
+SHIFT_ROWS_SHOWN = 50
+CHART_ROWS = 40
+
 
 @router.get("/statistics/shifts", response_class=HTMLResponse)
 def shifts_page(
@@ -559,20 +584,32 @@ def shifts_page(
     dealer: Text = "",
     outlet: Text = "",
     clerk: Text = "",
+    after: Text = "",
 ) -> Response:
+    """The period's shift cash per outlet and clerk, a page of rows at a time (the figures
+    and the charts are the whole period's), and its newest Z reports."""
     _ = gettext_of(request)
     typed = {"start": start, "end": end, "dealer": dealer, "outlet": outlet, "clerk": clerk}
     found = _read(request, session, user, typed)
     if isinstance(found, Response):
         return found
-    rows: list[Any] = []
-    before: list[Any] = []
+    view = queries.ShiftCashView(queries.ShiftCashTotals(), [], None, [], [])
+    before = None
     reports: list[Any] = []
     if not found.errors:
         who = found.values["clerk"] or None
-        rows = queries.shift_cash(session, found.start, found.end, found.scope, who)
+        view = queries.shift_cash_view(
+            session,
+            found.start,
+            found.end,
+            found.scope,
+            who,
+            after=after or None,
+            limit=SHIFT_ROWS_SHOWN,
+            chart=CHART_ROWS,
+        )
         if found.previous is not None:
-            before = queries.shift_cash(session, *found.previous, found.scope, who)
+            before = queries.shift_cash_totals(session, *found.previous, found.scope, who)
         reports = shift_reconciliation.z_reports(
             session,
             outlet=found.scope.outlet_id,
@@ -590,27 +627,27 @@ def shifts_page(
                     Segment(
                         r.difference_fen,
                         "bar negative" if r.difference_fen < 0 else "bar positive",
-                        _("%(outlet)s, %(clerk)s: %(n)s shifts, difference %(amount)s")
+                        _(
+                            "%(outlet)s, %(clerk)s: %(n)s shifts, difference %(amount)s, "
+                            "largest shortage %(shortage)s"
+                        )
                         % {
                             "outlet": r.outlet_code,
                             "clerk": r.clerk,
                             "n": r.shifts,
                             "amount": format_fen(r.difference_fen),
+                            "shortage": format_fen(r.largest_shortage_fen),
                         },
                     )
                 ],
                 format_fen(r.difference_fen),
             )
-            for r in rows[:40]
+            for r in view.shortages
         ],
         Unit.fen,
         value_title=_("Cash counted minus cash expected (yuan): below zero is a shortage"),
     )
     # The clerks who opened the drawer without a sale most often first.
-    no_sale_rows = sorted(
-        (r for r in rows if r.no_sale_openings),
-        key=lambda r: (-r.no_sale_openings, r.outlet_code, r.clerk),
-    )
     no_sale_chart = charts.bars(
         [
             Row(
@@ -630,38 +667,36 @@ def shifts_page(
                 ],
                 f"{r.no_sale_openings:,}",
             )
-            for r in no_sale_rows[:40]
+            for r in view.no_sale
         ],
         Unit.count,
         value_title=_("Drawer openings without a sale"),
     )
 
-    def added(source: Sequence[Any], name: str) -> int:
-        return sum(getattr(r, name) for r in source)
+    def added(name: str) -> tuple[int, int | None]:
+        """The figure over the period, and over the previous one (None without one)."""
+        return getattr(view.totals, name), (None if before is None else getattr(before, name))
 
     totals = [
         figures.counted(
             _,
             "shifts",
             N_("Shifts closed"),
-            added(rows, "shifts"),
-            added(before, "shifts"),
+            *added("shifts"),
             N_("Shifts closed with a Z report in the period."),
         ),
         figures.counted(
             _,
             "with-difference",
             N_("Shifts with a difference"),
-            added(rows, "shifts_with_difference"),
-            added(before, "shifts_with_difference"),
+            *added("shifts_with_difference"),
             N_("Shifts whose counted cash was not the cash expected."),
         ),
         figures.counted(
             _,
             "difference",
             N_("Cash difference"),
-            added(rows, "difference_fen"),
-            added(before, "difference_fen"),
+            *added("difference_fen"),
             N_(
                 "Cash counted at closing minus cash expected (float, cash sales, cash refunds, "
                 "cash in and out), added up: below zero is a shortage."
@@ -672,8 +707,7 @@ def shifts_page(
             _,
             "no-sale",
             N_("No-sale drawer openings"),
-            added(rows, "no_sale_openings"),
-            added(before, "no_sale_openings"),
+            *added("no_sale_openings"),
             N_(
                 "Times the cash drawer was opened without a sale (each approved by a dealer "
                 "manager's PIN at the terminal), as the shifts' Z reports count them."
@@ -686,11 +720,14 @@ def shifts_page(
         "statistics/shifts.html",
         found,
         {
-            "rows": rows,
+            "rows": view.rows,
+            "next_after": view.next_after,
+            "shifts_closed": view.totals.shifts,
             "reports": reports,
             "reports_shown": Z_REPORTS_SHOWN,
-            "chart": chart,
-            "no_sale_chart": no_sale_chart if no_sale_rows else None,
+            "chart": chart if view.shortages else None,
+            "chart_rows": CHART_ROWS,
+            "no_sale_chart": no_sale_chart if view.no_sale else None,
             "totals": totals,
             "export": found.query("start", "end", "dealer", "outlet", "clerk"),
         },
