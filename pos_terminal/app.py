@@ -9,11 +9,12 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
-from devices.ports import DeviceKind, DeviceStatus, ScanEvent
+from devices.display.screens import welcome_screen
+from devices.ports import DeviceKind, DeviceStatus, PrinterState, ScanEvent
 from pos_terminal import outbox
 from pos_terminal.hardware import CounterHardware
 from pos_terminal.screens.figures import FiguresScreen
-from pos_terminal.screens.login import LoginScreen
+from pos_terminal.screens.login import LoginScreen, clerk_name
 from pos_terminal.screens.returns import ReturnScreen
 from pos_terminal.screens.sale import SaleScreen
 from pos_terminal.screens.shift import ShiftScreen
@@ -22,6 +23,8 @@ from pos_terminal.screens.stock import StockScreen
 from pos_terminal.services.counter import CounterServices
 from pos_terminal.services.login import Clerk
 from pos_terminal.sync import SyncState, SyncWorker
+
+NOTICE_SECONDS = 10
 
 _STATUS_FIELDS = {
     DeviceKind.printer: "printer",
@@ -60,14 +63,20 @@ class CounterApp(App[None]):
         sync: SyncWorker | None = None,
         status_interval: float = 5.0,
         notice: str | None = None,
+        display_idle_after: float = 10.0,
     ) -> None:
-        """`notice` is shown once at start and stays a while (the demo's hints)."""
+        """`notice` is shown once at start (the demo's hints), until the first key or a few
+        seconds; the customer display goes back to its welcome `display_idle_after` seconds
+        after a refund."""
         super().__init__()
         self.notice = notice
+        self.notice_up = False
         self.services = services
         self.hardware = hardware or CounterHardware(None)
         self.sync = sync
         self.status_interval = status_interval
+        self.display_idle_after = display_idle_after
+        self.shown_on_display = 0  # counts what the display was told to show
         self.counter_status = CounterStatus()
 
     def compose(self) -> ComposeResult:
@@ -91,15 +100,29 @@ class CounterApp(App[None]):
         self.set_interval(self.status_interval, self.poll_devices)
         self.poll_devices()
         if self.notice:
-            self.notify(self.notice, timeout=60)
+            self.notice_up = True
+            self.notify(self.notice, timeout=NOTICE_SECONDS)
+
+    def on_key(self) -> None:
+        # The start notice sits over the screen's bottom right (the sale total): the first
+        # key the screen does not take for itself (Enter, a function key) clears it.
+        if self.notice_up:
+            self.notice_up = False
+            self.clear_notifications()
 
     def set_status(self, **changes: object) -> None:
         for name, value in changes.items():
             setattr(self.counter_status, name, value)
-        for bar in self.screen.query(StatusBar):
-            bar.refresh()
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.refresh()
+
+    def show_clerk(self) -> None:
+        clerk = self.services.login.current
+        self.set_status(clerk="—" if clerk is None else clerk_name(clerk))
 
     def logged_in(self, clerk: Clerk | None) -> None:
+        self.show_clerk()
         if clerk is None:
             return
         self.notify(f"欢迎 {clerk.full_name or clerk.username}")
@@ -107,10 +130,10 @@ class CounterApp(App[None]):
             self.switch_mode("shift")
 
     def action_lock(self) -> None:
-        if self.services.login.current is None:
+        if self.services.login.current is None or self.services.login.locked:
             return
         self.services.login.lock()
-        self.push_screen(LoginScreen(unlock=True))
+        self.push_screen(LoginScreen(unlock=True), lambda clerk: self.show_clerk())
 
     # --- devices ----------------------------------------------------------------------------
 
@@ -142,13 +165,29 @@ class CounterApp(App[None]):
             self.device_status(status)
 
     def device_status(self, status: DeviceStatus) -> None:
+        """A device's report. A failure shows at once; "ok" only replaces a failure or
+        nothing yet: the printer and a drawer on it show their polled state (online, open,
+        closed), which a report of a print or a kick that went through must not overwrite."""
         field = _STATUS_FIELDS.get(status.kind)
-        if field is not None:
-            text = "ok" if status.connected else f"✗ {status.detail}".strip()
-            self.set_status(**{field: text})
+        if field is None:
+            return
+        if not status.connected:
+            self.set_status(**{field: f"✗ {status.detail}".strip()})
+        elif getattr(self.counter_status, field).startswith(("✗", "—")):
+            self.set_status(**{field: "ok"})
 
-    def show_customer(self, lines: list[str]) -> None:
+    def show_customer(self, lines: list[str], *, idle_after: bool = False) -> None:
+        """Shows `lines` on the customer display; with `idle_after`, the welcome follows
+        `display_idle_after` seconds later unless something else was shown meanwhile."""
+        self.shown_on_display += 1
         self.update_display(lines)
+        if idle_after:
+            shown = self.shown_on_display
+            self.set_timer(self.display_idle_after, lambda: self._idle_display(shown))
+
+    def _idle_display(self, shown: int) -> None:
+        if self.shown_on_display == shown:
+            self.show_customer(welcome_screen())
 
     @work(thread=True, group="display")
     def update_display(self, lines: list[str]) -> None:
@@ -159,6 +198,9 @@ class CounterApp(App[None]):
         result = self.hardware.kick_drawer()
         if result is not None and not result.ok:
             self.call_from_thread(self.notify, f"钱箱 drawer: {result.message}", severity="error")
+        elif result is not None and self.hardware.drawer is self.hardware.printer:
+            # Its sensor now reads open: show it without waiting for the next poll.
+            self.call_from_thread(self.poll_devices)
 
     @work(thread=True, group="printer", exclusive=True)
     def print_pending(self) -> None:
@@ -180,7 +222,9 @@ class CounterApp(App[None]):
         changes: dict[str, object] = {}
         status = self.hardware.printer_status()
         if status is not None:
-            changes["printer"] = status.state.value
+            if status.state is not PrinterState.offline:
+                # Offline, the printer's own report (✗ and why) stays: one text, no flicker.
+                changes["printer"] = status.state.value
             if self.hardware.drawer is self.hardware.printer:
                 changes["drawer"] = {True: "开 open", False: "关 closed", None: "?"}[
                     status.drawer_open

@@ -1,7 +1,7 @@
 """A simulated ESC/POS receipt printer on TCP (port 9100) or a pty, for demos and tests.
 
 It records the bytes, answers DLE EOT status, obeys paper-out / cover-open / offline, and saves
-each receipt as .txt and .png.
+each receipt as .txt and .png, with the raw ESC/POS bytes of its job as .bin.
 
 Run it with `python -m devices.simulators.printer --port 9100 --out receipts/`."""
 
@@ -31,6 +31,8 @@ from devices.simulators._pty import PtyPort
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.1
+_CUT = b"\x1dV"  # GS V m [n]: a job ends with its cut
+_CUT_WITH_FEED = frozenset({65, 66, 97, 98, 103, 104})  # the m that take an n byte
 
 CONTROL_COMMANDS = (
     "paper-out",
@@ -61,6 +63,8 @@ class SimulatedPrinter:
         self.status_queries: list[int] = []
         self.errors: list[str] = []
         self.saved: list[Path] = []
+        self.jobs: list[bytes] = []  # the bytes of each cut receipt, from the previous cut on
+        self._job = bytearray()
         self._interpreter = EscposInterpreter(strict=False)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -73,32 +77,65 @@ class SimulatedPrinter:
             if self.silent:
                 return b""
             self.received += data
-            events = self._interpreter.feed(data)
-            for error in self._interpreter.errors[len(self.errors) :]:
-                log.warning("simulated printer: %s", error)
-                self.errors.append(error)
             answer = bytearray()
-            for event in events:
-                if isinstance(event, StatusQuery):
-                    self.status_queries.append(event.request)
-                    answer.append(self.condition.answer(event.request))
-                elif isinstance(event, DrawerKick):
-                    self.drawer_kicks.append(event)
-                    self._set(drawer_pin3_high=True)  # the drawer springs open
-                    self._changed.notify_all()
-                else:
-                    self._finish(event)
+            for piece in self._pieces(data):
+                self._job += piece
+                answer += self._interpret(piece)
             return bytes(answer)
 
+    def _pieces(self, data: bytes) -> list[bytes]:
+        """`data` split right after every cut it may hold (one begun in an earlier chunk too),
+        so that each receipt's bytes end where its cut ends."""
+        before = bytes(self._job[-(len(_CUT) + 1) :])  # a cut's first bytes may be there
+        stream = before + data
+        ends, start = [], 0
+        while (at := stream.find(_CUT, start)) >= 0:
+            end = at + len(_CUT) + 1
+            if end <= len(stream) and stream[end - 1] in _CUT_WITH_FEED:
+                end += 1
+            ends.append(min(end, len(stream)) - len(before))
+            start = at + 1
+        pieces, start = [], 0
+        for end in ends:
+            if end > start:
+                pieces.append(data[start:end])
+                start = end
+        if start < len(data):
+            pieces.append(data[start:])
+        return pieces
+
+    def _interpret(self, piece: bytes) -> bytes:
+        events = self._interpreter.feed(piece)
+        for error in self._interpreter.errors[len(self.errors) :]:
+            log.warning("simulated printer: %s", error)
+            self.errors.append(error)
+        answer = bytearray()
+        for event in events:
+            if isinstance(event, StatusQuery):
+                self.status_queries.append(event.request)
+                answer.append(self.condition.answer(event.request))
+            elif isinstance(event, DrawerKick):
+                self.drawer_kicks.append(event)
+                self._set(drawer_pin3_high=True)  # the drawer springs open
+                self._changed.notify_all()
+            else:
+                self._finish(event)
+        return bytes(answer)
+
     def _finish(self, receipt: PrintedReceipt) -> None:
+        # A piece ends at most at a cut, so the job's bytes are all this piece left behind.
+        raw, self._job = bytes(self._job), bytearray()
         self.receipts.append(receipt)
+        self.jobs.append(raw)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             stem = self.out_dir / f"receipt-{len(self.receipts):04d}"
             text_path, image_path = stem.with_suffix(".txt"), stem.with_suffix(".png")
+            raw_path = stem.with_suffix(".bin")
             text_path.write_text(receipt.to_text(self.profile.columns), encoding="utf-8")
             receipt.to_image(self.profile.dots).save(image_path)
-            self.saved += [text_path, image_path]
+            raw_path.write_bytes(raw)
+            self.saved += [text_path, image_path, raw_path]
         self._changed.notify_all()
 
     def wait_for_receipts(self, count: int, timeout: float = 5.0) -> list[PrintedReceipt]:

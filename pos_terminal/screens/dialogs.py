@@ -1,18 +1,20 @@
-"""Pop-up forms: payment, real-name capture, number pick, a manager's approval, cash in/out.
+"""Pop-up forms: payment, real-name capture, number pick, a manager's approval, cash in/out,
+and the question asked before an act that cannot be undone.
 
 Each returns what the clerk entered (or None on Esc); the calling screen hands it to a
-service, so checks live in one place and errors come back as the service's message."""
+service, so checks live in one place and errors come back as the service's message. The
+manager's approval runs the approved act itself, so a refused PIN leaves the form filled in."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import DataTable, Input, Label, Static
 
 from pos_terminal.screens.base import Message, money
 from pos_terminal.services.errors import PosError
@@ -169,13 +171,27 @@ class Approval:
     amount_fen: int | None = None
 
 
-class ApprovalDialog(Dialog[Approval]):
-    """A dealer manager approves with code and PIN; `amount_label` asks for a price too, and
-    `hint` says which prices may be approved."""
+# Refusals that mean the manager code or PIN was not accepted (here or by the back office).
+_WRONG_PIN = {"bad_login", "approval_refused"}
 
-    def __init__(self, title: str, amount_label: str | None = None, hint: str = "") -> None:
+
+class ApprovalDialog(Dialog[str]):
+    """A dealer manager approves with code and PIN; `amount_label` asks for a price too, and
+    `hint` says which prices may be approved. `act` is the approved act (the service's call,
+    run off the UI thread: it may check the PIN, or ask the back office); the form stays open
+    with what was typed until it succeeds or the clerk cancels, and returns act's message."""
+
+    def __init__(
+        self,
+        title: str,
+        act: Callable[[Approval], str],
+        amount_label: str | None = None,
+        hint: str = "",
+    ) -> None:
         super().__init__()
         self.title_text, self.amount_label, self.hint = title, amount_label, hint
+        self.act = act
+        self.checking = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -195,7 +211,7 @@ class ApprovalDialog(Dialog[Approval]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        if not self.focus_next_or(event.input.id == "pin"):
+        if self.checking or not self.focus_next_or(event.input.id == "pin"):
             return
         amount = None
         if self.amount_label:
@@ -204,14 +220,64 @@ class ApprovalDialog(Dialog[Approval]):
             except PosError as error:
                 self.refuse(error.message)
                 return
-        self.dismiss(
-            Approval(
-                self.query_one("#manager", Input).value,
-                self.query_one("#pin", Input).value,
-                self.query_one("#reason", Input).value,
-                amount,
-            )
+        form = Approval(
+            self.query_one("#manager", Input).value,
+            self.query_one("#pin", Input).value,
+            self.query_one("#reason", Input).value,
+            amount,
         )
+        self.checking = True
+        self.query_one(Message).say("正在核对 checking…")
+        self.check(form)
+
+    @work(thread=True)
+    def check(self, form: Approval) -> None:
+        try:
+            done = self.act(form)
+        except PosError as error:
+            self.app.call_from_thread(self.refused, error)
+            return
+        self.app.call_from_thread(self.dismiss, done)
+
+    def refused(self, error: PosError) -> None:
+        """Everything typed stays but the PIN, which is asked for again."""
+        self.checking = False
+        pin = self.query_one("#pin", Input)
+        pin.value = ""
+        if error.code in _WRONG_PIN:
+            self.refuse(
+                "店长工号或密码错误, 请店长重新输入密码, 或 Esc 取消 — wrong manager code or "
+                "PIN: the manager types the PIN again, or Esc cancels"
+            )
+            pin.focus()
+            return
+        self.refuse(f"{error.message} — 改正后店长重新输入密码 correct it, then the PIN again")
+        first = "#amount" if self.amount_label else "#reason"
+        self.query_one("#manager" if error.code == "not_a_manager" else first, Input).focus()
+
+
+class ConfirmDialog(Dialog[bool]):
+    """Asks before an act that cannot be undone, with the figures it will be done with:
+    Enter or Y confirms (True), Esc cancels (None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "confirm", "确认 Confirm"),
+        Binding("y", "confirm", "确认 Confirm", show=False),
+    ]
+
+    def __init__(self, title: str, lines: list[str], question: str) -> None:
+        super().__init__()
+        self.title_text, self.lines, self.question = title, lines, question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Static("\n".join(self.lines), id="figures")
+            yield Label(self.question, id="question")
+            yield Message("Enter / Y 确认 Confirm · Esc 取消 Cancel")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Today's figures at this terminal: sales by product, returns, cash expected, sync backlog,
-and the events the back office rejected, with their reasons."""
+"""Today's figures at this terminal: sales by product, returns, sync backlog, and the events
+the back office rejected, with their reasons. Not the cash the drawer should hold: the count
+at closing is blind (the Z report shows it)."""
 
 from typing import ClassVar
 
@@ -72,11 +73,10 @@ class FiguresScreen(CounterScreen):
 
     def action_refresh(self) -> None:
         figures = self.services.figures()
-        cash = "—" if figures.cash_expected_fen is None else format_fen(figures.cash_expected_fen)
         self.query_one("#summary", Static).update(
             f"{figures.day}  销售 {figures.sales_count} 笔 {format_fen(figures.sales_total_fen)}   "
             f"退货 {figures.returns_count} 笔 {format_fen(figures.refunds_fen)}\n"
-            f"钱箱应有 cash expected {cash}   待同步 to sync {figures.sync_backlog}   "
+            f"待同步 to sync {figures.sync_backlog}   "
             f"被拒 rejected {figures.rejected_events}   待打印 receipts waiting "
             f"{figures.receipts_waiting}"
         )
@@ -110,24 +110,22 @@ class FiguresScreen(CounterScreen):
             self.refuse(PosError("already_acknowledged", f"#{seq}: {seen_by} 已确认 already"))
             return
 
-        def approved(form: Approval | None) -> None:
-            if form is None:
-                return
+        def acknowledge(form: Approval) -> str:
+            manager = self.services.login.approve(
+                form.manager, form.pin, "acknowledge_rejection", {"seq": seq}
+            )
             try:
-                manager = self.services.login.approve(
-                    form.manager, form.pin, "acknowledge_rejection", {"seq": seq}
-                )
                 outbox.acknowledge_rejection(self.services.store, seq, manager.username)
-            except PosError as error:
-                self.refuse(error)
-                return
             except ValueError as error:
                 # Acknowledged meanwhile (another dialog on this row): nothing left to do.
-                self.refuse(PosError("already_acknowledged", str(error)))
-                self.action_refresh()
-                return
-            self.action_refresh()
-            self.app.count_outbox()  # type: ignore[attr-defined]
-            self.say(f"#{seq} 已确认 acknowledged by {manager.username}")
+                raise PosError("already_acknowledged", str(error)) from None
+            return f"#{seq} 已确认 acknowledged by {manager.username}"
 
-        self.app.push_screen(ApprovalDialog(f"确认被拒事件 Acknowledge rejection #{seq}"), approved)
+        def approved(done: str | None) -> None:
+            self.action_refresh()
+            if done is not None:
+                self.app.count_outbox()  # type: ignore[attr-defined]
+                self.say(done)
+
+        title = f"确认被拒事件 Acknowledge rejection #{seq}"
+        self.app.push_screen(ApprovalDialog(title, acknowledge), approved)

@@ -12,8 +12,14 @@ from pos_terminal.services.errors import PosError
 from pos_terminal.services.login import Clerk
 
 
+def clerk_name(clerk: Clerk) -> str:
+    """How the counter names a clerk: full name and code."""
+    return f"{clerk.full_name} {clerk.username}" if clerk.full_name else clerk.username
+
+
 class LoginScreen(ModalScreen[Clerk]):
-    """Covers the counter until a clerk logs in (or, when locked, unlocks with a PIN)."""
+    """Covers the counter until a clerk logs in (or, when locked, unlocks with a PIN: the
+    clerk's own or a manager's, and the counter stays the locking clerk's)."""
 
     DEFAULT_CSS = DIALOG_CSS + "LoginScreen { background: $background; }"
 
@@ -24,15 +30,25 @@ class LoginScreen(ModalScreen[Clerk]):
     def compose(self) -> ComposeResult:
         services = self.app.services  # type: ignore[attr-defined]
         who = services.identity()
-        title = "已锁定 Locked" if self.unlock else "号卡 HaoKa 登录 Log in"
+        on_shift = services.login.current if self.unlock else None
+        title = "号卡 HaoKa 登录 Log in"
+        hint = ""
+        if on_shift is not None:
+            title = f"已锁定 Locked — {clerk_name(on_shift)}"
+            name = on_shift.username
+            hint = f"{name} 或店长输入密码解锁 — {name} or a manager enters a PIN"
         with Vertical():
             yield Label(title, classes="title")
             yield Label(f"{who.outlet_name} · 终端 {who.terminal_no}", classes="title")
             yield Label("工号 Clerk")
-            yield Input(id="clerk")
+            yield Input(on_shift.username if on_shift else "", id="clerk")
             yield Label("密码 PIN")
             yield Input(id="pin", password=True)
-            yield Message("")
+            yield Message(hint)
+
+    def on_mount(self) -> None:
+        if self.query_one("#clerk", Input).value:
+            self.query_one("#pin", Input).focus()
 
     @on(Input.Submitted, "#clerk")
     def next_field(self) -> None:

@@ -268,20 +268,21 @@ class SaleScreen(CounterScreen):
             return
         draft = self.draft
 
-        def approved(form: Approval | None) -> None:
-            if form is None or form.amount_fen is None:
-                return
+        def override(form: Approval) -> str:
+            # Online this asks the back office (network I/O): the dialog runs it off the UI
+            # thread. No scan changes the draft meanwhile: scans reach the screen in front.
+            assert form.amount_fen is not None  # the form asks for the price
             price = form.amount_fen
+            changed = self.services.sales.override_price(
+                draft, index, price, manager=form.manager, pin=form.pin, reason=form.reason
+            )
+            how = "联网审批 approved" if changed.approval_expires_at else "离线 offline, 待复核"
+            return f"第 {index + 1} 行改价 {format_fen(price)} ({form.manager}, {how})"
 
-            def override(draft: SaleDraft) -> str:
-                # Online this asks the back office (network I/O): a step, off the UI thread.
-                changed = self.services.sales.override_price(
-                    draft, index, price, manager=form.manager, pin=form.pin, reason=form.reason
-                )
-                how = "联网审批 approved" if changed.approval_expires_at else "离线 offline, 待复核"
-                return f"第 {index + 1} 行改价 {format_fen(price)} ({form.manager}, {how})"
-
-            self.steps.put_nowait(("", override))
+        def approved(done: str | None) -> None:
+            if done is not None:
+                self.refresh_lines()
+                self.say(done)
 
         line = draft.lines[index]
         (low, high), (off_low, off_high) = self.services.sales.override_range(line)
@@ -290,20 +291,25 @@ class SaleScreen(CounterScreen):
             f"可批 allowed {format_fen(low)}–{format_fen(high)}; "
             f"离线 offline {format_fen(off_low)}–{format_fen(off_high)}"
         )
-        self.app.push_screen(ApprovalDialog(title, "新价格 New price", hint), approved)
+        self.app.push_screen(ApprovalDialog(title, override, "新价格 New price", hint), approved)
 
     def action_no_sale(self) -> None:
-        def approved(form: Approval | None) -> None:
-            if form is None:
-                return
-            try:
-                self.services.sales.approve_no_sale(
-                    self.clerk().username, manager=form.manager, pin=form.pin, reason=form.reason
-                )
-            except PosError as error:
-                self.refuse(error)
-                return
-            self.app.kick_drawer()  # type: ignore[attr-defined]
-            self.say(f"钱箱已打开 drawer opened ({form.manager}: {form.reason})")
+        try:
+            clerk = self.clerk().username
+        except PosError as error:
+            self.refuse(error)
+            return
 
-        self.app.push_screen(ApprovalDialog("开钱箱 Open the drawer (no sale)"), approved)
+        def open_drawer(form: Approval) -> str:
+            self.services.sales.approve_no_sale(
+                clerk, manager=form.manager, pin=form.pin, reason=form.reason
+            )
+            return f"钱箱已打开 drawer opened ({form.manager}: {form.reason})"
+
+        def approved(done: str | None) -> None:
+            if done is not None:
+                self.app.kick_drawer()  # type: ignore[attr-defined]
+                self.say(done)
+
+        title = "开钱箱 Open the drawer (no sale)"
+        self.app.push_screen(ApprovalDialog(title, open_drawer), approved)

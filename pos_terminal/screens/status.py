@@ -1,4 +1,5 @@
-"""The status bar: printer, drawer, scanner, display, connection and events waiting to sync."""
+"""The status bar: the clerk logged in, printer, drawer, scanner, display, connection and
+events waiting to sync."""
 
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from textual.widgets import Static
 class CounterStatus:
     """What the bar shows; the app updates it from device and sync threads."""
 
+    clerk: str = "—"  # who is logged in: every act is done in this clerk's name
     printer: str = "—"
     drawer: str = "—"
     scanner: str = "—"
@@ -24,6 +26,7 @@ class CounterStatus:
         retrying = f"  重试 retrying {self.retrying}" if self.retrying else ""
         rejected = f"  被拒 rejected {self.rejected}" if self.rejected else ""
         return (
+            f"营业员 {self.clerk}  "
             f"打印机 {self.printer}  钱箱 {self.drawer}  扫描枪 {self.scanner}  "
             f"顾客屏 {self.display}  网络 {self.connection}  待同步 {self.backlog}"
             f"{retrying}{receipts}{rejected}"

@@ -141,17 +141,24 @@ class LoginService:
         self.locked = True
 
     def unlock(self, username: str, pin: str) -> Clerk:
-        """The clerk who locked the screen, or a dealer manager, can unlock it."""
+        """The clerk who locked the screen, or a dealer manager, can unlock it; either way the
+        counter goes back to the clerk who locked it (who is returned): a manager's PIN never
+        changes who is on shift. Audited with who unlocked."""
         if self.current is None:
             raise PosError("not_logged_in", "log in first")
         clerk = self._check_pin(username.strip(), pin)
         if clerk.username != self.current.username and not clerk.is_manager:
             raise PosError("not_allowed", f"only {self.current.username} or a manager can unlock")
-        if clerk.username != self.current.username:
-            # A manager unlocking takes over the counter, so acts carry the manager's name.
-            self.current = clerk
         self.locked = False
-        return clerk
+        with self.store.write() as conn:
+            audit(
+                conn,
+                self.store.now(),
+                clerk.username,
+                "unlock",
+                json.dumps({"clerk": self.current.username}),
+            )
+        return self.current
 
     def logout(self) -> None:
         self.current, self.locked = None, False

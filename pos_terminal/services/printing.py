@@ -9,11 +9,18 @@ from typing import Protocol
 from devices.ports import ActionResult, PrinterStatus
 from devices.printer.receipt import Receipt
 from pos_terminal.services.errors import PosError
-from pos_terminal.services.receipts import receipt_from_json, receipt_to_json
-from pos_terminal.store import Store, from_text, to_text
+from pos_terminal.services.receipts import (
+    name_products,
+    number_x_report,
+    receipt_from_json,
+    receipt_to_json,
+)
+from pos_terminal.store import Store, from_text, next_counter, to_text
 from shared.ids import new_id
 
 COPY_MARK = "** 重印 COPY **"
+REPORT_KINDS = ("x_report", "z_report")
+X_NUMBER = "x_number"  # the terminal's X report sequence (counters), as Z_NUMBER is for Z
 
 
 class ReceiptSink(Protocol):
@@ -37,7 +44,24 @@ class PrintJob:
 
 
 def enqueue(conn: sqlite3.Connection, at: datetime, kind: str, ref: str, receipt: Receipt) -> str:
-    """Queues a receipt inside the caller's transaction: the act and its receipt commit together."""
+    """Queues a receipt inside the caller's transaction: the act and its receipt commit together.
+
+    An X or Z report gets its products' names from the store; an X report also the next number
+    of the terminal's X sequence, which becomes its ref."""
+    if kind in REPORT_KINDS:
+        receipt = name_products(receipt, grade_names(conn))
+    if kind == "x_report":
+        receipt = number_x_report(receipt, next_counter(conn, X_NUMBER))
+        ref = receipt.number
+    return _insert(conn, at, kind, ref, receipt)
+
+
+def grade_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Number grades by code, as the last pull brought them."""
+    return {row[0]: row[1] for row in conn.execute("SELECT code, name FROM grades")}
+
+
+def _insert(conn: sqlite3.Connection, at: datetime, kind: str, ref: str, receipt: Receipt) -> str:
     job_id = new_id()
     conn.execute(
         "INSERT INTO print_jobs (id, created_at, kind, ref, receipt_json) VALUES (?, ?, ?, ?, ?)",
@@ -134,4 +158,4 @@ class PrintQueue:
             # In the header, not the title: the enlarged title has only half the columns.
             copy = dataclasses.replace(copy, header=(COPY_MARK, *copy.header))
         with self.store.write() as conn:
-            return enqueue(conn, self.store.now(), original.kind, ref, copy)
+            return _insert(conn, self.store.now(), original.kind, ref, copy)

@@ -1,6 +1,8 @@
 """Receipt models for sales, returns and X/Z reports, and their JSON form in the print queue."""
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -8,8 +10,11 @@ from zoneinfo import ZoneInfo
 from devices.printer.receipt import AmountLine, ItemLine, Receipt
 from pos_terminal.services.reports import ShiftReport
 from shared.codes import mask_name, mask_resident_id
+from shared.money import format_fen
 
 METHOD_LABELS = {"cash": "现金 Cash", "card": "银行卡 Card", "wallet": "移动支付 Wallet"}
+CASH_TENDERED = "现金收款 Cash tendered"
+X_REPORT_TITLE = "X 报表 (不清零)"
 
 
 def local_time(moment: datetime, timezone: str) -> str:
@@ -39,13 +44,18 @@ def sale_receipt(
         "谢谢惠顾 Thank you",
         f"凭小票{return_days}日内可退 Returns within {return_days} days",
     ]
+    # Change comes out of cash only: the customer handed over the cash paid plus the change.
+    cash_tendered = sum(amount for method, amount in payments if method == "cash") + change_fen
+    shown = [AmountLine(METHOD_LABELS[m], amount) for m, amount in payments if m != "cash"]
+    if cash_tendered:
+        shown.append(AmountLine(CASH_TENDERED, cash_tendered))
     return Receipt(
         number=receipt_no,
         title="号卡 HaoKa 销售小票",
         header=(outlet, f"终端 Terminal {terminal_no}  收银员 {clerk}", local_time(at, timezone)),
         items=tuple(ItemLine(name, 1, amount) for name, amount in lines),
         totals=(AmountLine("合计 Total", total_fen),),
-        payments=tuple(AmountLine(METHOD_LABELS[m], a) for m, a in payments),
+        payments=tuple(shown),
         change_fen=change_fen,
         footer=tuple(footer),
     )
@@ -53,7 +63,8 @@ def sale_receipt(
 
 def return_receipt(
     *,
-    receipt_no: str,
+    return_no: str,
+    original_receipt_no: str,
     outlet: str,
     clerk: str,
     at: datetime,
@@ -62,12 +73,13 @@ def return_receipt(
     refund_fen: int,
     refund_method: str,
 ) -> Receipt:
+    """A return slip: its own number (text and barcode), the sale it undoes named in the header."""
     return Receipt(
-        number=receipt_no,
+        number=return_no,
         title="退货单 Return",
         header=(
             outlet,
-            f"原小票 Original {receipt_no}",
+            f"原小票 Original {original_receipt_no}",
             f"收银员 {clerk}",
             local_time(at, timezone),
         ),
@@ -79,7 +91,11 @@ def return_receipt(
 
 
 def report_receipt(report: ShiftReport, outlet: str, timezone: str) -> Receipt:
-    """An X or Z report laid out as a receipt, so the same printer path prints it."""
+    """An X or Z report laid out as a receipt, so the same printer path prints it.
+
+    Its product lines carry the product codes and an X report has no number yet: the print
+    queue names the products and numbers an X report from the store (name_products,
+    number_x_report) when it queues one."""
     cash = report.cash
     header = [
         outlet,
@@ -100,18 +116,17 @@ def report_receipt(report: ShiftReport, outlet: str, timezone: str) -> Receipt:
         AmountLine("存入 Cash in", cash.cash_in_fen),
         AmountLine("取出 Cash out", -cash.cash_out_fen),
     ]
+    # The closing count is blind: the cash expected is printed only beside a count.
     if report.counted_cash_fen is not None and report.difference_fen is not None:
         totals += [
             AmountLine("应有现金 Expected", cash.expected_fen),
             AmountLine("实点现金 Counted", report.counted_cash_fen),
             AmountLine("差额 Difference", report.difference_fen),
         ]
-    else:
-        totals.append(AmountLine("应有现金 Expected", cash.expected_fen))
     if report.kind == "Z":
         number, title = f"Z{report.z_number:06d}", f"Z 报表 No. {report.z_number}"
     else:
-        number, title = "X" + report.shift_id[-8:], "X 报表 (不清零)"
+        number, title = "X", X_REPORT_TITLE  # numbered when queued
     return Receipt(
         number=number,
         title=title,
@@ -119,6 +134,36 @@ def report_receipt(report: ShiftReport, outlet: str, timezone: str) -> Receipt:
         items=tuple(items),
         totals=tuple(totals),
         payments=tuple(AmountLine(line.label, line.amount_fen) for line in report.takings),
+    )
+
+
+def product_name(product: str, grade_names: Mapping[str, str]) -> str:
+    """What a report prints for a product code: a number grade's name (number:G4 -> 二级靓号),
+    a top-up card with its face value (voucher:5000 -> 充值卡 ¥50.00); any other text as is."""
+    kind, _, rest = product.partition(":")
+    if kind == "number":
+        return grade_names.get(rest) or f"号卡 {rest}"
+    if kind == "voucher" and rest.isdecimal() and rest.isascii():
+        return f"充值卡 {format_fen(int(rest))}"
+    return product
+
+
+def name_products(receipt: Receipt, grade_names: Mapping[str, str]) -> Receipt:
+    """The receipt with each item line that shows a product code named as product_name does;
+    other lines (names already, counted notes) stay as they are."""
+    items = tuple(
+        dataclasses.replace(item, name=product_name(item.name, grade_names))
+        for item in receipt.items
+    )
+    return dataclasses.replace(receipt, items=items)
+
+
+def number_x_report(receipt: Receipt, x_number: int) -> Receipt:
+    """An X report with its number from the terminal's X sequence, as text and barcode."""
+    return dataclasses.replace(
+        receipt,
+        number=f"X{x_number:06d}",
+        header=(f"X报表号 {x_number}", *receipt.header),
     )
 
 

@@ -19,11 +19,13 @@ from pos_terminal.services.stock import (
     set_local_status,
 )
 from pos_terminal.services.terminal import identity
-from pos_terminal.store import Store, from_text, to_text
-from shared.codes import CodeError, mask_resident_id, parse_receipt_number
+from pos_terminal.store import Store, from_text, next_counter, to_text
+from shared.codes import CodeError, format_receipt_number, mask_resident_id, parse_receipt_number
 from shared.ids import new_id
 from shared.lifecycle import NumberStatus, VoucherStatus
 from shared.sync import EventType, ReturnPayload
+
+RETURN_SEQ = "return_no"  # the terminal's return slip sequence (counters)
 
 # What the terminal can tell from its stock list; the back office has the final word.
 _REFUSALS = {
@@ -67,6 +69,16 @@ class SaleRecord:
 
 
 @dataclass(frozen=True)
+class RefundQuote:
+    """What a return of the chosen lines would refund, and how, before it is made."""
+
+    sale: SaleRecord
+    lines: tuple[SoldLine, ...]
+    refund_fen: int
+    refund_method: str
+
+
+@dataclass(frozen=True)
 class CompletedReturn:
     return_id: str
     receipt_no: str
@@ -76,6 +88,13 @@ class CompletedReturn:
     event_id: str
     print_job_id: str
     receipt: Receipt
+    return_no: str  # the slip's own number, printed as text and barcode
+
+
+def format_return_number(terminal_no: int, seq: int) -> str:
+    """A return slip's number: R, then the terminal and its return sequence laid out as a
+    receipt number's digits with its check digit, so a slip is never taken for a sale receipt."""
+    return "R" + format_receipt_number(terminal_no, seq)[1:]
 
 
 def _describe(entry: StockEntry | None, item_kind: str, item: str) -> str:
@@ -158,26 +177,11 @@ class ReturnService:
         refund_method: str = "cash",
     ) -> CompletedReturn:
         """Returns the chosen lines: stock back on the shelf, refund, event, slip, together."""
-        if not line_nos:
-            raise PosError("no_lines", "pick the lines to return")
-        if refund_method not in ("cash", "card", "wallet"):
-            raise PosError("bad_payment", f"unknown refund method {refund_method!r}")
         now = self.store.now()
         with self.store.write() as conn:
             shift = require_open_shift(conn)
-            sale = self._find(conn, receipt_code, now)
-            by_no = {line.line_no: line for line in sale.lines}
-            chosen = []
-            for number in dict.fromkeys(line_nos):
-                line = by_no.get(number)
-                if line is None:
-                    raise PosError("no_such_line", f"{sale.receipt_no} has no line {number}")
-                if line.refusal is not None:
-                    raise PosError(
-                        line.refusal_code or "not_returnable", f"{line.description}: {line.refusal}"
-                    )
-                chosen.append(line)
-            refund = sum(line.price_fen for line in chosen)
+            quote = self._quote(conn, receipt_code, line_nos, refund_method, now)
+            sale, chosen, refund = quote.sale, quote.lines, quote.refund_fen
             if refund_method == "cash" and refund > cash_summary(conn, shift.id).expected_fen:
                 raise PosError("not_enough_cash", "not enough cash in the drawer for the refund")
             return_id = new_id()
@@ -209,8 +213,10 @@ class ReturnService:
                 )
                 self._restock(conn, line, event.seq, at)
             me = identity(self.store)
+            return_no = format_return_number(me.terminal_no, next_counter(conn, RETURN_SEQ))
             receipt = return_receipt(
-                receipt_no=sale.receipt_no,
+                return_no=return_no,
+                original_receipt_no=sale.receipt_no,
                 outlet=me.outlet_name or me.outlet_code,
                 clerk=clerk,
                 at=now,
@@ -219,7 +225,7 @@ class ReturnService:
                 refund_fen=refund,
                 refund_method=refund_method,
             )
-            job_id = enqueue(conn, now, "return", sale.receipt_no, receipt)
+            job_id = enqueue(conn, now, "return", return_no, receipt)
         return CompletedReturn(
             return_id,
             sale.receipt_no,
@@ -229,7 +235,42 @@ class ReturnService:
             event.id,
             job_id,
             receipt,
+            return_no,
         )
+
+    def quote(
+        self, receipt_code: str, line_nos: list[int], refund_method: str = "cash"
+    ) -> RefundQuote:
+        """What returning these lines would refund (PosError when one cannot come back), for
+        the clerk to confirm before `return_lines`."""
+        return self._quote(self.store.conn, receipt_code, line_nos, refund_method, self.store.now())
+
+    def _quote(
+        self,
+        conn: sqlite3.Connection,
+        receipt_code: str,
+        line_nos: list[int],
+        refund_method: str,
+        now: datetime,
+    ) -> RefundQuote:
+        if not line_nos:
+            raise PosError("no_lines", "pick the lines to return")
+        if refund_method not in ("cash", "card", "wallet"):
+            raise PosError("bad_payment", f"unknown refund method {refund_method!r}")
+        sale = self._find(conn, receipt_code, now)
+        by_no = {line.line_no: line for line in sale.lines}
+        chosen = []
+        for number in dict.fromkeys(line_nos):
+            line = by_no.get(number)
+            if line is None:
+                raise PosError("no_such_line", f"{sale.receipt_no} has no line {number}")
+            if line.refusal is not None:
+                raise PosError(
+                    line.refusal_code or "not_returnable", f"{line.description}: {line.refusal}"
+                )
+            chosen.append(line)
+        refund = sum(line.price_fen for line in chosen)
+        return RefundQuote(sale, tuple(chosen), refund, refund_method)
 
     def _restock(self, conn: sqlite3.Connection, line: SoldLine, seq: int, at: str) -> None:
         entry = get_entry(conn, line.item)

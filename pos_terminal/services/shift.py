@@ -11,7 +11,7 @@ from typing import Literal
 from pos_terminal.outbox import record_event
 from pos_terminal.services.errors import PosError, build
 from pos_terminal.services.printing import enqueue
-from pos_terminal.services.receipts import report_receipt
+from pos_terminal.services.receipts import METHOD_LABELS, report_receipt
 from pos_terminal.services.reports import CashSummary, ReportLine, ShiftReport
 from pos_terminal.services.terminal import outlet_label
 from pos_terminal.store import Store, from_text, next_counter, to_text
@@ -96,9 +96,6 @@ def cash_summary(conn: sqlite3.Connection, shift_id: str) -> CashSummary:
     )
 
 
-_METHOD_LABELS = {"cash": "现金 Cash", "card": "银行卡 Card", "wallet": "移动支付 Wallet"}
-
-
 def _report(
     conn: sqlite3.Connection,
     shift: Shift,
@@ -115,7 +112,7 @@ def _report(
         (shift.id,),
     ).fetchone()
     takings = tuple(
-        ReportLine(_METHOD_LABELS.get(r[0], r[0]), r[1], r[2])
+        ReportLine(METHOD_LABELS.get(r[0], r[0]), r[1], r[2])
         for r in conn.execute(
             "SELECT p.method, sum(p.amount_fen), count(*) FROM payments p JOIN sales s "
             "ON s.id = p.sale_id WHERE s.shift_id = ? GROUP BY p.method ORDER BY p.method",
@@ -174,6 +171,17 @@ def check_count(counts: Mapping[int, int]) -> dict[int, int]:
     return {d: counts.get(d, 0) for d in DENOMINATIONS_FEN}
 
 
+def _count_json(counts: Mapping[int, int]) -> str:
+    return json.dumps({str(d): n for d, n in counts.items()})
+
+
+def _confirmed(conn: sqlite3.Connection, shift_id: str) -> dict[int, int] | None:
+    row = conn.execute("SELECT counted_json FROM shifts WHERE id = ?", (shift_id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return check_count({int(d): n for d, n in json.loads(row[0]).items()})
+
+
 class ShiftService:
     """The cash drawer's shift. Every act is an event committed with its local effect."""
 
@@ -228,9 +236,9 @@ class ShiftService:
             if direction == "out":
                 in_drawer = cash_summary(conn, shift.id).expected_fen
                 if amount_fen > in_drawer:
+                    # Not saying how much it holds: the closing count is blind.
                     raise PosError(
-                        "not_enough_cash",
-                        f"the drawer should hold {in_drawer} fen; cannot take out {amount_fen}",
+                        "not_enough_cash", "cannot take out more than the drawer should hold"
                     )
             conn.execute(
                 "INSERT INTO cash_moves (id, shift_id, direction, amount_fen, reason, clerk, at) "
@@ -262,14 +270,46 @@ class ShiftService:
         job_id = enqueue(conn, now, f"{report.kind.lower()}_report", receipt.number, receipt)
         return dataclasses.replace(report, print_job_id=job_id)
 
-    def close_shift(self, clerk: str, counts: Mapping[int, int]) -> ShiftReport:
-        """Closes with a blind count by denomination; the Z report gets the next Z number and
-        is queued for printing in the same transaction."""
+    def confirm_count(self, counts: Mapping[int, int]) -> ShiftReport:
+        """The clerk confirms the blind count: it is kept on the open shift and cannot change
+        after this (the report returned shows what it was expected to be). Confirming the same
+        count again gives the report again."""
         checked = check_count(counts)
-        counted_fen = sum(d * n for d, n in checked.items())
         now = self.store.now()
         with self.store.write() as conn:
             shift = require_open_shift(conn)
+            confirmed = _confirmed(conn, shift.id)
+            if confirmed is not None and confirmed != checked:
+                raise PosError(
+                    "count_confirmed", "the count is confirmed already: close the shift with it"
+                )
+            conn.execute(
+                "UPDATE shifts SET counted_cash_fen = ?, counted_json = ? WHERE id = ?",
+                (sum(d * n for d, n in checked.items()), _count_json(checked), shift.id),
+            )
+            return _report(conn, shift, "X", now, checked)
+
+    def confirmed_count(self) -> dict[int, int] | None:
+        """The open shift's confirmed blind count; None before it is confirmed."""
+        shift = self.current()
+        return None if shift is None else _confirmed(self.store.conn, shift.id)
+
+    def close_shift(self, clerk: str, counts: Mapping[int, int] | None = None) -> ShiftReport:
+        """Closes with a blind count by denomination (`None`: the one confirmed before; once
+        confirmed, no other count is taken); the Z report gets the next Z number and is queued
+        for printing in the same transaction."""
+        now = self.store.now()
+        with self.store.write() as conn:
+            shift = require_open_shift(conn)
+            confirmed = _confirmed(conn, shift.id)
+            if counts is None and confirmed is None:
+                raise PosError("count_required", "count the cash in the drawer first")
+            checked = check_count(confirmed if counts is None else counts)
+            if confirmed is not None and checked != confirmed:
+                raise PosError(
+                    "count_confirmed", "the count is confirmed already: close the shift with it"
+                )
+            counted_fen = sum(d * n for d, n in checked.items())
             z_number = next_counter(conn, Z_NUMBER)
             expected = cash_summary(conn, shift.id).expected_fen
             conn.execute(
@@ -279,7 +319,7 @@ class ShiftService:
                     to_text(now),
                     clerk,
                     counted_fen,
-                    json.dumps({str(d): n for d, n in checked.items()}),
+                    _count_json(checked),
                     expected,
                     z_number,
                     shift.id,

@@ -38,8 +38,10 @@ def test_each_receipt_is_saved_as_text_and_a_scannable_png(tmp_path):
         simulator.printer.wait_for_receipts(2)
         printer.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "receipt-0001.bin",
         "receipt-0001.png",
         "receipt-0001.txt",
+        "receipt-0002.bin",
         "receipt-0002.png",
         "receipt-0002.txt",
     ]

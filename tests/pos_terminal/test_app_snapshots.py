@@ -14,9 +14,9 @@ def _app(services: CounterServices) -> CounterApp:
 
 async def _log_in_with_a_shift(pilot) -> None:  # type: ignore[no-untyped-def]
     services = pilot.app.services
-    services.login.login(CLERK, CLERK_PIN)
+    clerk = services.login.login(CLERK, CLERK_PIN).clerk
     services.shifts.open_shift(CLERK, 20_000)
-    pilot.app.pop_screen()  # the log-in screen
+    pilot.app.screen.dismiss(clerk)  # the log-in screen, as a log-in ends it
     await pilot.pause()
 
 
@@ -57,8 +57,7 @@ def test_shift_screen_before_opening(snap_compare, services: CounterServices) ->
     of eight denominations from ¥100 to ¥0.1."""
 
     async def shift(pilot) -> None:  # type: ignore[no-untyped-def]
-        pilot.app.services.login.login(CLERK, CLERK_PIN)
-        pilot.app.pop_screen()
+        pilot.app.screen.dismiss(pilot.app.services.login.login(CLERK, CLERK_PIN).clerk)
         await pilot.press("f4")
         await pilot.pause()
 

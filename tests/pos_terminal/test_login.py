@@ -97,8 +97,16 @@ def test_lock_screen_unlocks_for_the_same_clerk_or_a_manager(term_store: Store) 
     login.unlock(CLERK, CLERK_PIN)
     assert login.require_clerk().username == CLERK
     login.lock()
-    assert login.unlock(MANAGER, MANAGER_PIN).is_manager
-    assert login.require_clerk().username == MANAGER
+    # A manager's PIN unlocks, and the counter goes back to the clerk who locked it.
+    assert login.unlock(MANAGER, MANAGER_PIN).username == CLERK
+    assert login.require_clerk().username == CLERK
+    unlocked_by = term_store.conn.execute(
+        "SELECT actor FROM audit WHERE action = 'unlock' ORDER BY id"
+    ).fetchall()
+    assert [row[0] for row in unlocked_by] == [CLERK, MANAGER]
+    login.lock()
+    login.unlock(CLERK, CLERK_PIN)  # and the clerk can still get back in
+    assert login.require_clerk().username == CLERK
     login.logout()
     with pytest.raises(PosError) as out:
         login.require_clerk()

@@ -131,6 +131,14 @@ def test_reports_print_as_receipts(open_counter: Counter) -> None:
     assert "应有现金 Expected" in text and "￥250.00" in text
 
 
+def test_a_printed_x_report_before_the_count_keeps_it_blind(open_counter: Counter) -> None:
+    _sell_card(open_counter, 1, [Tender("cash", 5_000)])
+    receipt = report_receipt(open_counter.shifts.x_report(), "越城一号店", "Asia/Shanghai")
+    text = "\n".join(getattr(row, "text", "") for row in layout(receipt, get_profile("80mm")))
+    assert "现金销售 Cash sales" in text
+    assert "应有现金" not in text and "差额" not in text
+
+
 def test_z_report_is_queued_with_the_close_and_x_on_request(open_counter: Counter) -> None:
     assert open_counter.shifts.x_report().print_job_id is None
     x = open_counter.shifts.x_report(print_it=True)
