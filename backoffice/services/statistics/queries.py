@@ -260,6 +260,8 @@ def _per_outlet_rows(start: date, end: date, scope: Scope, today: date) -> FromC
 def _ranking(
     session: Session, start: date, end: date, scope: Scope, limit: int, kind: Dimension
 ) -> list[RankingRow]:
+    if end < start:
+        return []
     rows_in = _per_outlet_rows(start, end, scope, business_day(utcnow()))
     key = rows_in.c.dealer_id if kind is Dimension.dealer else rows_in.c.outlet_id
     # Per outlet first, then per key, the outlets counted as rows: count(DISTINCT) would make

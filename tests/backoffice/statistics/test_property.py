@@ -339,6 +339,10 @@ def _check_rankings(session: Session, raw: Raw, world: World, start: date, end: 
             assert want == {}, want
             top = dumped(compute(session, start, end, Scope(dealer_id=dealer), 2))
             assert [r["code"] for r in top] == [r["code"] for r in got[:2]]
+        # A range that ends before it starts holds nothing (also when it ends on a month's
+        # last day, so that it covers no month at all).
+        assert compute(session, end + timedelta(days=1), end, Scope(), 20) == []
+        assert compute(session, date(2026, 7, 1), date(2026, 6, 30), Scope(), 20) == []
 
 
 def _check_vouchers(session: Session, raw: Raw, world: World, start: date, end: date) -> None:
