@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -96,6 +97,15 @@ class Templates:
     def close(self) -> None:
         if self._pg is not None:
             self.drop(_with_database(self.pg_server(), self._pg))
+
+
+def alembic_step(engine: Engine, action: str, revision: str) -> None:
+    """Runs alembic's `action` ("upgrade" or "downgrade") to `revision` on the engine's
+    database, in one transaction: the migration tests' step from an old schema."""
+    with engine.begin() as connection:
+        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -14,7 +13,7 @@ from sqlmodel import Session
 from backoffice import migrate
 from backoffice.db import make_engine
 from backoffice.services import audit
-from tests.conftest import BACKENDS, Templates
+from tests.conftest import BACKENDS, Templates, alembic_step
 
 OLD_ROWS = 250
 
@@ -52,17 +51,10 @@ def old_engine(
         templates.drop(url)
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def test_existing_rows_are_sealed_in_id_order_and_the_triggers_replaced(
     old_engine: Engine,
 ) -> None:
-    _alembic(old_engine, "upgrade", "0008")
+    alembic_step(old_engine, "upgrade", "0008")
     with Session(old_engine) as session:
         rows = (
             session.connection()
@@ -87,8 +79,8 @@ def test_existing_rows_are_sealed_in_id_order_and_the_triggers_replaced(
 def test_the_downgrade_restores_the_append_only_log_without_the_chain(
     old_engine: Engine,
 ) -> None:
-    _alembic(old_engine, "upgrade", "0008")
-    _alembic(old_engine, "downgrade", "0007")
+    alembic_step(old_engine, "upgrade", "0008")
+    alembic_step(old_engine, "downgrade", "0007")
     columns = {c["name"] for c in inspect(old_engine).get_columns("audit_entry")}
     assert "seq" not in columns and "hash" not in columns
     with Session(old_engine) as session:
@@ -99,6 +91,6 @@ def test_the_downgrade_restores_the_append_only_log_without_the_chain(
             with pytest.raises(DBAPIError, match="append-only"):
                 session.connection().exec_driver_sql(statement)
             session.rollback()
-    _alembic(old_engine, "upgrade", "0008")
+    alembic_step(old_engine, "upgrade", "0008")
     with Session(old_engine) as session:
         assert audit.verify(session).walk.rows == OLD_ROWS

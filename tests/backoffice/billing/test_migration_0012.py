@@ -7,12 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 
 from backoffice import migrate
 from backoffice.db import make_engine
-from tests.conftest import BACKENDS, Templates
+from tests.conftest import BACKENDS, Templates, alembic_step
 
 BATCH = "b0000000-0000-0000-0000-000000000001"
 NOW = datetime(2026, 12, 1, 4, 0)
@@ -57,13 +56,6 @@ def old_engine(
         templates.drop(url)
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def _indexes(engine: Engine, table: str) -> set[str]:
     """The table's indexes by name, from the catalog: SQLAlchemy's reflection leaves out
     SQLite's expression indexes (ix_number_tail), which the downgrade must keep."""
@@ -86,7 +78,7 @@ def test_upgrade_adds_the_cooling_end_and_the_indexes_and_downgrade_removes_them
 ) -> None:
     before = _numbers(old_engine)
 
-    _alembic(old_engine, "upgrade", "0012")
+    alembic_step(old_engine, "upgrade", "0012")
 
     with old_engine.connect() as connection:
         ends = connection.execute(text("SELECT cooling_until FROM mobile_number")).scalars()
@@ -103,7 +95,7 @@ def test_upgrade_adds_the_cooling_end_and_the_indexes_and_downgrade_removes_them
             {"end": datetime(2027, 3, 1)},
         )
 
-    _alembic(old_engine, "downgrade", "0011")
+    alembic_step(old_engine, "downgrade", "0011")
 
     columns = {c["name"] for c in inspect(old_engine).get_columns("mobile_number")}
     assert "cooling_until" not in columns
@@ -113,5 +105,5 @@ def test_upgrade_adds_the_cooling_end_and_the_indexes_and_downgrade_removes_them
     assert "ix_voucher_batch_status" not in _indexes(old_engine, "voucher")
     assert _numbers(old_engine) == [("13905750000", "cooling"), *before[1:]]
 
-    _alembic(old_engine, "upgrade", "0012")
+    alembic_step(old_engine, "upgrade", "0012")
     assert "cooling_until" in {c["name"] for c in inspect(old_engine).get_columns("mobile_number")}

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import Session
 
@@ -18,7 +17,7 @@ from backoffice.contracts.billing import SegmentRequest
 from backoffice.db import make_engine
 from backoffice.services.billing import numbers
 from tests.backoffice.helpers import csv_bytes
-from tests.conftest import BACKENDS, Templates
+from tests.conftest import BACKENDS, Templates, alembic_step
 
 # 1390575 0000-9999 and 1380000 000-999: every ending, two prefixes.
 SEGMENTS = (("1390575", 0, 9999), ("1380000", 0, 999))
@@ -238,30 +237,23 @@ def old_engine(
         templates.drop(url)
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def test_migration_0009_indexes_existing_numbers_and_mends_their_reversed_digits(
     old_engine: Engine,
 ) -> None:
-    _alembic(old_engine, "upgrade", "0009")
+    alembic_step(old_engine, "upgrade", "0009")
     with Session(old_engine) as session:
         rows = session.connection().execute(text("SELECT msisdn, msisdn_rev FROM mobile_number"))
         assert all(rev == msisdn[::-1] for msisdn, rev in rows)
     indexes = {i["name"] for i in inspect(old_engine).get_indexes("mobile_number")}
     if old_engine.dialect.name == "postgresql":  # SQLite does not reflect expression indexes
         assert "ix_number_tail" in indexes
-    _alembic(old_engine, "downgrade", "0008")
+    alembic_step(old_engine, "downgrade", "0008")
     assert "ix_number_tail" not in {
         i["name"] for i in inspect(old_engine).get_indexes("mobile_number")
     }
     # The search (which reads the tables as the models have them now, later columns too)
     # finds the mended number.
-    _alembic(old_engine, "upgrade", "head")
+    alembic_step(old_engine, "upgrade", "head")
     with Session(old_engine) as session:
         found = [n.msisdn for n in numbers.search_numbers(session, "*1888").items]
         assert found == ["13905751888"]

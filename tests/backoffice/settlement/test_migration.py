@@ -7,12 +7,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 
 from backoffice import migrate
 from backoffice.db import make_engine
-from tests.conftest import BACKENDS, Templates
+from tests.conftest import BACKENDS, Templates, alembic_step
 
 DEALER = "d0000000-0000-0000-0000-000000000001"
 NOW = datetime(2026, 11, 20, 4, 0)
@@ -89,13 +88,6 @@ def _sell(connection, n: int, returned: bool = False) -> None:  # type: ignore[n
     )
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def _pending(engine: Engine) -> set[tuple[int, str]]:
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT line_id, kind FROM settlement_pending"))
@@ -105,7 +97,7 @@ def _pending(engine: Engine) -> set[tuple[int, str]]:
 def test_what_is_not_booked_becomes_pending_and_the_triggers_add_new_lines_and_returns(
     old_engine: Engine,
 ) -> None:
-    _alembic(old_engine, "upgrade", "0010")
+    alembic_step(old_engine, "upgrade", "0010")
 
     assert _pending(old_engine) == {(2, "sale"), (3, "return")}
 
@@ -129,9 +121,9 @@ def test_what_is_not_booked_becomes_pending_and_the_triggers_add_new_lines_and_r
         (6, "return"),
     }
 
-    _alembic(old_engine, "downgrade", "0009")
+    alembic_step(old_engine, "downgrade", "0009")
     assert "settlement_pending" not in inspect(old_engine).get_table_names()
     with old_engine.begin() as connection:
         _sell(connection, 7)  # no trigger left behind
-    _alembic(old_engine, "upgrade", "0010")
+    alembic_step(old_engine, "upgrade", "0010")
     assert (7, "sale") in _pending(old_engine)

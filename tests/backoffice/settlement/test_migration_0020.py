@@ -10,13 +10,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Connection, Engine, inspect, text
 
 from backoffice import migrate
 from backoffice.db import make_engine
 from backoffice.services.bulk import db_timestamp
-from tests.conftest import BACKENDS, Templates
+from tests.conftest import BACKENDS, Templates, alembic_step
 
 OPENED = datetime(2026, 12, 1, 1, 0)
 CLOSED = OPENED + timedelta(hours=8)
@@ -135,13 +134,6 @@ def old_engine(
         templates.drop(url)
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def _figures(engine: Engine) -> dict[str, tuple[int, ...]]:
     with engine.connect() as connection:
         rows = connection.execute(text(f"SELECT id, {', '.join(FIGURES)} FROM shift ORDER BY id"))
@@ -151,7 +143,7 @@ def _figures(engine: Engine) -> dict[str, tuple[int, ...]]:
 def test_closed_shifts_get_their_figures_and_the_downgrade_takes_them_away(
     old_engine: Engine,
 ) -> None:
-    _alembic(old_engine, "upgrade", "0020")
+    alembic_step(old_engine, "upgrade", "0020")
 
     assert _figures(old_engine) == {
         # 200 + 80 - 50 + 10 - 25 = 215 yuan expected.
@@ -179,7 +171,7 @@ def test_closed_shifts_get_their_figures_and_the_downgrade_takes_them_away(
         "ix_shift_short",
     } <= {i["name"] for i in inspect(old_engine).get_indexes("shift")}
 
-    _alembic(old_engine, "downgrade", "0019")
+    alembic_step(old_engine, "downgrade", "0019")
     columns = {c["name"] for c in inspect(old_engine).get_columns("shift")}
     assert not columns & set(FIGURES)
     assert {i["name"] for i in inspect(old_engine).get_indexes("shift")} == {"ix_shift_terminal_id"}

@@ -7,13 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 
 from backoffice import migrate
 from backoffice.db import make_engine
 from backoffice.domain.calendar import month_of, week_of
-from tests.conftest import BACKENDS, Templates
+from tests.conftest import BACKENDS, Templates, alembic_step
 
 # (day, outlet, dealer, sold_count, sold_fen, returned_count)
 OUTLET_DAYS = [
@@ -62,20 +61,13 @@ def old_engine(
         templates.drop(url)
 
 
-def _alembic(engine: Engine, action: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = migrate.alembic_config(str(engine.url.render_as_string(hide_password=False)))
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def _rows(engine: Engine, query: str) -> list[tuple[object, ...]]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(query))]
 
 
 def test_the_rollups_are_added_up_from_the_outlet_days(old_engine: Engine) -> None:
-    _alembic(old_engine, "upgrade", "0021")
+    alembic_step(old_engine, "upgrade", "0021")
     dealer_days = _rows(
         old_engine,
         "SELECT CAST(day AS TEXT), dealer_id, CAST(month AS TEXT), sold_count, sold_fen,"
@@ -105,7 +97,7 @@ def test_the_rollups_are_added_up_from_the_outlet_days(old_engine: Engine) -> No
         index["name"] for index in inspect(old_engine).get_indexes("mobile_number")
     }
 
-    _alembic(old_engine, "downgrade", "0020")
+    alembic_step(old_engine, "downgrade", "0020")
     tables = set(inspect(old_engine).get_table_names())
     assert not {"stat_sales_dealer", "stat_sales_outlet_month"} & tables
     assert len(_rows(old_engine, "SELECT day FROM stat_sales_outlet")) == len(OUTLET_DAYS)
